@@ -1,0 +1,1 @@
+"""The front doors: the CLI, the HTTP app and the web page."""

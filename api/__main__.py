@@ -1,0 +1,5 @@
+"""``python -m api`` runs the ``briefing`` command."""
+
+from api.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The Whoosh index: schema, writing, search and clips.  Imports nothing of ours."""

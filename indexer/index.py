@@ -1,0 +1,273 @@
+"""The search index: one Whoosh index of article and transcript-segment documents.
+
+The index lives in a generation directory under its root; a ``CURRENT`` file names the live
+generation.  A rebuild fills a fresh generation and swaps ``CURRENT`` with an atomic rename,
+so readers see either the old index or the new one, never a half-built one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as windex
+from whoosh.index import LockError
+from whoosh.searching import Searcher
+from whoosh.writing import IndexWriter
+
+from indexer.clips import clip_for_segment, highlight_fragment, merge_overlapping
+from indexer.domain import Article, ArticleHit, ArticleRef, Clip, SearchResult, Transcript, Word
+from indexer.errors import SearchIndexError
+from indexer.query import parse_query, to_whoosh
+from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, build_schema
+
+_CURRENT = "CURRENT"
+WRITE_LOCK_TIMEOUT = 120.0
+
+
+def _read_current(root: Path) -> str | None:
+    try:
+        name = (root / _CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def _write_current(root: Path, name: str) -> None:
+    tmp = root / f".{_CURRENT}.{os.getpid()}.tmp"
+    tmp.write_text(name + "\n")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, root / _CURRENT)
+
+
+def _new_generation(root: Path) -> Path:
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    path = root / f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
+    path.mkdir(parents=True)
+    windex.create_in(str(path), build_schema())
+    return path
+
+
+def segment_doc_id(video_id: str, segment_id: int) -> str:
+    """The unique id of one transcript segment's document."""
+    return f"s:{video_id}:{segment_id}"
+
+
+class SearchIndex:
+    """Writes and searches the index under *root* (created on first use)."""
+
+    def __init__(self, root: Path, *, _generation: Path | None = None) -> None:
+        self.root = root
+        self._pinned = _generation
+        self._batch: IndexWriter | None = None
+        self._searcher: Searcher | None = None
+        self._opened_gen: str | None = None
+        self._ix = self._open()
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _generation_path(self) -> Path:
+        if self._pinned is not None:
+            return self._pinned
+        self.root.mkdir(parents=True, exist_ok=True)
+        name = _read_current(self.root)
+        if name is None or not (self.root / name).is_dir():
+            path = _new_generation(self.root)
+            _write_current(self.root, path.name)
+            return path
+        return self.root / name
+
+    def _open(self) -> Any:
+        path = self._generation_path()
+        try:
+            ix = windex.open_dir(str(path))
+        except Exception as exc:  # Whoosh raises many types for a damaged directory
+            raise SearchIndexError(
+                f"the search index at {path} cannot be opened ({exc}); run `briefing reindex`"
+            ) from exc
+        self._opened_gen = path.name
+        return ix
+
+    def _fresh(self) -> None:
+        """Reopen when a rebuild swapped generations since we opened."""
+        if self._pinned is None and _read_current(self.root) != self._opened_gen:
+            self.close()
+            self._ix = self._open()
+
+    def close(self) -> None:
+        """Release the searcher and the index files."""
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+        self._ix.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _writer(self) -> IndexWriter:
+        try:
+            return self._ix.writer(timeout=WRITE_LOCK_TIMEOUT, delay=0.05)
+        except LockError as exc:
+            raise SearchIndexError(
+                f"the search index is locked by another writer for over {WRITE_LOCK_TIMEOUT:.0f} s"
+            ) from exc
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many adds into one commit (cancelled if the block raises)."""
+        if self._batch is not None:
+            yield
+            return
+        self._fresh()
+        writer = self._writer()
+        self._batch = writer
+        try:
+            yield
+        except BaseException:
+            writer.cancel()
+            raise
+        else:
+            writer.commit()
+        finally:
+            self._batch = None
+
+    def _write(self, fill: Callable[[IndexWriter], None]) -> None:
+        if self._batch is not None:
+            fill(self._batch)
+            return
+        with self.batch():
+            assert self._batch is not None
+            fill(self._batch)
+
+    def add_article(self, article: Article) -> None:
+        """Index (or re-index) an article's own text."""
+
+        def fill(writer: IndexWriter) -> None:
+            writer.update_document(
+                id=f"a:{article.id}",
+                kind=KIND_ARTICLE,
+                article_id=article.id,
+                title=article.title,
+                text=article.text,
+                source=article.source,
+                published=article.published,
+                url=article.url,
+            )
+
+        self._write(fill)
+
+    def add_transcript(
+        self, transcript: Transcript, video_url: str, articles: Sequence[ArticleRef]
+    ) -> None:
+        """Index every segment of a transcript, replacing what the video had before."""
+        links = [[a.url, a.title] for a in articles]
+
+        def fill(writer: IndexWriter) -> None:
+            writer.delete_by_term("video_id", transcript.video_id)
+            for seg in transcript.segments:
+                writer.add_document(
+                    id=segment_doc_id(transcript.video_id, seg.id),
+                    kind=KIND_SEGMENT,
+                    video_id=transcript.video_id,
+                    text=seg.text,
+                    language=transcript.language,
+                    url=video_url,
+                    start=round(seg.start, 2),
+                    end=round(seg.end, 2),
+                    words=[[w.word, round(w.start, 2), round(w.end, 2)] for w in seg.words],
+                    articles=links,
+                )
+
+        self._write(fill)
+
+    def remove_video(self, video_id: str) -> None:
+        """Drop every segment document of a video."""
+        self._write(lambda writer: writer.delete_by_term("video_id", video_id))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _get_searcher(self) -> Searcher:
+        self._fresh()
+        if self._searcher is None:
+            self._searcher = self._ix.searcher()
+        else:
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def doc_count(self) -> int:
+        """Number of live documents (articles plus segments)."""
+        return int(self._get_searcher().doc_count())
+
+    def search(self, text: str, *, limit: int = 10) -> list[SearchResult]:
+        """Clips and articles matching *text*, ranked together, best first.
+
+        Raises :class:`~indexer.errors.QueryError` for a query that cannot be understood.
+        """
+        parsed = parse_query(text)
+        searcher = self._get_searcher()
+        try:
+            hits = searcher.search(to_whoosh(parsed), limit=max(limit * 3, 30))
+        except Exception as exc:
+            raise SearchIndexError(f"search failed: {exc}") from exc
+        clips: list[Clip] = []
+        articles: list[ArticleHit] = []
+        for hit in hits:
+            doc = hit.fields()
+            score = round(float(hit.score), 3)
+            if doc["kind"] == KIND_ARTICLE:
+                articles.append(
+                    ArticleHit(
+                        score=score,
+                        article_id=doc["article_id"],
+                        url=doc.get("url", ""),
+                        title=doc.get("title", ""),
+                        source=doc.get("source", ""),
+                        published=doc.get("published", ""),
+                        highlight=highlight_fragment(doc.get("text", ""), parsed),
+                    )
+                )
+                continue
+            clip = clip_for_segment(
+                score=score,
+                video_id=doc["video_id"],
+                video_url=doc.get("url", ""),
+                seg_start=float(doc["start"]),
+                seg_end=float(doc["end"]),
+                seg_text=doc.get("text", ""),
+                words=[Word(w, float(s), float(e)) for w, s, e in doc.get("words", [])],
+                query=parsed,
+            )
+            refs = tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
+            clips.append(
+                Clip(clip.score, clip.video_id, clip.video_url, clip.start, clip.end,
+                     clip.text, clip.highlight, refs, clip.match)
+            )
+        results: list[SearchResult] = [*merge_overlapping(clips), *articles]
+        results.sort(key=lambda r: r.score, reverse=True)
+        return results[:limit]
+
+
+def rebuild_index(root: Path, fill: Callable[[SearchIndex], None]) -> None:
+    """Build a new generation with *fill*, then make it the live one atomically."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = _new_generation(root)
+    try:
+        fresh = SearchIndex(root, _generation=path)
+        try:
+            with fresh.batch():
+                fill(fresh)
+        finally:
+            fresh.close()
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    _write_current(root, path.name)
+    for child in root.iterdir():
+        if child.is_dir() and child.name.startswith("gen-") and child.name != path.name:
+            # Readers still holding old files keep them open; on POSIX removal is safe.
+            shutil.rmtree(child, ignore_errors=True)

@@ -1,0 +1,42 @@
+"""The Whoosh schema and the one analyzer used for documents and queries alike."""
+
+from __future__ import annotations
+
+from whoosh.analysis import Analyzer, StemmingAnalyzer
+from whoosh.fields import ID, STORED, TEXT, Schema
+
+# Stop words are kept: spoken phrases such as "the bridge at" must match as phrases, and the
+# few extra postings cost little next to audio transcription.
+ANALYZER: Analyzer = StemmingAnalyzer(stoplist=None, minsize=1)
+
+KIND_ARTICLE = "article"
+KIND_SEGMENT = "segment"
+
+
+def build_schema() -> Schema:
+    """Schema of one index holding article documents and transcript-segment documents.
+
+    Times, words and article links are STORED only: numeric fields cost Whoosh many terms per
+    value and nothing searches on them.
+    """
+    return Schema(
+        id=ID(unique=True, stored=True),
+        kind=ID(stored=True),
+        article_id=ID(stored=True),
+        video_id=ID(stored=True),
+        title=TEXT(analyzer=ANALYZER, stored=True, phrase=True, field_boost=1.5),
+        text=TEXT(analyzer=ANALYZER, stored=True, phrase=True),
+        source=ID(stored=True),
+        published=ID(stored=True),
+        language=ID(stored=True),
+        url=STORED(),
+        start=STORED(),
+        end=STORED(),
+        words=STORED(),
+        articles=STORED(),
+    )
+
+
+def analyze(text: str) -> list[str]:
+    """The index terms of *text*, in order (used to match query terms to spoken words)."""
+    return [token.text for token in ANALYZER(text)]

@@ -1,0 +1,153 @@
+"""The ``briefing`` command as a user runs it, in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MANIFEST, MEDIA, Ingested, cli_env
+from tests.siteserver import Site
+
+BRIEFING = [sys.executable, "-m", "api"]
+
+
+def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BRIEFING, *args], capture_output=True, text=True, timeout=300,
+                          env=cli_env(data_dir, **env))
+
+
+@pytest.fixture(scope="module")
+def data_dir(ingested: Ingested) -> Path:
+    return ingested.ctx.data.root
+
+
+def test_search_json_has_exactly_the_documented_shape(data_dir: Path, site: Site) -> None:
+    proc = run(["search", '"relief workers"', "--json", "--limit", "3"], data_dir)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["query"] == '"relief workers"'
+    clip = payload["results"][0]
+    assert list(clip) == ["type", "score", "video_id", "video_url", "start", "end", "text",
+                          "highlight", "link", "articles"]
+    assert clip["type"] == "clip"
+    assert clip["video_url"] == site.url("media/briefing-a.mp4")
+    assert clip["link"] == f"{clip['video_url']}#t={clip['start']:.1f},{clip['end']:.1f}"
+    assert "<mark>relief</mark> <mark>workers</mark>" in clip["highlight"].lower()
+    assert {"url", "title"} == set(clip["articles"][0])
+
+
+def test_search_json_article_result_shape(data_dir: Path) -> None:
+    proc = run(["search", "gale", "--json"], data_dir)
+    article = json.loads(proc.stdout)["results"][0]
+    assert list(article) == ["type", "score", "url", "title", "source", "published", "highlight"]
+    assert article["published"] == "2026-11-20"
+    assert "<mark>gale</mark>" in article["highlight"]
+
+
+def test_search_table_shows_time_range_and_title(data_dir: Path) -> None:
+    sentence = MANIFEST["briefing-a.mp4"]["sentences"][4]
+    proc = run(["search", f'"{sentence["phrase"]}"'], data_dir)
+    assert proc.returncode == 0, proc.stderr
+    match = re.search(r"(\d\d):(\d\d\.\d)–(\d\d):(\d\d\.\d)", proc.stdout)
+    assert match, proc.stdout
+    start = int(match[1]) * 60 + float(match[2])
+    assert sentence["start"] - 1.2 <= start <= sentence["end"]
+    assert "Harbour reopens" in proc.stdout
+
+
+@pytest.mark.parametrize("query", ['"unclosed phrase', "((( ::: ***", "x" * 2000])
+def test_malformed_query_is_one_clear_line(data_dir: Path, query: str) -> None:
+    proc = run(["search", query], data_dir)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def test_status_counts_states_and_failures(data_dir: Path) -> None:
+    proc = run(["status", "--json"], data_dir)
+    status = json.loads(proc.stdout)
+    assert status["articles"] == 2
+    assert status["videos"]["done"] == 3  # a, b and the mirror of a
+    assert status["videos"]["failed"] == 4
+    reasons = " ".join(f["error"] for f in status["failed"])
+    assert "no audio track" in reasons and "HTTP 404" in reasons
+    # briefing-a (32 s) and briefing-b (23 s), each counted once.
+    expected = (MANIFEST["briefing-a.mp4"]["duration"] + MANIFEST["briefing-b.mp4"]["duration"])
+    assert status["hours_transcribed"] == pytest.approx(expected / 3600, abs=0.001)
+
+
+def test_ingest_exit_codes_and_per_video_lines(tmp_path: Path, site: Site) -> None:
+    proc = run(["ingest", site.url("article-a.html")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "video " + site.url("media/noaudio.mp4") + ": noaudio.mp4 has no audio track" in (
+        proc.stderr.replace("\n", ""))
+    missing = run(["ingest", str(tmp_path / "nope.html")], tmp_path)
+    assert missing.returncode == 1
+    assert "no such file" in missing.stderr and "Traceback" not in missing.stderr
+    gone = run(["ingest", site.url("no-such-article.html")], tmp_path)
+    assert gone.returncode == 1 and "HTTP 404" in gone.stderr
+
+
+def test_ingest_of_a_private_url_is_refused_by_default(tmp_path: Path, site: Site) -> None:
+    proc = run(["ingest", site.url("article-a.html")], tmp_path,
+               BRIEFING_ALLOW_PRIVATE_NETWORKS="0")
+    assert proc.returncode == 1
+    assert "non-public address" in proc.stderr and "Traceback" not in proc.stderr
+
+
+_SRT_TIME = r"(\d\d):(\d\d):(\d\d),(\d\d\d)"
+
+
+def _seconds(parts: tuple[str, ...]) -> float:
+    h, m, s, ms = (int(p) for p in parts)
+    return h * 3600 + m * 60 + s + ms / 1000
+
+
+def test_transcribe_writes_valid_srt(tmp_path: Path) -> None:
+    out = tmp_path / "a.srt"
+    proc = run(["transcribe", str(MEDIA / "briefing-a.mp4"), "--format", "srt", "-o", str(out)],
+               tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    blocks = out.read_text().strip().split("\n\n")
+    previous_end = 0.0
+    for number, block in enumerate(blocks, start=1):
+        lines = block.split("\n")
+        assert lines[0] == str(number)
+        m = re.fullmatch(f"{_SRT_TIME} --> {_SRT_TIME}", lines[1])
+        assert m, lines[1]
+        start, end = _seconds(m.groups()[:4]), _seconds(m.groups()[4:])
+        assert previous_end <= start < end <= 33
+        previous_end = end
+        assert 1 <= len(lines[2:]) <= 2 and all(0 < len(line) <= 42 for line in lines[2:])
+    assert "water supply" in out.read_text().lower()
+    assert not (tmp_path / "index").exists()  # transcribe never touches the index
+
+
+def test_transcribe_vtt_and_txt_and_json(tmp_path: Path) -> None:
+    vtt = run(["transcribe", str(MEDIA / "briefing-b.mp4"), "--format", "vtt"], tmp_path)
+    assert vtt.stdout.startswith("WEBVTT\n\n")
+    assert re.search(r"^\d\d:\d\d:\d\d\.\d\d\d --> \d\d:\d\d:\d\d\.\d\d\d$", vtt.stdout, re.M)
+    txt = run(["transcribe", str(MEDIA / "briefing-b.mp4")], tmp_path)
+    assert "sandbags" in txt.stdout.lower()
+    raw = run(["transcribe", str(MEDIA / "briefing-b.mp4"), "-f", "json"], tmp_path)
+    data = json.loads(raw.stdout)
+    assert data["model"] == "tiny.en" and data["language"] == "en"
+    words = [w for s in data["segments"] for w in s["words"]]
+    assert words and all(w["start"] <= w["end"] for w in words)
+
+
+def test_transcribe_bad_inputs_are_one_line(tmp_path: Path) -> None:
+    shutil.copy(MEDIA / "noaudio.mp4", tmp_path / "silent.mp4")
+    for source, reason in [(tmp_path / "silent.mp4", "has no audio track"),
+                           (MEDIA / "notvideo.mp4", "is not a video"),
+                           (tmp_path / "absent.mp4", "no such file")]:
+        proc = run(["transcribe", str(source)], tmp_path)
+        assert proc.returncode == 1
+        assert reason in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,130 @@
+"""The index room on its own: query parsing, clip bounds, highlights, idempotent writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer.clips import clip_for_segment, merge_overlapping
+from indexer.domain import Article, ArticleHit, ArticleRef, Clip, Segment, Transcript, Word
+from indexer.errors import QueryError
+from indexer.index import SearchIndex, rebuild_index
+from indexer.query import parse_query
+
+
+def words(text: str, start: float = 10.0, step: float = 0.4) -> tuple[Word, ...]:
+    out = []
+    t = start
+    for token in text.split():
+        out.append(Word(f" {token}", round(t, 2), round(t + step - 0.05, 2)))
+        t += step
+    return tuple(out)
+
+
+SENTENCES = ("Good morning from the harbour. The convoy crossed the old bridge at dawn, "
+             "and relief workers followed. Next update tomorrow.")
+
+
+def transcript(video_id: str = "v1") -> Transcript:
+    ws = words(SENTENCES)
+    return Transcript(video_id, "en", 60.0, "tiny.en", "test",
+                      (Segment(0, ws[0].start, ws[-1].end, SENTENCES, ws),))
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SearchIndex:
+    ix = SearchIndex(tmp_path / "index")
+    ix.add_transcript(transcript(), "https://example.org/v.mp4",
+                      [ArticleRef("https://example.org/a", "Storm <b>news</b>")])
+    ix.add_article(Article("a1", "https://example.org/a", "Storm <script>x</script> news",
+                           "The <b>harbour</b> is open again after the storm.",
+                           "Example", published="2026-11-20"))
+    return ix
+
+
+def test_clip_starts_at_first_matched_word_less_lead_in_and_ends_at_sentence_end(
+    index: SearchIndex,
+) -> None:
+    ws = words(SENTENCES)
+    [clip] = [r for r in index.search("convoy") if isinstance(r, Clip)]
+    convoy = next(w for w in ws if w.word.strip() == "convoy")
+    followed = next(w for w in ws if w.word.strip() == "followed.")
+    assert convoy.start - 1.0 <= clip.start < convoy.start
+    assert clip.end == followed.end
+    assert clip.text.startswith("The convoy") and clip.text.endswith("followed.")
+    assert clip.link == f"https://example.org/v.mp4#t={clip.start:.1f},{clip.end:.1f}"
+
+
+def test_phrase_must_match_in_order(index: SearchIndex) -> None:
+    assert [r for r in index.search('"old bridge"') if isinstance(r, Clip)]
+    assert not [r for r in index.search('"bridge old"') if isinstance(r, Clip)]
+
+
+def test_terms_are_anded(index: SearchIndex) -> None:
+    assert index.search("convoy harbour")  # the segment says both
+    assert not index.search("convoy volcano")
+
+
+def test_results_are_html_escaped_with_only_mark_added(index: SearchIndex) -> None:
+    [article] = [r for r in index.search("harbour storm") if isinstance(r, ArticleHit)]
+    assert "&lt;b&gt;<mark>harbour</mark>&lt;/b&gt;" in article.highlight
+    assert article.title == "Storm <script>x</script> news"  # raw; the page escapes it
+
+
+def test_writes_are_idempotent(index: SearchIndex) -> None:
+    count = index.doc_count()
+    index.add_transcript(transcript(), "https://example.org/v.mp4", [])
+    index.add_article(Article("a1", "https://example.org/a", "t", "harbour", ""))
+    assert index.doc_count() == count
+
+
+def test_rebuild_swaps_in_a_new_generation(index: SearchIndex, tmp_path: Path) -> None:
+    rebuild_index(tmp_path / "index", lambda fresh: fresh.add_transcript(
+        transcript("v2"), "https://example.org/w.mp4", []))
+    clips = [r for r in index.search("convoy") if isinstance(r, Clip)]
+    assert [c.video_id for c in clips] == ["v2"]
+    assert len([p for p in (tmp_path / "index").iterdir() if p.is_dir()]) == 1
+
+
+def test_overlapping_clips_of_one_video_merge() -> None:
+    a = Clip(2.0, "v", "u", 10.0, 15.0, "one", "<mark>one</mark>")
+    b = Clip(3.0, "v", "u", 14.5, 18.0, "two", "two")
+    c = Clip(1.0, "v", "u", 30.0, 31.0, "three", "three")
+    d = Clip(1.0, "w", "u2", 14.0, 16.0, "other", "other")
+    merged = sorted(merge_overlapping([a, b, c, d]), key=lambda x: (x.video_id, x.start))
+    assert [(m.video_id, m.start, m.end, m.score) for m in merged] == [
+        ("v", 10.0, 18.0, 3.0), ("v", 30.0, 31.0, 1.0), ("w", 14.0, 16.0, 1.0)]
+    assert merged[0].text == "one two"
+
+
+def test_lead_in_never_goes_below_zero() -> None:
+    ws = words("Convoy arrived.", start=0.2)
+    clip = clip_for_segment(score=1, video_id="v", video_url="u", seg_start=0.2, seg_end=1.0,
+                            seg_text="Convoy arrived.", words=ws, query=parse_query("convoy"))
+    assert clip.start == 0.0
+
+
+def test_hyphenated_query_word_is_a_phrase() -> None:
+    parsed = parse_query("cease-fire Paris")
+    assert parsed.phrases == (("ceas", "fire"),)
+    assert parsed.terms == ("pari",)
+
+
+@pytest.mark.parametrize("bad", ['"open', "", "   ", "(((", ":", "*", "~", "\x00", "a" * 1001])
+def test_malformed_queries_raise_query_error(bad: str) -> None:
+    with pytest.raises(QueryError):
+        parse_query(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_query_parser_either_parses_or_raises_query_error(text: str) -> None:
+    try:
+        parsed = parse_query(text)
+    except QueryError:
+        return
+    assert parsed.terms or parsed.phrases
+    assert all(term for term in parsed.all_terms())

@@ -1,0 +1,1 @@
+"""Fetching articles, downloading videos, ffmpeg, faster-whisper and the Celery tasks."""

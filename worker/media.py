@@ -1,0 +1,129 @@
+"""ffmpeg: recognising containers and turning a video into 16 kHz mono audio for Whisper."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+import numpy.typing as npt
+
+from worker.errors import MediaError
+
+SAMPLE_RATE = 16_000
+# The input demuxer is forced from what we sniffed, so a ".mp4" that is really a playlist
+# (HLS, concat, an AVI with references) is never opened by a demuxer that follows links.
+_DEMUXERS = {"mp4": "mov", "matroska": "matroska"}
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+
+
+def sniff_container(head: bytes) -> str | None:
+    """The container kind from a file's first bytes: "mp4", "matroska", or None."""
+    if len(head) >= 8 and head[4:8] in _MP4_BOXES:
+        return "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    return None
+
+
+def describe_head(head: bytes) -> str:
+    """What a file that is not a video seems to be, for an error message."""
+    start = head[:64].lstrip().lower()
+    if start.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
+        return "it is an HTML page, perhaps an error page"
+    if start.startswith(b"#extm3u"):
+        return "it is an HLS playlist"
+    if start.startswith(b"ffconcat"):
+        return "it is an ffmpeg concat list"
+    if not head:
+        return "it is empty"
+    return f"unknown content starting {head[:8]!r}"
+
+
+@cache
+def ffmpeg_binary() -> str:
+    """The system ffmpeg when on PATH, else the binary shipped by the imageio-ffmpeg wheel."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - a dependency of ours
+        raise MediaError("ffmpeg not found: install ffmpeg or imageio-ffmpeg") from exc
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def container_of(path: Path) -> str:
+    """Sniff *path*'s container, raising MediaError when it is not a video we accept."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise MediaError(f"cannot read {path}: {exc.strerror}") from exc
+    kind = sniff_container(head)
+    if kind is None:
+        raise MediaError(f"{path.name} is not a video ({describe_head(head)})")
+    return kind
+
+
+def audio_command(path: Path, container: str) -> list[str]:
+    """The ffmpeg argv that writes *path*'s first audio track as 16 kHz mono s16le to stdout."""
+    stream = ffmpeg.input(
+        f"file:{path.resolve()}",
+        f=_DEMUXERS[container],
+        protocol_whitelist="file",
+    )
+    out = ffmpeg.output(
+        stream["a:0"], "pipe:1", format="s16le", acodec="pcm_s16le", ac=1, ar=SAMPLE_RATE
+    )
+    argv = list(out.compile(cmd=ffmpeg_binary()))
+    # Global options first: ffmpeg may ignore options that trail the output.
+    return [argv[0], "-nostdin", "-hide_banner", "-loglevel", "error", *argv[1:]]
+
+
+def _explain(stderr: str, name: str) -> str:
+    lowered = stderr.lower()
+    if "matches no streams" in lowered or "does not contain any stream" in lowered:
+        return f"{name} has no audio track"
+    if "moov atom not found" in lowered:
+        return f"{name} is truncated or damaged (moov atom not found)"
+    if "invalid data found" in lowered:
+        return f"{name} is not a readable video (invalid data)"
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else "no details"
+    return f"ffmpeg failed on {name}: {last}"
+
+
+def extract_audio(path: Path, *, timeout: float = 1800.0) -> npt.NDArray[np.float32]:
+    """Decode *path*'s audio to a float32 16 kHz mono array, as faster-whisper expects.
+
+    ffmpeg runs in its own process group so a time-out kills it and anything it started.
+    """
+    container = container_of(path)
+    argv = audio_command(path, container)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        raw, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise MediaError(f"ffmpeg took longer than {timeout:.0f} s on {path.name}") from None
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    stderr = err.decode("utf-8", errors="replace")
+    if proc.returncode != 0:
+        raise MediaError(_explain(stderr, path.name), stderr)
+    usable = len(raw) - len(raw) % 2
+    if usable == 0:
+        raise MediaError(f"{path.name} has no decodable audio", stderr)
+    samples = np.frombuffer(raw[:usable], dtype=np.int16)
+    return (samples.astype(np.float32) / 32768.0).astype(np.float32, copy=False)

@@ -1,0 +1,297 @@
+"""The pipeline, as plain functions: article in, videos downloaded, transcribed and indexed.
+
+The CLI's inline mode and the queue's tasks call these same functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from indexer.domain import Article, Transcript
+from indexer.errors import BriefingError
+from indexer.index import SearchIndex, rebuild_index
+from worker.articles import parse_article
+from worker.errors import DownloadError, FetchError
+from worker.fetch import Downloaded, FetchLimits, copy_local, download, fetch_text
+from worker.media import extract_audio
+from worker.models import LoadedModel, load_model
+from worker.store import (
+    DONE,
+    DOWNLOADING,
+    FAILED,
+    INDEXING,
+    TRANSCRIBING,
+    DataDir,
+    video_id_for,
+)
+from worker.transcribe import TranscribeOptions, transcribe
+
+
+class Progress(Protocol):
+    """Where the pipeline reports what it is doing (a progress bar, a job store...)."""
+
+    def state(self, url: str, state: str) -> None:
+        """A video moved to a new state."""
+
+    def downloaded(self, url: str, done: int, total: int | None) -> None:
+        """Bytes of a video received so far."""
+
+    def transcribed(self, url: str, fraction: float) -> None:
+        """Share of a video's audio transcribed so far."""
+
+
+class NullProgress:
+    """Reports nothing."""
+
+    def state(self, url: str, state: str) -> None:
+        """Ignore."""
+
+    def downloaded(self, url: str, done: int, total: int | None) -> None:
+        """Ignore."""
+
+    def transcribed(self, url: str, fraction: float) -> None:
+        """Ignore."""
+
+
+@dataclass
+class ModelProvider:
+    """Loads the Whisper model on first use and keeps it for the life of the process."""
+
+    name: str
+    compute_type: str = "int8"
+    cpu_threads: int = 0
+    _loaded: LoadedModel | None = field(default=None, init=False, repr=False)
+
+    def get(self) -> LoadedModel:
+        """The loaded model."""
+        if self._loaded is None:
+            self._loaded = load_model(self.name, compute_type=self.compute_type,
+                                      cpu_threads=self.cpu_threads)
+        return self._loaded
+
+
+@dataclass
+class Context:
+    """What the pipeline functions need, built once by an entry point from Settings."""
+
+    data: DataDir
+    index: SearchIndex
+    models: ModelProvider
+    video_limits: FetchLimits
+    article_limits: FetchLimits
+    options: TranscribeOptions = field(default_factory=TranscribeOptions)
+    ffmpeg_timeout: float = 1800.0
+    progress: Progress = field(default_factory=NullProgress)
+
+
+@dataclass(frozen=True)
+class VideoOutcome:
+    """How one linked video ended."""
+
+    url: str
+    state: str
+    video_id: str = ""
+    error: str = ""
+    reused: bool = False  # transcript already existed (same URL or identical bytes)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """An ingested article and how each of its videos ended."""
+
+    article: Article
+    videos: tuple[VideoOutcome, ...]
+
+
+def is_url(source: str) -> bool:
+    """True for an http(s) URL, False for anything else (taken as a local path)."""
+    return urlsplit(source).scheme.lower() in ("http", "https")
+
+
+def _kind_from_content_type(content_type: str) -> str | None:
+    lowered = content_type.lower()
+    if "html" in lowered:
+        return "html"
+    if "markdown" in lowered:
+        return "markdown"
+    if lowered.startswith("text/plain"):
+        return "text"
+    return None
+
+
+def read_article(source: str, limits: FetchLimits) -> Article:
+    """Fetch and parse an article from an http(s) URL or a local HTML/Markdown/text file."""
+    if is_url(source):
+        text, final_url, content_type = fetch_text(source, limits)
+        return parse_article(text, final_url, _kind_from_content_type(content_type))
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise FetchError(f"no such file: {source}")
+    if path.stat().st_size > limits.max_bytes:
+        raise FetchError(f"{source} is over the article size cap of {limits.max_bytes} bytes")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise FetchError(f"cannot read {source}: {exc.strerror}") from exc
+    return parse_article(text, path.resolve().as_uri(), None)
+
+
+def _local_path(url: str) -> Path:
+    return Path(url2pathname(urlsplit(url).path))
+
+
+def fetch_video(url: str, ctx: Context) -> Downloaded:
+    """Download (or, for a file:// URL from a local article, copy) a video to the tmp dir."""
+    def report(done: int, total: int | None) -> None:
+        ctx.progress.downloaded(url, done, total)
+
+    if url.startswith("file:"):
+        path = _local_path(url)
+        if not path.is_file():
+            raise DownloadError(f"no such video file: {path}")
+        return copy_local(path, ctx.data.tmp, ctx.video_limits.max_bytes, report)
+    return download(url, ctx.data.tmp, ctx.video_limits, report)
+
+
+def _set_state(ctx: Context, url: str, state: str, **changes: object) -> None:
+    ctx.data.update_source(url, state=state, **changes)
+    ctx.progress.state(url, state)
+
+
+def index_video(video_id: str, ctx: Context, transcript: Transcript | None = None) -> None:
+    """(Re-)index a video's transcript with every article that links it now."""
+    transcript = transcript or ctx.data.load_transcript(video_id)
+    if transcript is None:
+        raise BriefingError(f"video {video_id} has no stored transcript")
+    ctx.index.add_transcript(transcript, ctx.data.video_url(video_id),
+                             ctx.data.article_refs_for_video(video_id))
+
+
+def transcribe_stored(video_id: str, url: str, ctx: Context) -> Transcript:
+    """Transcribe a stored video and save its transcript (the system of record)."""
+    media = ctx.data.video_file(video_id)
+    if media is None:
+        raise DownloadError(f"video {video_id} is not stored")
+    audio = extract_audio(media, timeout=ctx.ffmpeg_timeout)
+    transcript = transcribe(audio, ctx.models.get(), video_id, ctx.options,
+                            lambda fraction: ctx.progress.transcribed(url, fraction))
+    ctx.data.save_transcript(transcript)
+    return transcript
+
+
+def process_video(url: str, ctx: Context) -> VideoOutcome:
+    """Download, transcribe and index one video URL, reusing earlier work where possible.
+
+    Never raises for a bad video: the failure is recorded and returned.
+    """
+    try:
+        record = ctx.data.source(url)
+        if record and record.state == DONE and ctx.data.load_transcript(record.video_id):
+            index_video(record.video_id, ctx)  # refresh the list of linking articles
+            _set_state(ctx, url, DONE)
+            return VideoOutcome(url, DONE, record.video_id, reused=True)
+        _set_state(ctx, url, DOWNLOADING, error="",
+                   attempts=(record.attempts if record else 0) + 1)
+        got = fetch_video(url, ctx)
+        meta = ctx.data.adopt_video(got.path, got.sha256, got.size, got.container, url)
+        video_id = meta.video_id
+        ctx.data.update_source(url, video_id=video_id)
+        transcript = ctx.data.load_transcript(video_id)
+        reused = transcript is not None
+        if transcript is None:
+            _set_state(ctx, url, TRANSCRIBING)
+            transcript = transcribe_stored(video_id, url, ctx)
+        _set_state(ctx, url, INDEXING)
+        index_video(video_id, ctx, transcript)
+        _set_state(ctx, url, DONE)
+        return VideoOutcome(url, DONE, video_id, reused=reused)
+    except BriefingError as exc:
+        _set_state(ctx, url, FAILED, error=str(exc))
+        return VideoOutcome(url, FAILED, error=str(exc))
+
+
+def register_article(article: Article, ctx: Context) -> None:
+    """Store and index an article, and link it to each of its video URLs."""
+    ctx.data.save_article(article)
+    ctx.index.add_article(article)
+    for url in article.video_urls:
+        ctx.data.update_source(url, add_article=article.id)
+
+
+def ingest(source: str, ctx: Context) -> IngestReport:
+    """Ingest one article and every video it links.
+
+    Raises :class:`FetchError` when the article itself cannot be read; a failing video is
+    recorded and reported without stopping the others.
+    """
+    article = read_article(source, ctx.article_limits)
+    register_article(article, ctx)
+    outcomes = []
+    for url in article.video_urls:
+        if url.startswith("file:") and is_url(source):
+            # Only a local article may point at local files; a web page never may.
+            outcomes.append(VideoOutcome(url, FAILED, error="refused file: link in a web page"))
+            continue
+        outcomes.append(process_video(url, ctx))
+    return IngestReport(article, tuple(outcomes))
+
+
+def reindex(ctx: Context) -> tuple[int, int]:
+    """Rebuild the index from stored articles and transcripts; returns (articles, videos)."""
+    counts = [0, 0]
+
+    def fill(fresh: SearchIndex) -> None:
+        for article in ctx.data.articles():
+            fresh.add_article(article)
+            counts[0] += 1
+        for transcript in ctx.data.transcripts():
+            fresh.add_transcript(transcript, ctx.data.video_url(transcript.video_id),
+                                 ctx.data.article_refs_for_video(transcript.video_id))
+            counts[1] += 1
+
+    rebuild_index(ctx.data.index_root, fill)
+    return counts[0], counts[1]
+
+
+def file_video_id(path: Path) -> str:
+    """The video id of a local file (the same as if it had been downloaded)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return video_id_for(digest.hexdigest())
+
+
+def transcribe_source(
+    source: str,
+    *,
+    tmp_dir: Path,
+    limits: FetchLimits,
+    models: ModelProvider,
+    options: TranscribeOptions,
+    ffmpeg_timeout: float,
+    progress: Progress,
+) -> Transcript:
+    """Transcribe one local file or URL without touching the data dir's records or the index."""
+    if not is_url(source):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise FetchError(f"no such file: {source}")
+        video_id = file_video_id(path)
+        audio = extract_audio(path, timeout=ffmpeg_timeout)
+    else:
+        got = download(source, tmp_dir, limits,
+                       lambda done, total: progress.downloaded(source, done, total))
+        try:
+            video_id = video_id_for(got.sha256)
+            audio = extract_audio(got.path, timeout=ffmpeg_timeout)
+        finally:
+            got.path.unlink(missing_ok=True)
+    progress.state(source, TRANSCRIBING)
+    return transcribe(audio, models.get(), video_id, options,
+                      lambda fraction: progress.transcribed(source, fraction))

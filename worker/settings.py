@@ -1,0 +1,34 @@
+"""The one settings object, read from ``BRIEFING_*`` environment variables by entry points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of briefing.  Library code never reads this: entry points pass values on."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIEFING_", extra="ignore")
+
+    data_dir: Path = Field(Path("briefing-data"), description="Where articles, videos, "
+                           "transcripts and the index live.")
+    model: str = Field("tiny.en", description="Whisper model: tiny.en (bundled), a name "
+                       "faster-whisper knows, or a CTranslate2 model directory.")
+    compute_type: str = Field("int8", description="CTranslate2 compute type.")
+    cpu_threads: int = Field(0, ge=0, description="Threads per transcription (0: all cores).")
+    beam_size: int = Field(5, ge=1, le=10, description="Beam size for decoding.")
+    language: str | None = Field(None, description="Spoken language code; detected when "
+                                 "unset (English-only models always use en).")
+    max_video_bytes: int = Field(2 * 1024**3, gt=0, description="Size cap per video download.")
+    max_article_bytes: int = Field(10 * 1024**2, gt=0, description="Size cap per article page.")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to a server.")
+    read_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the next bytes.")
+    download_deadline: float = Field(3600.0, gt=0, description="Overall seconds per download.")
+    ffmpeg_timeout: float = Field(1800.0, gt=0, description="Seconds ffmpeg may take per file.")
+    allow_private_networks: bool = Field(False, description="Allow URLs on loopback/private "
+                                         "addresses (tests and local use).")
+    broker_url: str | None = Field(None, description="Celery broker, e.g. "
+                                   "redis://127.0.0.1:6379/0; unset runs jobs inline.")

@@ -1,0 +1,57 @@
+"""Turning the one Settings object into the pipeline's Context (used by entry points only)."""
+
+from __future__ import annotations
+
+from indexer.index import SearchIndex
+from worker.fetch import FetchLimits
+from worker.pipeline import Context, ModelProvider, NullProgress, Progress
+from worker.settings import Settings
+from worker.store import DataDir
+from worker.transcribe import TranscribeOptions
+
+
+def video_limits(settings: Settings) -> FetchLimits:
+    """Fetch limits for video downloads."""
+    return FetchLimits(
+        max_bytes=settings.max_video_bytes,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        deadline=settings.download_deadline,
+        allow_private=settings.allow_private_networks,
+    )
+
+
+def article_limits(settings: Settings) -> FetchLimits:
+    """Fetch limits for article pages."""
+    return FetchLimits(
+        max_bytes=settings.max_article_bytes,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        deadline=min(settings.download_deadline, 120.0),
+        allow_private=settings.allow_private_networks,
+    )
+
+
+def transcribe_options(settings: Settings) -> TranscribeOptions:
+    """Decoding options from settings."""
+    return TranscribeOptions(beam_size=settings.beam_size, language=settings.language)
+
+
+def model_provider(settings: Settings) -> ModelProvider:
+    """A lazy model loader for the configured model."""
+    return ModelProvider(settings.model, settings.compute_type, settings.cpu_threads)
+
+
+def build_context(settings: Settings, progress: Progress | None = None) -> Context:
+    """Everything the pipeline needs, from settings."""
+    data = DataDir(settings.data_dir)
+    return Context(
+        data=data,
+        index=SearchIndex(data.index_root),
+        models=model_provider(settings),
+        video_limits=video_limits(settings),
+        article_limits=article_limits(settings),
+        options=transcribe_options(settings),
+        ffmpeg_timeout=settings.ffmpeg_timeout,
+        progress=progress or NullProgress(),
+    )

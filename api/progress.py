@@ -6,53 +6,44 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.filesize import decimal
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
+from rich.text import Text
 
 if TYPE_CHECKING:
     from worker.pipeline import IngestReport
 
 
-def _short(url: str, width: int = 48) -> str:
+def _short(url: str, width: int = 40) -> str:
     name = url.rsplit("/", 1)[-1] or url
     return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
+class _DetailColumn(ProgressColumn):
+    """Bytes and rate for a download, share of audio for a transcription."""
+
+    def render(self, task: Task) -> Text:
+        if task.fields.get("kind") == "audio":
+            return Text(f"{task.percentage:3.0f}% of audio")
+        total = f"/{decimal(int(task.total))}" if task.total else ""
+        speed = f" {decimal(int(task.speed))}/s" if task.speed else ""
+        return Text(f"{decimal(int(task.completed))}{total}{speed}")
+
+
 class RichProgress:
-    """The pipeline's Progress, drawn with rich on stderr (silent when disabled)."""
+    """The pipeline's Progress, drawn with rich on stderr; silent when not on a terminal."""
 
     def __init__(self, console: Console, *, enabled: bool = True) -> None:
         self.console = console
-        self.enabled = enabled
         self._bars = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.fields[detail]}"),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
+            _DetailColumn(),
             console=console,
             transient=True,
-            disable=not enabled,
+            disable=not (enabled and console.is_terminal),
         )
-        self._audio = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}% of audio"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not enabled,
-        )
-        self._download_tasks: dict[str, TaskID] = {}
-        self._audio_tasks: dict[str, TaskID] = {}
+        self._tasks: dict[tuple[str, str], TaskID] = {}
 
     def __enter__(self) -> RichProgress:
         self._bars.start()
@@ -61,40 +52,40 @@ class RichProgress:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._bars.stop()
-        self._audio.stop()
 
-    def state(self, url: str, state: str) -> None:
-        """Show state changes as they happen."""
-        if state == "transcribing" and url not in self._audio_tasks:
-            self._bars.stop()
-            self._audio.start()
-            self._audio_tasks[url] = self._audio.add_task(f"transcribing {_short(url)}",
-                                                          total=1.0)
-        elif state in ("indexing", "done", "failed") and url in self._audio_tasks:
-            self._audio.update(self._audio_tasks.pop(url), completed=1.0, visible=False)
+    def _task(self, url: str, kind: str, total: float | None) -> TaskID:
+        key = (url, kind)
+        if key not in self._tasks:
+            verb = "transcribing" if kind == "audio" else "downloading"
+            self._tasks[key] = self._bars.add_task(f"{verb} {_short(url)}", total=total,
+                                                   kind=kind)
+        return self._tasks[key]
+
+    def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
+        """Hide a video's bars once it is past them."""
+        if state in ("transcribing", "indexing", "done", "failed"):
+            download = self._tasks.pop((url, "bytes"), None)
+            if download is not None:
+                self._bars.remove_task(download)
+        if state in ("indexing", "done", "failed"):
+            audio = self._tasks.pop((url, "audio"), None)
+            if audio is not None:
+                self._bars.remove_task(audio)
 
     def downloaded(self, url: str, done: int, total: int | None) -> None:
         """Advance the download bar of *url*."""
-        if url not in self._download_tasks:
-            self._download_tasks[url] = self._bars.add_task(
-                f"downloading {_short(url)}", total=total, detail=""
-            )
-        self._bars.update(self._download_tasks[url], completed=done, total=total)
+        self._bars.update(self._task(url, "bytes", total), completed=done, total=total)
 
     def transcribed(self, url: str, fraction: float) -> None:
         """Advance the transcription bar of *url*."""
-        task = self._audio_tasks.get(url)
-        if task is None:
-            task = self._audio_tasks[url] = self._audio.add_task(
-                f"transcribing {_short(url)}", total=1.0)
-            self._audio.start()
-        self._audio.update(task, completed=fraction)
+        self._bars.update(self._task(url, "audio", 1.0), completed=fraction)
 
     def summary(self, report: IngestReport) -> None:
         """One line per video: what happened to it."""
         title = report.article.title or report.article.url
-        self.console.print(f"[bold]article[/] {title} — {len(report.article.video_urls)} "
-                           "video(s) linked", highlight=False)
+        count = len(report.article.video_urls)
+        self.console.print(f"[bold]article[/] {title} — {count} video(s) linked",
+                           highlight=False, soft_wrap=True)
         for video in report.videos:
             if video.state == "done":
                 how = "already transcribed" if video.reused else "transcribed and indexed"

@@ -58,7 +58,7 @@ def ffmpeg_binary() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def container_of(path: Path) -> str:
+def container_of(path: Path, name: str | None = None) -> str:
     """Sniff *path*'s container, raising MediaError when it is not a video we accept."""
     try:
         with open(path, "rb") as fh:
@@ -67,7 +67,7 @@ def container_of(path: Path) -> str:
         raise MediaError(f"cannot read {path}: {exc.strerror}") from exc
     kind = sniff_container(head)
     if kind is None:
-        raise MediaError(f"{path.name} is not a video ({describe_head(head)})")
+        raise MediaError(f"{name or path.name} is not a video ({describe_head(head)})")
     return kind
 
 
@@ -98,12 +98,15 @@ def _explain(stderr: str, name: str) -> str:
     return f"ffmpeg failed on {name}: {last}"
 
 
-def extract_audio(path: Path, *, timeout: float = 1800.0) -> npt.NDArray[np.float32]:
+def extract_audio(path: Path, *, timeout: float = 1800.0,
+                  name: str | None = None) -> npt.NDArray[np.float32]:
     """Decode *path*'s audio to a float32 16 kHz mono array, as faster-whisper expects.
 
-    ffmpeg runs in its own process group so a time-out kills it and anything it started.
+    *name* is what error messages call the file (default: its file name). ffmpeg runs in its
+    own process group so a time-out kills it and anything it started.
     """
-    container = container_of(path)
+    name = name or path.name
+    container = container_of(path, name)
     argv = audio_command(path, container)
     proc = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -114,16 +117,16 @@ def extract_audio(path: Path, *, timeout: float = 1800.0) -> npt.NDArray[np.floa
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        raise MediaError(f"ffmpeg took longer than {timeout:.0f} s on {path.name}") from None
+        raise MediaError(f"ffmpeg took longer than {timeout:.0f} s on {name}") from None
     except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         raise
     stderr = err.decode("utf-8", errors="replace")
     if proc.returncode != 0:
-        raise MediaError(_explain(stderr, path.name), stderr)
+        raise MediaError(_explain(stderr, name), stderr)
     usable = len(raw) - len(raw) % 2
     if usable == 0:
-        raise MediaError(f"{path.name} has no decodable audio", stderr)
+        raise MediaError(f"{name} has no decodable audio", stderr)
     samples = np.frombuffer(raw[:usable], dtype=np.int16)
     return (samples.astype(np.float32) / 32768.0).astype(np.float32, copy=False)

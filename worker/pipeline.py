@@ -35,7 +35,7 @@ from worker.transcribe import TranscribeOptions, transcribe
 class Progress(Protocol):
     """Where the pipeline reports what it is doing (a progress bar, a job store...)."""
 
-    def state(self, url: str, state: str) -> None:
+    def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
         """A video moved to a new state."""
 
     def downloaded(self, url: str, done: int, total: int | None) -> None:
@@ -48,7 +48,7 @@ class Progress(Protocol):
 class NullProgress:
     """Reports nothing."""
 
-    def state(self, url: str, state: str) -> None:
+    def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
         """Ignore."""
 
     def downloaded(self, url: str, done: int, total: int | None) -> None:
@@ -159,8 +159,8 @@ def fetch_video(url: str, ctx: Context) -> Downloaded:
 
 
 def _set_state(ctx: Context, url: str, state: str, **changes: object) -> None:
-    ctx.data.update_source(url, state=state, **changes)
-    ctx.progress.state(url, state)
+    record = ctx.data.update_source(url, state=state, **changes)
+    ctx.progress.state(url, state, video_id=record.video_id, error=record.error)
 
 
 def index_video(video_id: str, ctx: Context, transcript: Transcript | None = None) -> None:
@@ -177,7 +177,7 @@ def transcribe_stored(video_id: str, url: str, ctx: Context) -> Transcript:
     media = ctx.data.video_file(video_id)
     if media is None:
         raise DownloadError(f"video {video_id} is not stored")
-    audio = extract_audio(media, timeout=ctx.ffmpeg_timeout)
+    audio = extract_audio(media, timeout=ctx.ffmpeg_timeout, name="the video")
     transcript = transcribe(audio, ctx.models.get(), video_id, ctx.options,
                             lambda fraction: ctx.progress.transcribed(url, fraction))
     ctx.data.save_transcript(transcript)
@@ -193,7 +193,7 @@ def process_video(url: str, ctx: Context) -> VideoOutcome:
         record = ctx.data.source(url)
         if record and record.state == DONE and ctx.data.load_transcript(record.video_id):
             index_video(record.video_id, ctx)  # refresh the list of linking articles
-            _set_state(ctx, url, DONE)
+            _set_state(ctx, url, DONE, error="")
             return VideoOutcome(url, DONE, record.video_id, reused=True)
         _set_state(ctx, url, DOWNLOADING, error="",
                    attempts=(record.attempts if record else 0) + 1)
@@ -208,7 +208,7 @@ def process_video(url: str, ctx: Context) -> VideoOutcome:
             transcript = transcribe_stored(video_id, url, ctx)
         _set_state(ctx, url, INDEXING)
         index_video(video_id, ctx, transcript)
-        _set_state(ctx, url, DONE)
+        _set_state(ctx, url, DONE, error="")
         return VideoOutcome(url, DONE, video_id, reused=reused)
     except BriefingError as exc:
         _set_state(ctx, url, FAILED, error=str(exc))

@@ -250,7 +250,7 @@ class DataDir:
             article = self.load_article(article_id)
             if article is not None:
                 refs.append(ArticleRef(url=article.url, title=article.title))
-        return refs
+        return sorted(refs, key=lambda ref: ref.url)
 
     def video_url(self, video_id: str) -> str:
         """The URL a clip of this video links to: the first URL that served it."""

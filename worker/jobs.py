@@ -1,0 +1,232 @@
+"""Our own job store (SQLite in the data dir): what was asked, and how each video is doing.
+
+Job state lives here rather than in Celery's result backend so that an unknown id is plainly
+"not found", old jobs stay visible, and the inline and queued modes report the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# Job states.
+JOB_QUEUED = "queued"
+JOB_RUNNING = "running"
+JOB_DONE = "done"
+JOB_FAILED = "failed"
+TERMINAL_VIDEO_STATES = ("done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    state TEXT NOT NULL,
+    article_id TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS job_videos (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    url TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    video_id TEXT NOT NULL DEFAULT '',
+    started REAL,
+    finished REAL,
+    PRIMARY KEY (job_id, url)
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created);
+"""
+
+
+@dataclass(frozen=True)
+class JobVideo:
+    """One video of a job."""
+
+    url: str
+    state: str
+    progress: float
+    attempts: int
+    error: str
+    video_id: str
+    started: float | None
+    finished: float | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """An ingest request and where it stands."""
+
+    id: str
+    source: str
+    state: str
+    article_id: str
+    title: str
+    error: str
+    created: float
+    updated: float
+    videos: tuple[JobVideo, ...]
+
+
+class JobStore:
+    """Jobs in an SQLite file; safe to share between threads and processes on one host."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._tx() as db:
+            db.executescript(_SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def create(self, source: str) -> str:
+        """Record a new queued job and return its id."""
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        with self._tx() as db:
+            db.execute("INSERT INTO jobs (id, source, state, created, updated) "
+                       "VALUES (?, ?, ?, ?, ?)", (job_id, source, JOB_QUEUED, now, now))
+        return job_id
+
+    def set_article(self, job_id: str, article_id: str, title: str, urls: list[str]) -> None:
+        """The article was read: remember it and queue its videos."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET article_id=?, title=?, state=?, updated=? WHERE id=?",
+                       (article_id, title, JOB_RUNNING, now, job_id))
+            for position, url in enumerate(urls):
+                db.execute("INSERT OR IGNORE INTO job_videos (job_id, url, position, state) "
+                           "VALUES (?, ?, ?, 'queued')", (job_id, url, position))
+            self._settle(db, job_id, now)
+
+    def set_job_state(self, job_id: str, state: str, error: str = "") -> None:
+        """Set a job's own state (e.g. failed because the article could not be read)."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET state=?, error=?, updated=? WHERE id=?",
+                       (state, error, time.time(), job_id))
+
+    def update_video(self, job_id: str, url: str, *, state: str | None = None,
+                     progress: float | None = None, error: str | None = None,
+                     video_id: str | None = None, new_attempt: bool = False) -> None:
+        """Record a video's progress; the job is done once every video is done or failed."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT state, started FROM job_videos WHERE job_id=? AND url=?",
+                             (job_id, url)).fetchone()
+            if row is None:
+                return
+            sets: list[str] = []
+            args: list[object] = []
+            if state is not None:
+                sets.append("state=?")
+                args.append(state)
+                if state in TERMINAL_VIDEO_STATES:
+                    sets.append("finished=?")
+                    args.append(now)
+                elif row["started"] is None:
+                    sets.append("started=?")
+                    args.append(now)
+                if state == "done":
+                    sets.append("progress=1")
+            if progress is not None:
+                sets.append("progress=?")
+                args.append(round(progress, 4))
+            if error is not None:
+                sets.append("error=?")
+                args.append(error)
+            if video_id is not None:
+                sets.append("video_id=?")
+                args.append(video_id)
+            if new_attempt:
+                sets.append("attempts=attempts+1")
+            if sets:
+                db.execute(f"UPDATE job_videos SET {', '.join(sets)} WHERE job_id=? AND url=?",
+                           (*args, job_id, url))
+            self._settle(db, job_id, now)
+
+    def _settle(self, db: sqlite3.Connection, job_id: str, now: float) -> None:
+        job = db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if job is None or job["state"] == JOB_FAILED:
+            return
+        open_videos = db.execute(
+            "SELECT COUNT(*) FROM job_videos WHERE job_id=? AND state NOT IN ('done','failed')",
+            (job_id,)).fetchone()[0]
+        state = JOB_RUNNING if open_videos else JOB_DONE
+        db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (state, now, job_id))
+
+    def get(self, job_id: str) -> Job | None:
+        """A job with its videos, or None for an unknown id."""
+        db = self._db()
+        row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            return None
+        videos = tuple(
+            JobVideo(url=v["url"], state=v["state"], progress=v["progress"],
+                     attempts=v["attempts"], error=v["error"], video_id=v["video_id"],
+                     started=v["started"], finished=v["finished"])
+            for v in db.execute("SELECT * FROM job_videos WHERE job_id=? ORDER BY position",
+                                (job_id,))
+        )
+        return Job(id=row["id"], source=row["source"], state=row["state"],
+                   article_id=row["article_id"], title=row["title"], error=row["error"],
+                   created=row["created"], updated=row["updated"], videos=videos)
+
+    def recent(self, limit: int = 50) -> list[Job]:
+        """The newest jobs first."""
+        ids = [r["id"] for r in self._db().execute(
+            "SELECT id FROM jobs ORDER BY created DESC LIMIT ?", (limit,))]
+        return [job for job in (self.get(i) for i in ids) if job is not None]
+
+
+class JobProgress:
+    """The pipeline's Progress, written to the job store (audio progress in 2 % steps)."""
+
+    def __init__(self, store: JobStore, job_id: str) -> None:
+        self.store = store
+        self.job_id = job_id
+        self._last: dict[str, float] = {}
+
+    def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
+        """Record a state change."""
+        self.store.update_video(self.job_id, url, state=state, error=error,
+                                video_id=video_id or None, new_attempt=state == "downloading")
+
+    def downloaded(self, url: str, done: int, total: int | None) -> None:
+        """Download progress is not stored (it is short next to transcription)."""
+
+    def transcribed(self, url: str, fraction: float) -> None:
+        """Store the share of audio done, at most every 2 %."""
+        if fraction - self._last.get(url, -1.0) >= 0.02 or fraction >= 1.0:
+            self._last[url] = fraction
+            self.store.update_video(self.job_id, url, progress=fraction)

@@ -269,3 +269,7 @@ def reindex() -> None:
 def main() -> None:
     """Entry point of the ``briefing`` script."""
     app()
+
+
+# Commands that live in their own modules register themselves on `app` when imported.
+from api import commands_http, commands_queue  # noqa: E402, F401

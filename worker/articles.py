@@ -165,6 +165,12 @@ def parse_article(
     web pages without one, from the content.  Only the first
     ``max_input_chars`` characters are read.  Raises ``ValueError`` for an
     unsupported location or kind, never for odd content.
+
+    ``video_urls`` holds at most ``max_videos`` distinct URLs in page order,
+    absolute, percent-encoded, without fragment or userinfo; http(s) only,
+    plus ``file:`` ones when the article itself is a local file.  Links in
+    page furniture (navigation, footers, asides, comments, related links)
+    are not the article's and are left out, as is its text.
     """
     url = _canonical_location(location)
     kind = kind if kind is not None else _guess_kind(content, url)

@@ -6,7 +6,7 @@ The CLI's inline mode and the queue's tasks call these same functions.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from indexer.index import SearchIndex, rebuild_index
 from worker.articles import parse_article
 from worker.errors import DownloadError, FetchError
 from worker.fetch import Downloaded, FetchLimits, copy_local, download, fetch_text
+from worker.jobs import JOB_FAILED, JobProgress, JobStore
 from worker.media import extract_audio
 from worker.models import LoadedModel, load_model
 from worker.store import (
@@ -124,8 +125,18 @@ def _kind_from_content_type(content_type: str) -> str | None:
     return None
 
 
-def read_article(source: str, limits: FetchLimits) -> Article:
-    """Fetch and parse an article from an http(s) URL or a local HTML/Markdown/text file."""
+def read_article(source: str, limits: FetchLimits, content: str | None = None) -> Article:
+    """Fetch and parse an article from an http(s) URL or a local HTML/Markdown/text file.
+
+    With *content* (HTML handed to us, e.g. posted to the API), nothing is fetched and
+    *source* is only the article's URL, used to resolve its links.
+    """
+    if content is not None:
+        if not is_url(source):
+            raise FetchError(f"an article given as HTML needs its http(s) URL, not {source!r}")
+        if len(content) > limits.max_bytes:
+            raise FetchError(f"article is over the size cap of {limits.max_bytes} bytes")
+        return parse_article(content, source, "html")
     if is_url(source):
         text, final_url, content_type = fetch_text(source, limits)
         return parse_article(text, final_url, _kind_from_content_type(content_type))
@@ -223,21 +234,40 @@ def register_article(article: Article, ctx: Context) -> None:
         ctx.data.update_source(url, add_article=article.id)
 
 
-def ingest(source: str, ctx: Context) -> IngestReport:
+def video_urls_to_process(article: Article) -> list[str]:
+    """The article's video URLs we may fetch: file: links only from a local article."""
+    local = article.url.startswith("file:")
+    return [u for u in article.video_urls if local or not u.startswith("file:")]
+
+
+def ingest(source: str, ctx: Context, content: str | None = None) -> IngestReport:
     """Ingest one article and every video it links.
 
     Raises :class:`FetchError` when the article itself cannot be read; a failing video is
     recorded and reported without stopping the others.
     """
-    article = read_article(source, ctx.article_limits)
+    article = read_article(source, ctx.article_limits, content)
     register_article(article, ctx)
-    outcomes = []
-    for url in article.video_urls:
-        if url.startswith("file:") and is_url(source):
-            # Only a local article may point at local files; a web page never may.
-            outcomes.append(VideoOutcome(url, FAILED, error="refused file: link in a web page"))
-            continue
-        outcomes.append(process_video(url, ctx))
+    outcomes = [process_video(url, ctx) for url in video_urls_to_process(article)]
+    return IngestReport(article, tuple(outcomes))
+
+
+def run_ingest_job(job_id: str, source: str, ctx: Context, jobs: JobStore,
+                   content: str | None = None) -> IngestReport | None:
+    """Run a whole ingest job inline, recording its progress in the job store.
+
+    Returns None when the article could not be read (the job is then failed with the reason).
+    """
+    try:
+        article = read_article(source, ctx.article_limits, content)
+        register_article(article, ctx)
+    except BriefingError as exc:
+        jobs.set_job_state(job_id, JOB_FAILED, str(exc))
+        return None
+    urls = video_urls_to_process(article)
+    jobs.set_article(job_id, article.id, article.title, urls)
+    job_ctx = replace(ctx, progress=JobProgress(jobs, job_id))
+    outcomes = [process_video(url, job_ctx) for url in urls]
     return IngestReport(article, tuple(outcomes))
 
 

@@ -127,6 +127,11 @@ class DataDir:
         return self.root / "index"
 
     @property
+    def jobs_db(self) -> Path:
+        """The SQLite job store."""
+        return self.root / "jobs.sqlite3"
+
+    @property
     def tmp(self) -> Path:
         """Scratch space for downloads in progress (same file system as the videos)."""
         return self.root / "tmp"

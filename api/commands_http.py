@@ -1,0 +1,1 @@
+"""HTTP commands (``briefing serve``): registered on the CLI app."""

@@ -1,0 +1,1 @@
+"""Queue commands (``briefing worker``, ``briefing jobs``): registered on the CLI app."""

@@ -163,6 +163,13 @@ def search(
     query: Annotated[str, typer.Argument(help='Words (all required) and "quoted phrases".')],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200)] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON results.")] = False,
+    kind: Annotated[str | None, typer.Option("--type", help="Only clip or article.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only from this source.")] = None,
+    published_from: Annotated[str | None, typer.Option("--from", help="Published on or "
+                                                        "after YYYY-MM-DD.")] = None,
+    published_to: Annotated[str | None, typer.Option("--to", help="Published on or before "
+                                                      "YYYY-MM-DD.")] = None,
+    language: Annotated[str | None, typer.Option(help="Only clips in this language.")] = None,
 ) -> None:
     """Search what was said (time-coded clips) and written (articles)."""
     from indexer.index import SearchIndex
@@ -174,7 +181,9 @@ def search(
             raise BriefingError(f"nothing indexed yet in {settings.data_dir}: run "
                                 "`briefing ingest ARTICLE` first")
         index = SearchIndex(index_root)
-        results = index.search(query, limit=limit)
+        results = index.search(query, limit=limit, kind=kind, source=source,
+                               published_from=published_from, published_to=published_to,
+                               language=language)
         index.close()
     if as_json:
         payload = {"query": query, "results": [r.to_json() for r in results]}

@@ -101,10 +101,12 @@ class Article:
 
 @dataclass(frozen=True)
 class ArticleRef:
-    """The part of an article a clip shows: where it is and what it is called."""
+    """The part of an article a clip shows, and what clip filters look at."""
 
     url: str
     title: str
+    source: str = ""
+    published: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,3 +170,11 @@ class ArticleHit:
 
 
 SearchResult = Clip | ArticleHit
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of ranked results and how many documents matched in all."""
+
+    results: list[SearchResult]
+    total: int

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,13 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as windex
+from whoosh import query as wq
 from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
 from indexer.clips import clip_for_segment, highlight_fragment, merge_overlapping
-from indexer.domain import Article, ArticleHit, ArticleRef, Clip, SearchResult, Transcript, Word
-from indexer.errors import SearchIndexError
+from indexer.domain import (
+    Article,
+    ArticleHit,
+    ArticleRef,
+    Clip,
+    SearchPage,
+    SearchResult,
+    Transcript,
+    Word,
+)
+from indexer.errors import QueryError, SearchIndexError
 from indexer.query import parse_query, to_whoosh
 from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, build_schema
 
@@ -154,7 +165,7 @@ class SearchIndex:
                 article_id=article.id,
                 title=article.title,
                 text=article.text,
-                source=article.source,
+                source=_keyword(article.source),
                 published=article.published,
                 url=article.url,
             )
@@ -166,6 +177,8 @@ class SearchIndex:
     ) -> None:
         """Index every segment of a transcript, replacing what the video had before."""
         links = [[a.url, a.title] for a in articles]
+        sources = ",".join(sorted({_keyword(a.source) for a in articles if a.source}))
+        dates = ",".join(sorted({a.published for a in articles if a.published}))
 
         def fill(writer: IndexWriter) -> None:
             writer.delete_by_term("video_id", transcript.video_id)
@@ -181,6 +194,8 @@ class SearchIndex:
                     end=round(seg.end, 2),
                     words=[[w.word, round(w.start, 2), round(w.end, 2)] for w in seg.words],
                     articles=links,
+                    source=sources,
+                    published=dates,
                 )
 
         self._write(fill)
@@ -203,15 +218,39 @@ class SearchIndex:
         """Number of live documents (articles plus segments)."""
         return int(self._get_searcher().doc_count())
 
-    def search(self, text: str, *, limit: int = 10) -> list[SearchResult]:
+    def search(self, text: str, *, limit: int = 10, **filters: Any) -> list[SearchResult]:
         """Clips and articles matching *text*, ranked together, best first.
 
-        Raises :class:`~indexer.errors.QueryError` for a query that cannot be understood.
+        Takes the filters of :meth:`search_page`.  Raises
+        :class:`~indexer.errors.QueryError` for a query that cannot be understood.
+        """
+        return self.search_page(text, limit=limit, **filters).results
+
+    def search_page(
+        self,
+        text: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        kind: str | None = None,
+        source: str | None = None,
+        published_from: str | None = None,
+        published_to: str | None = None,
+        language: str | None = None,
+    ) -> SearchPage:
+        """One page of results with the number of matching documents.
+
+        *kind* is "clip" or "article"; *source* matches a linking article's source (any
+        case); dates are ISO ``YYYY-MM-DD`` and inclusive; *language* applies to clips.
         """
         parsed = parse_query(text)
         searcher = self._get_searcher()
+        wanted = offset + limit
+        restrict = _filter_query(kind, source, published_from, published_to, language)
         try:
-            hits = searcher.search(to_whoosh(parsed), limit=max(limit * 3, 30))
+            hits = searcher.search(to_whoosh(parsed), limit=max(wanted * 3, 30),
+                                   filter=restrict)
+            total = len(hits)
         except Exception as exc:
             raise SearchIndexError(f"search failed: {exc}") from exc
         clips: list[Clip] = []
@@ -247,9 +286,42 @@ class SearchIndex:
                 Clip(clip.score, clip.video_id, clip.video_url, clip.start, clip.end,
                      clip.text, clip.highlight, refs, clip.match)
             )
-        results: list[SearchResult] = [*merge_overlapping(clips), *articles]
+        merged = merge_overlapping(clips)
+        results: list[SearchResult] = [*merged, *articles]
         results.sort(key=lambda r: r.score, reverse=True)
-        return results[:limit]
+        # Overlapping clips that merged no longer count separately.
+        total -= len(clips) - len(merged)
+        return SearchPage(results=results[offset:wanted], total=max(total, 0))
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _keyword(value: str) -> str:
+    # Commas separate keyword values, so they cannot appear inside one.
+    return value.replace(",", " ").strip()
+
+
+def _filter_query(kind: str | None, source: str | None, published_from: str | None,
+                  published_to: str | None, language: str | None) -> wq.Query | None:
+    parts: list[wq.Query] = []
+    if kind is not None:
+        kinds = {"clip": KIND_SEGMENT, "article": KIND_ARTICLE}
+        if kind not in kinds:
+            raise QueryError(f"unknown result type {kind!r}: use clip or article")
+        parts.append(wq.Term("kind", kinds[kind]))
+    if source:
+        parts.append(wq.Term("source", _keyword(source).lower()))
+    for value in (published_from, published_to):
+        if value and not _ISO_DATE.fullmatch(value):
+            raise QueryError(f"dates must look like 2026-11-20, not {value!r}")
+    if published_from or published_to:
+        parts.append(wq.TermRange("published", published_from or None, published_to or None))
+    if language:
+        parts.append(wq.Term("language", language.lower()))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
 
 
 def rebuild_index(root: Path, fill: Callable[[SearchIndex], None]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from whoosh.analysis import Analyzer, StemmingAnalyzer
-from whoosh.fields import ID, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
 # Stop words are kept: spoken phrases such as "the bridge at" must match as phrases, and the
 # few extra postings cost little next to audio transcription.
@@ -26,8 +26,10 @@ def build_schema() -> Schema:
         video_id=ID(stored=True),
         title=TEXT(analyzer=ANALYZER, stored=True, phrase=True, field_boost=1.5),
         text=TEXT(analyzer=ANALYZER, stored=True, phrase=True),
-        source=ID(stored=True),
-        published=ID(stored=True),
+        # Comma-separated: a segment carries the sources and dates of every linking article,
+        # so filters on clips mean "linked from an article of that source / date".
+        source=KEYWORD(stored=True, commas=True, lowercase=True, scorable=False),
+        published=KEYWORD(stored=True, commas=True, scorable=False),
         language=ID(stored=True),
         url=STORED(),
         start=STORED(),

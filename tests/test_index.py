@@ -128,3 +128,40 @@ def test_query_parser_either_parses_or_raises_query_error(text: str) -> None:
         return
     assert parsed.terms or parsed.phrases
     assert all(term for term in parsed.all_terms())
+
+
+def test_filters_by_kind_source_date_and_language(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    ix.add_article(Article("a1", "https://e.org/a", "Harbour news", "the harbour convoy",
+                           "Example News", published="2026-11-20"))
+    ix.add_article(Article("a2", "https://o.org/b", "Other harbour", "harbour convoy again",
+                           "Other Gazette", published="2026-10-01"))
+    ix.add_transcript(transcript(), "https://e.org/v.mp4",
+                      [ArticleRef("https://e.org/a", "Harbour news", "Example News",
+                                  "2026-11-20")])
+
+    def kinds(**filters: str) -> list[tuple[str, str]]:
+        return sorted(("clip", r.video_id) if isinstance(r, Clip) else ("article", r.url)
+                      for r in ix.search("harbour convoy", **filters))
+
+    assert kinds(kind="clip") == [("clip", "v1")]
+    assert kinds(kind="article") == [("article", "https://e.org/a"), ("article", "https://o.org/b")]
+    assert kinds(source="example news") == [("article", "https://e.org/a"), ("clip", "v1")]
+    assert kinds(published_from="2026-11-01") == [("article", "https://e.org/a"), ("clip", "v1")]
+    assert kinds(published_to="2026-10-31") == [("article", "https://o.org/b")]
+    assert kinds(language="en") == [("clip", "v1")]
+    with pytest.raises(QueryError):
+        ix.search("harbour", kind="video")
+
+
+def test_pages_and_total(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    with ix.batch():
+        for n in range(25):
+            ix.add_article(Article(f"a{n}", f"https://e.org/{n}", f"Report {n}", "storm report"))
+    first = ix.search_page("storm", limit=10)
+    third = ix.search_page("storm", limit=10, offset=20)
+    assert first.total == third.total == 25
+    assert len(first.results) == 10 and len(third.results) == 5
+    seen = {r.url for r in first.results} | {r.url for r in third.results}  # type: ignore[union-attr]
+    assert len(seen) == 15

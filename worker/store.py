@@ -254,7 +254,8 @@ class DataDir:
         for article_id in ids:
             article = self.load_article(article_id)
             if article is not None:
-                refs.append(ArticleRef(url=article.url, title=article.title))
+                refs.append(ArticleRef(url=article.url, title=article.title,
+                                       source=article.source, published=article.published))
         return sorted(refs, key=lambda ref: ref.url)
 
     def video_url(self, video_id: str) -> str:

@@ -34,6 +34,7 @@ class FetchLimits:
     read_timeout: float = 30.0
     deadline: float = 3600.0
     allow_private: bool = False
+    private_allowlist: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def _open_stream(url: str, limits: FetchLimits) -> Iterator[httpx.Response]:
     with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
-            target = check_url(current, allow_private=limits.allow_private)
+            target = check_url(current, allow_private=limits.allow_private,
+                               allowlist=limits.private_allowlist)
             request = client.build_request(
                 "GET",
                 target.connect_url,
@@ -94,7 +96,9 @@ def _open_stream(url: str, limits: FetchLimits) -> Iterator[httpx.Response]:
 def _chunks(response: httpx.Response, url: str, limits: FetchLimits,
             started: float, *, decode: bool = False) -> Iterator[bytes]:
     # Videos are read raw: a Content-Encoding on them could only be a decompression bomb.
-    stream = response.iter_bytes(_CHUNK) if decode else response.iter_raw(_CHUNK)
+    # No chunk size: each network read comes straight through, so the deadline is checked
+    # even when a server trickles a byte at a time.
+    stream = response.iter_bytes() if decode else response.iter_raw()
     try:
         for chunk in stream:
             if time.monotonic() - started > limits.deadline:

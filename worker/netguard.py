@@ -15,6 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 from worker.errors import BlockedAddressError, FetchError
 
 ALLOWED_SCHEMES = ("http", "https")
+# Ports a public news or video host plausibly serves on; anything else (6379, 22, 5432...)
+# is refused, so a link cannot be used to talk to some other service.
+PUBLIC_PORTS = frozenset({80, 443, 8080, 8443})
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
@@ -51,11 +54,23 @@ def _resolve(host: str, port: int) -> list[str]:
     return seen
 
 
-def check_url(url: str, *, allow_private: bool) -> Target:
+def parse_allowlist(text: str) -> tuple[str, ...]:
+    """Validate a comma-separated list of networks (CIDR) or addresses; ValueError if bad."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items)
+
+
+def _allowlisted(address: str, allowlist: tuple[str, ...]) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return any(ip in ipaddress.ip_network(net) for net in allowlist)
+
+
+def check_url(url: str, *, allow_private: bool, allowlist: tuple[str, ...] = ()) -> Target:
     """Validate *url* and pick the address to connect to, or raise.
 
     Refuses schemes other than http(s), user names in URLs, and (unless *allow_private*)
-    any host that resolves to a non-public address.
+    any host that resolves to a non-public address outside *allowlist*, or a public host on
+    an unusual port.
     """
     parts = urlsplit(url)
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
@@ -71,12 +86,16 @@ def check_url(url: str, *, allow_private: bool) -> Target:
         raise BlockedAddressError(f"URL has an invalid port: {url}") from exc
     addresses = _resolve(host, port)
     if not allow_private:
-        bad = [a for a in addresses if not is_public_address(a)]
+        bad = [a for a in addresses
+               if not is_public_address(a) and not _allowlisted(a, allowlist)]
         if bad:
             raise BlockedAddressError(
                 f"refused {host}: it resolves to a non-public address ({bad[0]}); "
                 "set BRIEFING_ALLOW_PRIVATE_NETWORKS=1 to allow local addresses"
             )
+        public = [a for a in addresses if not _allowlisted(a, allowlist)]
+        if public and port not in PUBLIC_PORTS:
+            raise BlockedAddressError(f"refused {host}: port {port} is not a web port")
     address = addresses[0]
     literal = f"[{address}]" if ":" in address else address
     netloc = f"{literal}:{port}"

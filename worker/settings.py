@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.netguard import parse_allowlist
 
 
 class Settings(BaseSettings):
@@ -30,5 +32,24 @@ class Settings(BaseSettings):
     ffmpeg_timeout: float = Field(1800.0, gt=0, description="Seconds ffmpeg may take per file.")
     allow_private_networks: bool = Field(False, description="Allow URLs on loopback/private "
                                          "addresses (tests and local use).")
+    private_allowlist: str = Field("", description="Comma-separated networks (CIDR) that "
+                                   "may be fetched although private, e.g. an intranet host.")
+
+    @field_validator("private_allowlist")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_allowlist(value)  # raises ValueError with the bad entry
+        return value
+
     broker_url: str | None = Field(None, description="Celery broker, e.g. "
                                    "redis://127.0.0.1:6379/0; unset runs jobs inline.")
+    api_token: SecretStr | None = Field(None, description="Bearer token the HTTP API's write "
+                                        "endpoints require; unset leaves them open.")
+    max_body_bytes: int = Field(16 * 1024**2, gt=0, description="Largest HTTP request body "
+                                "accepted; larger ones get 413 before being read.")
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _blank_token_is_unset(cls, value: object) -> object:
+        # BRIEFING_API_TOKEN= (empty) must not become a token that anyone can send.
+        return None if isinstance(value, str) and not value.strip() else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from indexer.index import SearchIndex
 from worker.fetch import FetchLimits
+from worker.netguard import parse_allowlist
 from worker.pipeline import Context, ModelProvider, NullProgress, Progress
 from worker.settings import Settings
 from worker.store import DataDir
@@ -18,6 +19,7 @@ def video_limits(settings: Settings) -> FetchLimits:
         read_timeout=settings.read_timeout,
         deadline=settings.download_deadline,
         allow_private=settings.allow_private_networks,
+        private_allowlist=parse_allowlist(settings.private_allowlist),
     )
 
 
@@ -29,6 +31,7 @@ def article_limits(settings: Settings) -> FetchLimits:
         read_timeout=settings.read_timeout,
         deadline=min(settings.download_deadline, 120.0),
         allow_private=settings.allow_private_networks,
+        private_allowlist=parse_allowlist(settings.private_allowlist),
     )
 
 

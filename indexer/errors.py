@@ -11,3 +11,7 @@ class SearchIndexError(BriefingError):
 
 class QueryError(BriefingError):
     """A search query that cannot be understood."""
+
+
+class BrokenIndexError(SearchIndexError):
+    """The index on disk is damaged; it must be rebuilt from the stored transcripts."""

@@ -33,7 +33,7 @@ from indexer.domain import (
     Transcript,
     Word,
 )
-from indexer.errors import QueryError, SearchIndexError
+from indexer.errors import BrokenIndexError, QueryError, SearchIndexError
 from indexer.query import parse_query, to_whoosh
 from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, build_schema
 
@@ -98,8 +98,12 @@ class SearchIndex:
         path = self._generation_path()
         try:
             ix = windex.open_dir(str(path))
+            # Opening a reader opens every segment's files: a missing or truncated one
+            # shows up here rather than in the middle of a search.
+            with ix.reader() as reader:
+                reader.doc_count()
         except Exception as exc:  # Whoosh raises many types for a damaged directory
-            raise SearchIndexError(
+            raise BrokenIndexError(
                 f"the search index at {path} cannot be opened ({exc}); run `briefing reindex`"
             ) from exc
         self._opened_gen = path.name
@@ -324,7 +328,7 @@ def _filter_query(kind: str | None, source: str | None, published_from: str | No
     return parts[0] if len(parts) == 1 else wq.And(parts)
 
 
-def rebuild_index(root: Path, fill: Callable[[SearchIndex], None]) -> None:
+def rebuild_index(root: Path, fill: Callable[[SearchIndex], object]) -> None:
     """Build a new generation with *fill*, then make it the live one atomically."""
     root.mkdir(parents=True, exist_ok=True)
     path = _new_generation(root)

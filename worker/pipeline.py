@@ -6,6 +6,7 @@ The CLI's inline mode and the queue's tasks call these same functions.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from indexer.domain import Article, Transcript
-from indexer.errors import BriefingError
+from indexer.errors import BriefingError, BrokenIndexError
 from indexer.index import SearchIndex, rebuild_index
 from worker.articles import parse_article
 from worker.errors import DownloadError, FetchError
@@ -31,6 +32,8 @@ from worker.store import (
     video_id_for,
 )
 from worker.transcribe import TranscribeOptions, transcribe
+
+log = logging.getLogger(__name__)
 
 
 class Progress(Protocol):
@@ -271,21 +274,44 @@ def run_ingest_job(job_id: str, source: str, ctx: Context, jobs: JobStore,
     return IngestReport(article, tuple(outcomes))
 
 
+def _fill_from_records(data: DataDir, fresh: SearchIndex) -> tuple[int, int]:
+    articles = videos = 0
+    for article in data.articles():
+        fresh.add_article(article)
+        articles += 1
+    for transcript in data.transcripts():
+        fresh.add_transcript(transcript, data.video_url(transcript.video_id),
+                             data.article_refs_for_video(transcript.video_id))
+        videos += 1
+    return articles, videos
+
+
 def reindex(ctx: Context) -> tuple[int, int]:
     """Rebuild the index from stored articles and transcripts; returns (articles, videos)."""
-    counts = [0, 0]
+    counts: list[tuple[int, int]] = []
+    with ctx.data.lock("reindex"):
+        rebuild_index(ctx.data.index_root,
+                      lambda fresh: counts.append(_fill_from_records(ctx.data, fresh)))
+    return counts[0]
 
-    def fill(fresh: SearchIndex) -> None:
-        for article in ctx.data.articles():
-            fresh.add_article(article)
-            counts[0] += 1
-        for transcript in ctx.data.transcripts():
-            fresh.add_transcript(transcript, ctx.data.video_url(transcript.video_id),
-                                 ctx.data.article_refs_for_video(transcript.video_id))
-            counts[1] += 1
 
-    rebuild_index(ctx.data.index_root, fill)
-    return counts[0], counts[1]
+def open_index(data: DataDir) -> SearchIndex:
+    """Open the data dir's index, rebuilding it from the stored records if it is damaged.
+
+    The rebuild fills a new generation and swaps it in atomically, so other readers see the
+    old (broken, hence refused) index or the new one, never a half-built one.
+    """
+    try:
+        return SearchIndex(data.index_root)
+    except BrokenIndexError as exc:
+        log.warning("rebuilding the search index: %s", exc)
+
+    with data.lock("reindex"):
+        try:  # another process may have rebuilt it while we waited for the lock
+            return SearchIndex(data.index_root)
+        except BrokenIndexError:
+            rebuild_index(data.index_root, lambda fresh: _fill_from_records(data, fresh))
+    return SearchIndex(data.index_root)
 
 
 def file_video_id(path: Path) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from indexer.index import SearchIndex
 from worker.fetch import FetchLimits
 from worker.netguard import parse_allowlist
-from worker.pipeline import Context, ModelProvider, NullProgress, Progress
+from worker.pipeline import Context, ModelProvider, NullProgress, Progress, open_index
 from worker.settings import Settings
 from worker.store import DataDir
 from worker.transcribe import TranscribeOptions
@@ -50,7 +49,7 @@ def build_context(settings: Settings, progress: Progress | None = None) -> Conte
     data = DataDir(settings.data_dir)
     return Context(
         data=data,
-        index=SearchIndex(data.index_root),
+        index=open_index(data),
         models=model_provider(settings),
         video_limits=video_limits(settings),
         article_limits=article_limits(settings),

@@ -1,0 +1,239 @@
+"""Index and search benchmark: our Whoosh index against tantivy on the same corpus.
+
+Run:  python -m benchmarks.index_search [--sizes 10000,100000] [--video-segments 120]
+
+Builds indexes of N transcript segments (synthetic text with a Zipf word distribution plus
+real transcript sentences), one video (one commit) at a time, and measures segments/s,
+commit time p50/p95/max, size on disk, time to open, and query latency p50/p95 for rare
+terms, common terms, AND of 2-3 terms and 2-word phrases, with the searcher reused as the
+API does.  tantivy (the ``tantivy`` package) indexes and answers the same corpus and queries
+in the same run as the reference point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.machine import describe
+from indexer.domain import ArticleRef, Segment, Transcript, Word
+from indexer.index import SearchIndex
+
+REAL_SENTENCES = (
+    "Good morning, this is the daily situation report.",
+    "The harbour reopened at dawn after the storm damage was cleared.",
+    "Engineers say the old bridge over the river will stay closed until Friday.",
+    "The water supply has been restored to most homes in the eastern district.",
+    "A convoy of trucks carrying food and medicine arrived in the city last night.",
+    "The ceasefire is holding, and relief workers can now reach the villages.",
+    "Officials at the press conference raised the flood warning level.",
+    "Thousands of sandbags were handed out to families near the river bank.",
+)
+_SYLLABLES = ("ka", "ri", "mo", "ten", "sal", "vo", "ber", "lin", "du", "ra", "shi", "gor",
+              "pa", "ne", "tro", "vik", "an", "el", "ost", "mar", "zu", "ha", "qi", "dor")
+
+
+def vocabulary(size: int, rng: random.Random) -> list[str]:
+    """*size* distinct pseudo-words, shortest (most frequent) first."""
+    words: list[str] = []
+    seen: set[str] = set()
+    while len(words) < size:
+        word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.choice((1, 2, 2, 3, 3, 4))))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    words.sort(key=len)
+    return words
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Videos of segments, plus the query sets drawn from the same vocabulary."""
+
+    videos: list[Transcript]
+    queries: dict[str, list[str]]
+
+
+def build_corpus(n_segments: int, per_video: int, seed: int = 7) -> Corpus:
+    """Synthetic transcripts with realistic word frequencies and real sentences mixed in."""
+    rng = random.Random(seed)
+    vocab = vocabulary(30_000, rng)
+    weights = [1.0 / (rank + 1) ** 1.07 for rank in range(len(vocab))]
+    videos: list[Transcript] = []
+    segments: list[Segment] = []
+    clock = 0.0
+    for n in range(n_segments):
+        if n % 10 == 0:
+            text = rng.choice(REAL_SENTENCES)
+        else:
+            tokens = rng.choices(vocab, weights=weights, k=rng.randint(8, 22))
+            text = " ".join(tokens).capitalize() + "."
+        words = []
+        for token in text.split():
+            words.append(Word(" " + token, round(clock, 2), round(clock + 0.3, 2)))
+            clock += 0.35
+        segments.append(Segment(len(segments), words[0].start, words[-1].end, text,
+                                tuple(words)))
+        clock += 0.5
+        if len(segments) == per_video or n == n_segments - 1:
+            videos.append(Transcript(f"v{len(videos):06d}", "en", clock, "bench", "1",
+                                     tuple(segments)))
+            segments, clock = [], 0.0
+    queries = {
+        "rare term": [vocab[i] for i in rng.sample(range(20_000, 30_000), 40)],
+        "common term": [vocab[i] for i in range(5, 45)],
+        "AND of 2-3 terms": [
+            " ".join(vocab[rng.randint(20, 3000)] for _ in range(rng.choice((2, 3))))
+            for _ in range(40)
+        ],
+        "2-word phrase": [f'"{v}"' for v in (
+            " ".join(rng.choice(REAL_SENTENCES).split()[i : i + 2]).strip(".,").lower()
+            for i in (rng.randint(0, 5) for _ in range(40))
+        )],
+    }
+    return Corpus(videos, queries)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _time_queries(run: Callable[[str], object], queries: list[str],
+                  rounds: int = 3) -> list[float]:
+    for q in queries[:5]:
+        run(q)  # warm caches
+    times = []
+    for _ in range(rounds):
+        for q in queries:
+            started = time.perf_counter()
+            run(q)
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+@dataclass
+class EngineResult:
+    """What one engine measured on one corpus."""
+
+    seconds: float
+    commits_ms: list[float]
+    size: int
+    open_ms: float
+    latency: dict[str, list[float]]
+
+
+def bench_whoosh(corpus: Corpus, root: Path) -> EngineResult:
+    """Our index, one video per commit, as workers write it."""
+    index = SearchIndex(root)
+    refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
+    commits = []
+    started = time.perf_counter()
+    for video in corpus.videos:
+        t0 = time.perf_counter()
+        index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", refs)
+        commits.append((time.perf_counter() - t0) * 1000)
+    seconds = time.perf_counter() - started
+    index.close()
+    t0 = time.perf_counter()
+    index = SearchIndex(root)
+    index.search("harbour")
+    open_ms = (time.perf_counter() - t0) * 1000
+    latency = {kind: _time_queries(lambda q: index.search(q, limit=10), qs)
+               for kind, qs in corpus.queries.items()}
+    index.close()
+    return EngineResult(seconds, commits, _dir_size(root), open_ms, latency)
+
+
+def bench_tantivy(corpus: Corpus, root: Path) -> EngineResult:
+    """The reference: tantivy with an English stemmer, stored times, one commit per video."""
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("text", stored=True, tokenizer_name="en_stem")
+    builder.add_text_field("video_id", stored=True, tokenizer_name="raw")
+    builder.add_float_field("start", stored=True)
+    builder.add_float_field("end", stored=True)
+    schema = builder.build()
+    root.mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(schema, path=str(root))
+    writer = index.writer(heap_size=64_000_000, num_threads=1)
+    commits = []
+    started = time.perf_counter()
+    for video in corpus.videos:
+        t0 = time.perf_counter()
+        for seg in video.segments:
+            writer.add_document(tantivy.Document(text=seg.text, video_id=video.video_id,
+                                                 start=seg.start, end=seg.end))
+        writer.commit()
+        commits.append((time.perf_counter() - t0) * 1000)
+    seconds = time.perf_counter() - started
+    writer.wait_merging_threads()
+    t0 = time.perf_counter()
+    index = tantivy.Index.open(str(root))
+    index.reload()
+    searcher = index.searcher()
+    open_ms = (time.perf_counter() - t0) * 1000
+
+    def run(q: str) -> object:
+        query = index.parse_query(q, ["text"], conjunction_by_default=True)
+        hits = searcher.search(query, 10).hits
+        return [searcher.doc(address)["start"] for _score, address in hits]
+
+    latency = {kind: _time_queries(run, qs) for kind, qs in corpus.queries.items()}
+    return EngineResult(seconds, commits, _dir_size(root), open_ms, latency)
+
+
+def _row(name: str, ours: float, ref: float, digits: int = 1) -> str:
+    ratio = ours / max(ref, 1e-3)
+    return f"| {name} | {ours:,.{digits}f} | {ref:,.{max(digits, 2)}f} | {ratio:.1f} |"
+
+
+def _rows(size: int, corpus: Corpus, ours: EngineResult, ref: EngineResult) -> Iterator[str]:
+    yield f"\n### {size:,} segments ({len(corpus.videos)} videos, one commit each)\n"
+    yield "| measure | Whoosh (ours) | tantivy | ours / tantivy |"
+    yield "| --- | ---: | ---: | ---: |"
+    yield _row("segments/s written", size / ours.seconds, size / ref.seconds, 0)
+    for name, q in (("p50", 0.5), ("p95", 0.95)):
+        yield _row(f"commit {name} (ms)", _percentile(ours.commits_ms, q),
+                   _percentile(ref.commits_ms, q), 0)
+    yield _row("commit max (ms)", max(ours.commits_ms), max(ref.commits_ms), 0)
+    yield _row("size on disk (MB)", ours.size / 1e6, ref.size / 1e6)
+    yield _row("open + first search (ms)", ours.open_ms, ref.open_ms, 0)
+    for kind in ours.latency:
+        for name, q in (("p50", 0.5), ("p95", 0.95)):
+            yield _row(f"{kind} {name} (ms)", _percentile(ours.latency[kind], q),
+                       _percentile(ref.latency[kind], q))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--video-segments", type=int, default=120,
+                        help="segments per video (a 15-minute briefing has about 120)")
+    args = parser.parse_args()
+    print(f"machine: {describe()}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        corpus = build_corpus(size, args.video_segments)
+        work = Path(tempfile.mkdtemp(prefix="bench-index-"))
+        try:
+            ours = bench_whoosh(corpus, work / "whoosh")
+            ref = bench_tantivy(corpus, work / "tantivy")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        for line in _rows(size, corpus, ours, ref):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

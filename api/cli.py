@@ -126,13 +126,24 @@ def ingest(
     sources: Annotated[list[str], typer.Argument(help="Article URLs or local HTML/Markdown/"
                                                  "text files.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="With a broker: follow the queued "
+                                       "jobs until they finish.")] = False,
 ) -> None:
-    """Ingest articles: index their text and transcribe and index every video they link."""
+    """Ingest articles: index their text and transcribe and index every video they link.
+
+    With BRIEFING_BROKER_URL set the articles are queued for `briefing worker` and their
+    job ids printed at once; otherwise everything runs here and now.
+    """
     from api.progress import RichProgress
     from worker.pipeline import ingest as run_ingest
     from worker.wiring import build_context
 
     settings = load_settings()
+    if settings.broker_url:
+        from api.commands_queue import queue_ingest
+
+        queue_ingest(settings, sources, as_json=as_json, wait=wait)
+        return
     reports: list[dict[str, Any]] = []
     failed_articles = 0
     with clear_errors(), RichProgress(err, enabled=not as_json) as progress:

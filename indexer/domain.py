@@ -141,6 +141,8 @@ class Clip:
             "highlight": self.highlight,
             "link": self.link,
             "articles": [{"url": a.url, "title": a.title} for a in self.articles],
+            # "exact", or "phonetic"/"fuzzy" when the words only sound like the query's.
+            "match": self.match,
         }
 
 

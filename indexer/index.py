@@ -22,7 +22,12 @@ from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from indexer.clips import clip_for_segment, highlight_fragment, merge_overlapping
+from indexer.clips import (
+    clip_for_segment,
+    highlight_fragment,
+    merge_overlapping,
+    sound_alike_clip,
+)
 from indexer.domain import (
     Article,
     ArticleHit,
@@ -34,7 +39,15 @@ from indexer.domain import (
     Word,
 )
 from indexer.errors import BrokenIndexError, QueryError, SearchIndexError
-from indexer.query import parse_query, to_whoosh
+from indexer.query import (
+    SEARCH_FIELDS,
+    SOUNDS_FIELD,
+    ParsedQuery,
+    expand,
+    parse_query,
+    sound_alike_query,
+    to_whoosh,
+)
 from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, build_schema
 
 _CURRENT = "CURRENT"
@@ -192,6 +205,7 @@ class SearchIndex:
                     kind=KIND_SEGMENT,
                     video_id=transcript.video_id,
                     text=seg.text,
+                    sounds=seg.text,
                     language=transcript.language,
                     url=video_url,
                     start=round(seg.start, 2),
@@ -241,27 +255,44 @@ class SearchIndex:
         published_from: str | None = None,
         published_to: str | None = None,
         language: str | None = None,
+        sound_alike: bool = True,
     ) -> SearchPage:
         """One page of results with the number of matching documents.
 
         *kind* is "clip" or "article"; *source* matches a linking article's source (any
         case); dates are ISO ``YYYY-MM-DD`` and inclusive; *language* applies to clips.
+        With *sound_alike*, transcript segments where a name is only said alike ("Karkiv"
+        for "Kharkiv") follow the exact matches, their clips marked "phonetic" or "fuzzy".
         """
         parsed = parse_query(text)
         searcher = self._get_searcher()
         wanted = offset + limit
         restrict = _filter_query(kind, source, published_from, published_to, language)
         try:
+            reader = searcher.reader()
+            parsed = expand(parsed, lambda term: any((field, term) in reader
+                                                     for field in SEARCH_FIELDS))
             hits = searcher.search(to_whoosh(parsed), limit=max(wanted * 3, 30),
                                    filter=restrict)
             total = len(hits)
+            loose = _sound_alike_hits(searcher, parsed, hits, restrict, max(wanted * 3, 30),
+                                      enabled=sound_alike and kind != "article")
+            total += len(loose)
         except Exception as exc:
             raise SearchIndexError(f"search failed: {exc}") from exc
         clips: list[Clip] = []
         articles: list[ArticleHit] = []
-        for hit in hits:
+        floor = min((float(h.score) for h in hits), default=1.0)
+        top_loose = max((float(h.score) for h in loose), default=1.0) or 1.0
+        backing = {h["url"] for h in hits if h["kind"] == KIND_ARTICLE}
+        for hit, is_loose in [*((h, False) for h in hits), *((h, True) for h in loose)]:
             doc = hit.fields()
             score = round(float(hit.score), 3)
+            if is_loose:
+                # Sound-alike clips rank below every exact match: precision first.  Those of
+                # a video whose linking article prints the query's words come first.
+                backed = any(url in backing for url, _ in doc.get("articles", []))
+                score = round(float(hit.score) / top_loose * floor * (0.9 if backed else 0.5), 3)
             if doc["kind"] == KIND_ARTICLE:
                 articles.append(
                     ArticleHit(
@@ -275,16 +306,21 @@ class SearchIndex:
                     )
                 )
                 continue
-            clip = clip_for_segment(
-                score=score,
-                video_id=doc["video_id"],
-                video_url=doc.get("url", ""),
-                seg_start=float(doc["start"]),
-                seg_end=float(doc["end"]),
-                seg_text=doc.get("text", ""),
-                words=[Word(w, float(s), float(e)) for w, s, e in doc.get("words", [])],
-                query=parsed,
-            )
+            segment = {
+                "score": score,
+                "video_id": doc["video_id"],
+                "video_url": doc.get("url", ""),
+                "seg_start": float(doc["start"]),
+                "seg_end": float(doc["end"]),
+                "seg_text": doc.get("text", ""),
+                "words": [Word(w, float(s), float(e)) for w, s, e in doc.get("words", [])],
+                "query": parsed,
+            }
+            found = sound_alike_clip(**segment) if is_loose else clip_for_segment(**segment)
+            if found is None:
+                total -= 1  # the words were all there, only in another order: no sound-alike
+                continue
+            clip = found
             refs = tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
             clips.append(
                 Clip(clip.score, clip.video_id, clip.video_url, clip.start, clip.end,
@@ -296,6 +332,19 @@ class SearchIndex:
         # Overlapping clips that merged no longer count separately.
         total -= len(clips) - len(merged)
         return SearchPage(results=results[offset:wanted], total=max(total, 0))
+
+
+def _sound_alike_hits(searcher: Searcher, parsed: ParsedQuery, exact: Any,
+                      restrict: wq.Query | None, limit: int, *, enabled: bool) -> list[Any]:
+    """Segments answering *parsed* only by sound-alike names, excluding the exact hits."""
+    if not enabled or SOUNDS_FIELD not in searcher.schema:
+        return []
+    loose = sound_alike_query(parsed)
+    if loose is None:
+        return []
+    segments = wq.Term("kind", KIND_SEGMENT)
+    only = segments if restrict is None else wq.And([restrict, segments])
+    return list(searcher.search(loose, limit=limit, filter=only, mask=set(exact.docs())))
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -3,40 +3,80 @@
 We parse queries ourselves instead of exposing Whoosh's full syntax: analysts type names and
 phrases, not field queries, and a stranger's `title:[a TO` or leading `*` must never reach the
 engine as an expensive or broken query.
+
+A query is a list of required *clauses* (a bare word, a hyphenated word, a quoted phrase).
+Each clause has one or more *options*, any of which answers it; an option is a tuple of term
+sequences that must all occur.  Parsing gives each clause one option; :func:`expand` adds
+the spellings the index actually holds ("ceasefire" = "cease-fire" = "cease fire"), and
+:func:`sound_alike_query` the names that merely sound alike.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from whoosh import query as wq
 
 from indexer.errors import QueryError
-from indexer.schema import analyze
+from indexer.normalize import NormWord, normal_words, stem
+from indexer.phonetic import sound_key
 
 MAX_QUERY_CHARS = 1000
 MAX_QUERY_TERMS = 32
 SEARCH_FIELDS = ("text", "title")
+SOUNDS_FIELD = "sounds"
+# A compound is split into two known words only when each part is at least this long.
+MIN_PART = 2
+MAX_OPTIONS = 6
+# Sound-alike matching leaves out short words ("of", "el", "au", "Mei" in "Mei-Ling"): too
+# short to compare by sound, and usually not the part of a name a recogniser gets right.
+LOOSE_MIN_LETTERS = 4
+# A heard name may run on by this many letters past the query's ("Kivu" heard as "Kivupa").
+MAX_RUN_ON = 3
+# Sound keys this long may differ in one symbol ("Balochistan" PLSSTN, "Balakistan" PLKSTN).
+KEY_FUZZY_MIN = 6
 
 _TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
+
+Sequence = tuple[str, ...]
+Option = tuple[Sequence, ...]
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One required part of a query and the term sequences that answer it."""
+
+    text: str
+    options: tuple[Option, ...]
+    words: tuple[str, ...]  # folded lower-case words, unstemmed, for sound-alike matching
+    quoted: bool = False
 
 
 @dataclass(frozen=True)
 class ParsedQuery:
-    """A query reduced to analysed index terms: single terms and phrases, all required."""
+    """A query reduced to required clauses of analysed index terms."""
 
     raw: str
-    terms: tuple[str, ...]
-    phrases: tuple[tuple[str, ...], ...]
+    clauses: tuple[Clause, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """Single-term clauses, as parsed (before expansion)."""
+        return tuple(c.options[0][0][0] for c in self.clauses
+                     if len(c.options[0]) == 1 and len(c.options[0][0]) == 1)
+
+    @property
+    def phrases(self) -> tuple[tuple[str, ...], ...]:
+        """Multi-term clauses, as parsed (before expansion)."""
+        return tuple(c.options[0][0] for c in self.clauses
+                     if len(c.options[0]) == 1 and len(c.options[0][0]) > 1)
 
     def all_terms(self) -> set[str]:
-        """Every index term the query mentions, in terms or phrases."""
-        out = set(self.terms)
-        for phrase in self.phrases:
-            out.update(phrase)
-        return out
+        """Every index term any option of any clause mentions."""
+        return {t for c in self.clauses for o in c.options for s in o for t in s}
 
 
 def _clean(text: str) -> str:
@@ -44,38 +84,194 @@ def _clean(text: str) -> str:
     return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
 
 
+def _clause(text: str, words: list[NormWord], quoted: bool) -> Clause:
+    sequence = tuple(w.stem for w in words)
+    return Clause(text, ((sequence,),), tuple(w.surface for w in words), quoted)
+
+
+def _pieces(text: str) -> list[tuple[str, list[NormWord], bool]]:
+    """(text, normalised words, quoted) of each phrase and each bare word of *text*.
+
+    Runs of bare words are normalised together, so that "forty thousand" is the one number
+    40000 as in the index, not 40 AND thousand.
+    """
+    out: list[tuple[str, list[NormWord], bool]] = []
+    run: list[tuple[int, int]] = []  # spans of consecutive bare words in *text*
+
+    def flush() -> None:
+        if not run:
+            return
+        begin, finish = run[0][0], run[-1][1]
+        groups: dict[int, list[NormWord]] = {}
+        for word in normal_words(text[begin:finish]):
+            at = begin + word.start
+            owner = next(i for i, (s, e) in enumerate(run) if s <= at < e)
+            groups.setdefault(owner, []).append(word)
+        for owner, words in sorted(groups.items()):
+            last = max(begin + w.end for w in words)
+            out.append((text[run[owner][0] : max(last, run[owner][1])], words, False))
+        run.clear()
+
+    for match in _TOKEN.finditer(text):
+        quoted, _ = match.groups()
+        if quoted is None:
+            run.append(match.span())
+            continue
+        flush()
+        words = normal_words(quoted)
+        if words:
+            out.append((quoted, words, True))
+    flush()
+    return out
+
+
 def parse_query(text: str) -> ParsedQuery:
-    """Parse *text* into required terms and phrases, or raise :class:`QueryError`."""
+    """Parse *text* into required clauses, or raise :class:`QueryError`."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"query is too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
     cleaned = _clean(text)
     if cleaned.count('"') % 2:
         raise QueryError('unbalanced quote in query: close every "phrase" with a second "')
-    terms: list[str] = []
-    phrases: list[tuple[str, ...]] = []
-    for match in _TOKEN.finditer(cleaned):
-        quoted, bare = match.groups()
-        analysed = tuple(analyze(quoted if quoted is not None else bare))
-        if not analysed:
-            continue
-        if len(analysed) == 1:
-            if analysed[0] not in terms:
-                terms.append(analysed[0])
-        elif analysed not in phrases:
-            # A bare hyphenated word ("cease-fire") is a phrase of its parts, as indexed.
-            phrases.append(analysed)
-    if not terms and not phrases:
+    clauses: list[Clause] = []
+    for piece, words, quoted in _pieces(cleaned):
+        # A bare hyphenated word ("cease-fire") is a phrase of its parts, as indexed.
+        clause = _clause(piece, words, quoted)
+        if all(clause.options[0] != c.options[0] for c in clauses):
+            clauses.append(clause)
+    if not clauses:
         raise QueryError("query has no searchable words")
-    if len(terms) + sum(len(p) for p in phrases) > MAX_QUERY_TERMS:
+    if sum(len(c.words) for c in clauses) > MAX_QUERY_TERMS:
         raise QueryError(f"query has too many words (at most {MAX_QUERY_TERMS})")
-    return ParsedQuery(raw=text, terms=tuple(terms), phrases=tuple(phrases))
+    return ParsedQuery(raw=text, clauses=tuple(clauses))
 
 
-def to_whoosh(parsed: ParsedQuery) -> wq.Query:
-    """The Whoosh query matching documents whose text or title holds every part."""
+# -- compounds --------------------------------------------------------------------------------
+
+
+def _joined(words: tuple[str, ...], sequence: Sequence,
+            has_term: Callable[[str], bool]) -> list[Sequence]:
+    """*sequence* with one adjacent pair of words written as one ("cease fire" -> ceasefire)."""
+    out: list[Sequence] = []
+    if len(words) != len(sequence):
+        return out
+    for i in range(len(words) - 1):
+        if words[i].isalpha() and words[i + 1].isalpha():
+            joined = stem(words[i] + words[i + 1])
+            if has_term(joined):
+                out.append((*sequence[:i], joined, *sequence[i + 2 :]))
+    return out
+
+
+def _split(words: tuple[str, ...], sequence: Sequence,
+           has_term: Callable[[str], bool]) -> list[Sequence]:
+    """*sequence* with one word written as two ("ceasefire" -> cease fire), when the index
+    holds both parts."""
+    out: list[Sequence] = []
+    if len(words) != len(sequence):
+        return out
+    for i, word in enumerate(words):
+        if not word.isalpha() or len(word) < 2 * MIN_PART:
+            continue
+        for cut in range(MIN_PART, len(word) - MIN_PART + 1):
+            left, right = stem(word[:cut]), stem(word[cut:])
+            if has_term(left) and has_term(right):
+                out.append((*sequence[:i], left, right, *sequence[i + 1 :]))
+    return out
+
+
+def expand(parsed: ParsedQuery, has_term: Callable[[str], bool]) -> ParsedQuery:
+    """Add the compound spellings the index holds (*has_term* asks its term list).
+
+    "ceasefire" also matches "cease fire" and "cease-fire"; "cease-fire" and a quoted
+    "cease fire" also match "ceasefire"; two bare words "peace keepers" also match
+    "peacekeepers".
+    """
+    clauses: list[Clause] = []
+    for clause in parsed.clauses:
+        base = clause.options[0][0]
+        extra = _joined(clause.words, base, has_term) + _split(clause.words, base, has_term)
+        options = list(clause.options)
+        options.extend((seq,) for seq in extra if (seq,) not in options)
+        previous = clauses[-1] if clauses else None
+        if (previous is not None and not clause.quoted and not previous.quoted
+                and len(previous.options) == 1 and len(previous.words) == 1
+                and len(clause.words) == 1 and previous.words[0].isalpha()
+                and clause.words[0].isalpha()):
+            joined = stem(previous.words[0] + clause.words[0])
+            if has_term(joined):
+                both = (previous.options[0][0], base)
+                clauses[-1] = Clause(f"{previous.text} {clause.text}",
+                                     (both, ((joined,),)),
+                                     (*previous.words, *clause.words))
+                continue
+        clauses.append(replace(clause, options=tuple(options[:MAX_OPTIONS])))
+    return replace(parsed, clauses=tuple(clauses))
+
+
+# -- Whoosh queries ---------------------------------------------------------------------------
+
+
+def _sequence_query(sequence: Sequence, field: str) -> wq.Query:
+    if len(sequence) == 1:
+        return wq.Term(field, sequence[0])
+    return wq.Phrase(field, list(sequence))
+
+
+def _clause_query(clause: Clause, fields: tuple[str, ...]) -> wq.Query:
+    options: list[wq.Query] = []
+    for option in clause.options:
+        parts = [wq.Or([_sequence_query(seq, f) for f in fields]) for seq in option]
+        options.append(parts[0] if len(parts) == 1 else wq.And(parts))
+    return options[0] if len(options) == 1 else wq.Or(options)
+
+
+def to_whoosh(parsed: ParsedQuery, fields: tuple[str, ...] = SEARCH_FIELDS) -> wq.Query:
+    """The Whoosh query matching documents whose text or title answers every clause."""
+    parts = [_clause_query(c, fields) for c in parsed.clauses]
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+def fuzzy_distance(word: str) -> int:
+    """How many edits a sound-alike spelling of *word* may differ by (0: none allowed)."""
+    if not word.isalpha() or len(word) < 5:
+        return 0
+    return 1 if len(word) < 9 else 2
+
+
+def _loose_word(word: str) -> wq.Query | None:
+    alternatives: list[wq.Query] = [wq.Term("text", stem(word))]
+    key = sound_key(word)
+    if len(key) >= KEY_FUZZY_MIN:
+        alternatives.append(wq.FuzzyTerm(SOUNDS_FIELD, key, maxdist=1, prefixlength=1))
+    elif key:
+        alternatives.append(wq.Term(SOUNDS_FIELD, key))
+    distance = fuzzy_distance(word)
+    if distance:
+        alternatives.append(wq.FuzzyTerm("text", word, maxdist=distance, prefixlength=1))
+    if word.isalpha():
+        # Whisper glues a syllable of the next word onto a name ("Kivupa province").
+        alternatives.append(wq.Prefix("text", word))
+    return wq.Or(alternatives) if len(alternatives) > 1 else None
+
+
+def sound_alike_query(parsed: ParsedQuery) -> wq.Query | None:
+    """Transcript segments where each clause is said exactly or by a sound-alike name.
+
+    None when no clause has a word that could be misheard (numbers, short words).
+    """
     parts: list[wq.Query] = []
-    for term in parsed.terms:
-        parts.append(wq.Or([wq.Term(field, term) for field in SEARCH_FIELDS]))
-    for phrase in parsed.phrases:
-        parts.append(wq.Or([wq.Phrase(field, list(phrase)) for field in SEARCH_FIELDS]))
+    loose_any = False
+    for clause in parsed.clauses:
+        exact = _clause_query(clause, ("text",))
+        words = [w for w in clause.words if len(w) >= LOOSE_MIN_LETTERS]
+        loose = [_loose_word(w) for w in words]
+        if not words or all(q is None for q in loose):
+            parts.append(exact)
+            continue
+        loose_any = True
+        each = [q if q is not None else wq.Term("text", stem(w)) for w, q in zip(words, loose,
+                                                                               strict=True)]
+        parts.append(wq.Or([exact, each[0] if len(each) == 1 else wq.And(each)]))
+    if not loose_any:
+        return None
     return parts[0] if len(parts) == 1 else wq.And(parts)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from whoosh.analysis import Analyzer, StemmingAnalyzer
+from whoosh.analysis import Analyzer
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 
-# Stop words are kept: spoken phrases such as "the bridge at" must match as phrases, and the
-# few extra postings cost little next to audio transcription.
-ANALYZER: Analyzer = StemmingAnalyzer(stoplist=None, minsize=1)
+from indexer.normalize import NormalizingTokenizer, index_terms
+from indexer.phonetic import SoundKeyTokenizer
+
+# Normalised, stemmed words (indexer.normalize).  Stop words are kept: spoken phrases such as
+# "the bridge at" must match as phrases, and the few extra postings cost little next to
+# audio transcription.
+ANALYZER: Analyzer = NormalizingTokenizer()
+# Sound-alike keys of the capitalised words of transcripts (indexer.phonetic).
+SOUNDS_ANALYZER: Analyzer = SoundKeyTokenizer()
 
 KIND_ARTICLE = "article"
 KIND_SEGMENT = "segment"
@@ -26,6 +32,8 @@ def build_schema() -> Schema:
         video_id=ID(stored=True),
         title=TEXT(analyzer=ANALYZER, stored=True, phrase=True, field_boost=1.5),
         text=TEXT(analyzer=ANALYZER, stored=True, phrase=True),
+        # Only segments fill it: the names as heard, for sound-alike matching.
+        sounds=TEXT(analyzer=SOUNDS_ANALYZER, phrase=False),
         # Comma-separated: a segment carries the sources and dates of every linking article,
         # so filters on clips mean "linked from an article of that source / date".
         source=KEYWORD(stored=True, commas=True, lowercase=True, scorable=False),
@@ -40,5 +48,5 @@ def build_schema() -> Schema:
 
 
 def analyze(text: str) -> list[str]:
-    """The index terms of *text*, in order (used to match query terms to spoken words)."""
-    return [token.text for token in ANALYZER(text)]
+    """The index terms of *text*, in order (a name's whole form right after its stem)."""
+    return index_terms(text)

@@ -11,6 +11,7 @@ from indexer.errors import BriefingError, QueryError, SearchIndexError
 __all__ = [
     "BlockedAddressError",
     "BriefingError",
+    "BrokerUnavailableError",
     "DownloadError",
     "FetchError",
     "MediaError",
@@ -59,3 +60,9 @@ class TranscriptionError(BriefingError):
 
 class ModelNotFoundError(TranscriptionError):
     """The configured Whisper model is not installed and cannot be fetched."""
+
+
+class BrokerUnavailableError(BriefingError):
+    """The queue's broker (Redis) cannot be reached, so a job could not be queued."""
+
+    transient = True

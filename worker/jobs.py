@@ -47,6 +47,19 @@ CREATE TABLE IF NOT EXISTS job_videos (
     PRIMARY KEY (job_id, url)
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created);
+CREATE TABLE IF NOT EXISTS job_deliveries (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    url TEXT NOT NULL,
+    step TEXT NOT NULL,
+    started INTEGER NOT NULL DEFAULT 0,
+    ended INTEGER NOT NULL DEFAULT 0,
+    crashes INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    retry_pending INTEGER NOT NULL DEFAULT 0,
+    began REAL,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, url, step)
+);
 """
 
 
@@ -62,6 +75,22 @@ class JobVideo:
     video_id: str
     started: float | None
     finished: float | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a queued step (download, transcribe, ...), as counted by us.
+
+    Celery's own counters live in the message, which a worker killed mid-task never gets to
+    update; these live in the job store, so a video that kills every worker it reaches is
+    seen for what it is.
+    """
+
+    number: int  # deliveries of this step so far, this one included
+    crashes: int  # earlier deliveries that never ended: their worker died
+    new_crashes: int  # of those, the ones noticed just now
+    failures: int  # transient failures so far (each one was retried)
+    retrying: bool  # this delivery follows a transient failure
 
 
 @dataclass(frozen=True)
@@ -202,6 +231,47 @@ class JobStore:
                    article_id=row["article_id"], title=row["title"], error=row["error"],
                    created=row["created"], updated=row["updated"], videos=videos)
 
+    def begin_delivery(self, job_id: str, url: str, step: str) -> Delivery:
+        """Count a delivery of a queued step before it does any work.
+
+        Deliveries begun but never ended belonged to workers that died (SIGKILL, out of
+        memory, a crash in native code); they are counted as crashes here.
+        """
+        now = time.time()
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO job_deliveries (job_id, url, step) "
+                       "VALUES (?, ?, ?)", (job_id, url, step))
+            row = db.execute("SELECT * FROM job_deliveries WHERE job_id=? AND url=? AND step=?",
+                             (job_id, url, step)).fetchone()
+            lost = max(0, row["started"] - row["ended"])
+            db.execute("UPDATE job_deliveries SET started=started+1, ended=ended+?, "
+                       "crashes=crashes+?, retry_pending=0, began=? "
+                       "WHERE job_id=? AND url=? AND step=?",
+                       (lost, lost, now, job_id, url, step))
+        return Delivery(number=row["started"] + 1, crashes=row["crashes"] + lost,
+                        new_crashes=lost, failures=row["failures"],
+                        retrying=bool(row["retry_pending"]))
+
+    def end_delivery(self, job_id: str, url: str, step: str, *,
+                     transient_failure: bool = False) -> None:
+        """A delivery of a step ended (finished, failed, or handed on to a retry)."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute("UPDATE job_deliveries SET ended=MIN(started, ended+1), "
+                       "failures=failures+?, retry_pending=?, "
+                       "seconds=seconds+MAX(0, ?-COALESCE(began, ?)), began=NULL "
+                       "WHERE job_id=? AND url=? AND step=?",
+                       (int(transient_failure), int(transient_failure), now, now,
+                        job_id, url, step))
+
+    def step_seconds(self, job_id: str) -> dict[str, dict[str, float]]:
+        """Seconds spent in each queued step, per video URL ("" for the article)."""
+        timings: dict[str, dict[str, float]] = {}
+        for row in self._db().execute("SELECT url, step, seconds FROM job_deliveries "
+                                      "WHERE job_id=?", (job_id,)):
+            timings.setdefault(row["url"], {})[row["step"]] = round(row["seconds"], 3)
+        return timings
+
     def recent(self, limit: int = 50) -> list[Job]:
         """The newest jobs first."""
         ids = [r["id"] for r in self._db().execute(
@@ -212,15 +282,18 @@ class JobStore:
 class JobProgress:
     """The pipeline's Progress, written to the job store (audio progress in 2 % steps)."""
 
-    def __init__(self, store: JobStore, job_id: str) -> None:
+    def __init__(self, store: JobStore, job_id: str, *, count_attempts: bool = True) -> None:
         self.store = store
         self.job_id = job_id
+        # The queue counts attempts itself (retries and redeliveries of every step).
+        self.count_attempts = count_attempts
         self._last: dict[str, float] = {}
 
     def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
         """Record a state change."""
         self.store.update_video(self.job_id, url, state=state, error=error,
-                                video_id=video_id or None, new_attempt=state == "downloading")
+                                video_id=video_id or None,
+                                new_attempt=self.count_attempts and state == "downloading")
 
     def downloaded(self, url: str, done: int, total: int | None) -> None:
         """Download progress is not stored (it is short next to transcription)."""

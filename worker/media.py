@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -84,6 +85,36 @@ def audio_command(path: Path, container: str) -> list[str]:
     argv = list(out.compile(cmd=ffmpeg_binary()))
     # Global options first: ffmpeg may ignore options that trail the output.
     return [argv[0], "-nostdin", "-hide_banner", "-loglevel", "error", *argv[1:]]
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
+def probe_duration(path: Path, *, timeout: float = 60.0, name: str | None = None) -> float:
+    """A video's duration in seconds, read from its container's header (nothing is decoded).
+
+    The same guards as :func:`audio_command`: the demuxer is forced from the sniffed
+    container and only the ``file`` protocol is allowed.  A header can lie; the time limits
+    this feeds only decide how long a transcription may take, never what is trusted.
+    """
+    name = name or path.name
+    container = container_of(path, name)
+    argv = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-f", _DEMUXERS[container],
+            "-protocol_whitelist", "file", "-i", f"file:{path.resolve()}"]
+    try:
+        # Without an output ffmpeg prints the input's description and exits non-zero.
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise MediaError(f"ffmpeg took longer than {timeout:.0f} s to read {name}") from None
+    stderr = proc.stderr.decode("utf-8", errors="replace")
+    match = _DURATION.search(stderr)
+    if match is None:
+        if "Duration: N/A" in stderr:
+            raise MediaError(f"{name} does not say how long it is", stderr)
+        raise MediaError(_explain(stderr, name), stderr)
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def _explain(stderr: str, name: str) -> str:

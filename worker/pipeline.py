@@ -22,6 +22,7 @@ from worker.fetch import Downloaded, FetchLimits, copy_local, download, fetch_te
 from worker.jobs import JOB_FAILED, JobProgress, JobStore
 from worker.media import extract_audio
 from worker.models import LoadedModel, load_model
+from worker.priming import linking_articles, primed_options
 from worker.store import (
     DONE,
     DOWNLOADING,
@@ -69,13 +70,14 @@ class ModelProvider:
     name: str
     compute_type: str = "int8"
     cpu_threads: int = 0
+    cache_dir: Path | None = None  # where models assembled from parts are kept
     _loaded: LoadedModel | None = field(default=None, init=False, repr=False)
 
     def get(self) -> LoadedModel:
         """The loaded model."""
         if self._loaded is None:
             self._loaded = load_model(self.name, compute_type=self.compute_type,
-                                      cpu_threads=self.cpu_threads)
+                                      cpu_threads=self.cpu_threads, cache_dir=self.cache_dir)
         return self._loaded
 
 
@@ -177,6 +179,19 @@ def _set_state(ctx: Context, url: str, state: str, **changes: object) -> None:
     ctx.progress.state(url, state, video_id=record.video_id, error=record.error)
 
 
+def set_video_state(ctx: Context, url: str, state: str, **changes: object) -> None:
+    """Record a video URL's new state in the data dir and report it to ``ctx.progress``."""
+    _set_state(ctx, url, state, **changes)
+
+
+def store_video(url: str, ctx: Context) -> str:
+    """Download a video URL into the data dir and return its id (identical bytes stored once)."""
+    got = fetch_video(url, ctx)
+    meta = ctx.data.adopt_video(got.path, got.sha256, got.size, got.container, url)
+    ctx.data.update_source(url, video_id=meta.video_id)
+    return meta.video_id
+
+
 def index_video(video_id: str, ctx: Context, transcript: Transcript | None = None) -> None:
     """(Re-)index a video's transcript with every article that links it now."""
     transcript = transcript or ctx.data.load_transcript(video_id)
@@ -192,7 +207,9 @@ def transcribe_stored(video_id: str, url: str, ctx: Context) -> Transcript:
     if media is None:
         raise DownloadError(f"video {video_id} is not stored")
     audio = extract_audio(media, timeout=ctx.ffmpeg_timeout, name="the video")
-    transcript = transcribe(audio, ctx.models.get(), video_id, ctx.options,
+    # The linking articles spell the names the small models mangle (worker.priming).
+    options = primed_options(ctx.options, linking_articles(ctx.data, video_id))
+    transcript = transcribe(audio, ctx.models.get(), video_id, options,
                             lambda fraction: ctx.progress.transcribed(url, fraction))
     ctx.data.save_transcript(transcript)
     return transcript
@@ -211,10 +228,7 @@ def process_video(url: str, ctx: Context) -> VideoOutcome:
             return VideoOutcome(url, DONE, record.video_id, reused=True)
         _set_state(ctx, url, DOWNLOADING, error="",
                    attempts=(record.attempts if record else 0) + 1)
-        got = fetch_video(url, ctx)
-        meta = ctx.data.adopt_video(got.path, got.sha256, got.size, got.container, url)
-        video_id = meta.video_id
-        ctx.data.update_source(url, video_id=video_id)
+        video_id = store_video(url, ctx)
         transcript = ctx.data.load_transcript(video_id)
         reused = transcript is not None
         if transcript is None:

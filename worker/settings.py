@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     compute_type: str = Field("int8", description="CTranslate2 compute type.")
     cpu_threads: int = Field(0, ge=0, description="Threads per transcription (0: all cores).")
     beam_size: int = Field(5, ge=1, le=10, description="Beam size for decoding.")
+    prime: str = Field("hotwords", pattern="^(off|hotwords|prompt)$", description="Prime "
+                       "transcription with the linking articles' names: as faster-whisper "
+                       "hotwords, as an initial prompt, or off.")
     language: str | None = Field(None, description="Spoken language code; detected when "
                                  "unset (English-only models always use en).")
     max_video_bytes: int = Field(2 * 1024**3, gt=0, description="Size cap per video download.")
@@ -43,6 +46,23 @@ class Settings(BaseSettings):
 
     broker_url: str | None = Field(None, description="Celery broker, e.g. "
                                    "redis://127.0.0.1:6379/0; unset runs jobs inline.")
+    # The queue's reliability knobs (read by `briefing worker` and the Celery app only).
+    max_retries: int = Field(5, ge=0, le=20, description="Retries of a transient failure "
+                             "(connection reset, 5xx, time-out) before a video fails.")
+    retry_backoff: float = Field(15.0, gt=0, description="Seconds before the first retry; "
+                                 "doubled for each further one (with jitter, at most 600).")
+    max_deliveries: int = Field(3, ge=1, le=20, description="Deliveries of one step that may "
+                                "die with their worker before the video is failed.")
+    max_video_seconds: float = Field(4 * 3600.0, gt=0, description="Longest video the queue "
+                                     "accepts; bounds time limits and the visibility timeout.")
+    transcribe_time_factor: float = Field(1.0, gt=0, description="Seconds a queued "
+                                          "transcription may take per second of audio "
+                                          "(plus two minutes).")
+    visibility_timeout: int | None = Field(None, ge=1, description="Seconds before Redis hands "
+                                           "an unacknowledged task to another worker; derived "
+                                           "from the longest task when unset.")
+    shutdown_grace: float = Field(30.0, ge=0, description="Seconds a stopping worker lets its "
+                                  "running tasks finish before it puts them back on the queue.")
     api_token: SecretStr | None = Field(None, description="Bearer token the HTTP API's write "
                                         "endpoints require; unset leaves them open.")
     max_body_bytes: int = Field(16 * 1024**2, gt=0, description="Largest HTTP request body "

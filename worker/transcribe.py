@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,16 @@ from indexer.domain import Segment, Transcript, Word
 from worker.errors import TranscriptionError
 from worker.media import SAMPLE_RATE
 from worker.models import LoadedModel
+
+# How the linking articles prime transcription (see worker.priming).
+PRIME_OFF = "off"
+PRIME_HOTWORDS = "hotwords"
+PRIME_PROMPT = "prompt"
+PRIME_MODES = (PRIME_OFF, PRIME_HOTWORDS, PRIME_PROMPT)
+
+_SENTENCE_END = (".", "?", "!", "…")
+MAX_SENTENCE_WORDS = 40
+SENTENCE_PAUSE = 1.5  # seconds of silence between two words that end a segment
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,64 @@ class TranscribeOptions:
     hallucination_silence_threshold: float | None = 2.0
     initial_prompt: str | None = None
     hotwords: str | None = None
+    # Names and rare words of the articles linking a video, passed as hotwords (or as the
+    # initial prompt); the pipeline fills them in with worker.priming.primed_options.
+    prime: str = PRIME_HOTWORDS
+    # Decode each 30-second window as one text, without Whisper's timestamp tokens (word
+    # times still come from the alignment).  A prompt makes tiny models stop early inside
+    # timestamped windows and drop the last sentence; without them they keep going.
+    without_timestamps: bool = True
+
+
+def prompt_words_of(text: str) -> set[str]:
+    """The words of a prompt, as :func:`echoes_prompt` compares them."""
+    return {w for w in re.findall(r"\w+", text.casefold()) if not w.isdigit()}
+
+
+def echoes_prompt(text: str, prompt_words: set[str]) -> bool:
+    """True for a segment that only says words of the prompt, give or take a short word
+    ("Zalingei.", "and Zaporizhzhia."): how a primed model hallucinates on the silence at
+    the end of the audio or in a pause."""
+    words = re.findall(r"\w+", text.casefold())
+    named = [w for w in words if w in prompt_words]
+    return bool(named) and all(w in prompt_words or len(w) <= 3 for w in words)
+
+
+def loops(text: str) -> bool:
+    """True for a stretch that mostly repeats itself ("X, X, X, X, X"): a decoding loop,
+    which a long window's compression-ratio check misses once we cut it into sentences."""
+    words = re.findall(r"\w+", text.casefold())
+    return len(words) >= 4 and len(set(words)) <= len(words) / 2
+
+
+def _ends_sentence(word: str) -> bool:
+    return word.strip().rstrip("\"')]”’").endswith(_SENTENCE_END)
+
+
+def sentence_segments(segments: Sequence[Segment]) -> list[Segment]:
+    """Re-cut *segments* at sentence ends, using their word timings.
+
+    Whisper's segments are decoding windows: without timestamp tokens one covers 30 s, and
+    a sentence can straddle two.  A search unit of one sentence keeps "follow up" and
+    "report" together and keeps an AND query from matching words of different sentences.
+    A long pause or a run of :data:`MAX_SENTENCE_WORDS` words without a full stop also cuts.
+    """
+    if any(not seg.words for seg in segments):
+        return list(segments)  # no word timings to cut by
+    words = [w for seg in segments for w in seg.words]
+    out: list[Segment] = []
+    current: list[Word] = []
+    for i, word in enumerate(words):
+        current.append(word)
+        following = words[i + 1] if i + 1 < len(words) else None
+        if (following is None or _ends_sentence(word.word) or len(current) >= MAX_SENTENCE_WORDS
+                or following.start - word.end > SENTENCE_PAUSE):
+            text = "".join(w.word for w in current).strip()
+            if text:
+                out.append(Segment(id=len(out), start=current[0].start, end=current[-1].end,
+                                   text=text, words=tuple(current)))
+            current = []
+    return out
 
 
 def transcribe(
@@ -55,7 +124,9 @@ def transcribe(
             hallucination_silence_threshold=options.hallucination_silence_threshold,
             initial_prompt=options.initial_prompt,
             hotwords=options.hotwords,
+            without_timestamps=options.without_timestamps,
         )
+        prompt_words = prompt_words_of(f"{options.hotwords or ''} {options.initial_prompt or ''}")
         segments: list[Segment] = []
         for raw in segments_iter:
             words = tuple(
@@ -64,7 +135,7 @@ def transcribe(
                 for w in (raw.words or ())
             )
             text = raw.text.strip()
-            if not text:
+            if not text or echoes_prompt(text, prompt_words):
                 continue
             segments.append(Segment(id=len(segments), start=round(float(raw.start), 3),
                                     end=round(float(raw.end), 3), text=text, words=words))
@@ -74,6 +145,10 @@ def transcribe(
         raise TranscriptionError(f"transcription of {video_id} failed: {exc}") from exc
     if on_progress is not None:
         on_progress(1.0)
+    # A primed model may repeat a name on the silence at the end ("Khartoum, Khartoum,").
+    segments = [seg for seg in sentence_segments(segments)
+                if not echoes_prompt(seg.text, prompt_words) and not loops(seg.text)]
+    segments = [replace(seg, id=i) for i, seg in enumerate(segments)]
     recorded: dict[str, Any] = asdict(options)
     return Transcript(
         video_id=video_id,

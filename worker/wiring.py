@@ -36,12 +36,14 @@ def article_limits(settings: Settings) -> FetchLimits:
 
 def transcribe_options(settings: Settings) -> TranscribeOptions:
     """Decoding options from settings."""
-    return TranscribeOptions(beam_size=settings.beam_size, language=settings.language)
+    return TranscribeOptions(beam_size=settings.beam_size, language=settings.language,
+                             prime=settings.prime)
 
 
 def model_provider(settings: Settings) -> ModelProvider:
     """A lazy model loader for the configured model."""
-    return ModelProvider(settings.model, settings.compute_type, settings.cpu_threads)
+    return ModelProvider(settings.model, settings.compute_type, settings.cpu_threads,
+                         cache_dir=settings.data_dir / "models")
 
 
 def build_context(settings: Settings, progress: Progress | None = None) -> Context:

@@ -1,0 +1,186 @@
+"""The HTTP app: the JSON API, the search page, and the guards in front of both.
+
+``create_app(settings)`` builds everything once (data dir, job store, one shared search index,
+the in-process worker when there is no broker); ``briefing serve`` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import metadata
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI, Security
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import install_error_handlers
+from api.routes_ingest import read_router as jobs_router
+from api.routes_ingest import write_router as ingest_router
+from api.routes_search import router as search_router
+from api.routes_videos import router as videos_router
+from api.services import build_services
+from worker.settings import Settings
+
+WEB_DIR = Path(__file__).parent / "web"
+
+# The page loads nothing from elsewhere and runs no inline script, so a title or transcript
+# that slipped through as HTML could still not run code or phone home.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def _send_json(send: Send, status: int, error: str, detail: str) -> None:
+    body = json.dumps({"error": error, "detail": detail}, separators=(",", ":")).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """Refuse a request body over *max_bytes* with 413 before anything reads or parses it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the declared length, or count a chunked body as it arrives."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        too_large = f"the request body is over the limit of {self.max_bytes} bytes"
+        if declared is not None:
+            # The server enforces the declared length, so the header is all we need.
+            if declared.strip().isdigit() and int(declared) > self.max_bytes:
+                await _send_json(send, 413, "body_too_large", too_large)
+                return
+            await self.app(scope, receive, send)
+            return
+        if "chunked" not in headers.get("transfer-encoding", "").lower():
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _send_json(send, 413, "body_too_large", too_large)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+class SecurityHeaders:
+    """Adds the headers of :data:`SECURITY_HEADERS` to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap ``send`` to add the headers to the response start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("briefing")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The whole HTTP app for *settings*."""
+    services = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services.worker is not None:
+            services.worker.start()
+        try:
+            yield
+        finally:
+            if services.worker is not None:
+                await anyio.to_thread.run_sync(services.worker.stop)
+            services.index.close()
+
+    app = FastAPI(
+        title="briefing",
+        version=_version(),
+        description="Search what is said in the video briefings news articles link: "
+                    "time-coded clips, transcripts, and the stored videos.",
+        lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN; the schema is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    bearer = HTTPBearer(auto_error=False, description="BRIEFING_API_TOKEN")
+    # Declared for the schema only when a token is set; WriteRoute does the checking.
+    app.include_router(ingest_router, dependencies=[Security(bearer)] if services.token() else [])
+    app.include_router(jobs_router)
+    app.include_router(search_router)
+    app.include_router(videos_router)
+    _add_web(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _add_web(app: FastAPI) -> None:
+    page = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, tags=["web"], summary="The search page")
+    def index() -> HTMLResponse:
+        """The search page (``?q=`` searches at once, ``#clip=<video_id>,<start>,<end>``
+        opens a clip)."""
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+

@@ -1,0 +1,110 @@
+"""The in-process ingest worker ``briefing serve`` uses when no broker is configured.
+
+One thread runs one job at a time with one Context, so the Whisper model is loaded once and
+kept, and a transcription has every core to itself (as a Celery worker with concurrency 1
+would).  It runs the same ``run_ingest_job`` the queue's task runs, and records progress in
+the same job store, so ``GET /jobs/{id}`` reads the same either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+from api.errors import WorkerBusyError
+from worker.jobs import JOB_FAILED, JobStore
+from worker.pipeline import Context, run_ingest_job
+
+log = logging.getLogger("briefing.worker")
+
+MAX_PENDING = 100
+
+
+@dataclass(frozen=True)
+class _Task:
+    job_id: str
+    source: str
+    content: str | None
+
+
+class InlineWorker:
+    """A single background thread that runs ingest jobs in the order they were submitted."""
+
+    def __init__(self, ctx: Context, jobs: JobStore, *, max_pending: int = MAX_PENDING) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
+        self._queue: queue.Queue[_Task | None] = queue.Queue(maxsize=max_pending)
+        self._thread: threading.Thread | None = None
+        self._current: str | None = None
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="briefing-ingest",
+                                            daemon=True)
+            self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def pending(self) -> int:
+        """Jobs waiting for their turn."""
+        return self._queue.qsize()
+
+    def submit(self, source: str, content: str | None = None) -> str:
+        """Record a queued job and hand it to the thread; returns the job id at once.
+
+        Raises :class:`WorkerBusyError` when too many jobs are already waiting.
+        """
+        job_id = self.jobs.create(source)
+        try:
+            self._queue.put_nowait(_Task(job_id, source, content))
+        except queue.Full:
+            self.jobs.set_job_state(job_id, JOB_FAILED, "too many jobs waiting")
+            raise WorkerBusyError(f"{self._queue.maxsize} jobs are already waiting; "
+                                  "try again later") from None
+        return job_id
+
+    def _run(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is None:
+                return
+            self._current = task.job_id
+            try:
+                run_ingest_job(task.job_id, task.source, self.ctx, self.jobs, task.content)
+            except Exception as exc:
+                # run_ingest_job records our own errors; anything else is a bug, and the
+                # thread must survive it to run the next job.
+                log.exception("ingest job %s crashed", task.job_id)
+                self.jobs.set_job_state(task.job_id, JOB_FAILED,
+                                        f"internal error ({type(exc).__name__})")
+            finally:
+                self._current = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs: waiting ones are failed, the running one gets *timeout* seconds.
+
+        Jobs that cannot finish are marked failed rather than left "queued" forever; the
+        caller can submit them again.
+        """
+        while True:
+            try:
+                task = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if task is not None:
+                self.jobs.set_job_state(task.job_id, JOB_FAILED,
+                                        "the server stopped before this job started")
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
+        running = self._current
+        if self._thread.is_alive() and running is not None:
+            self.jobs.set_job_state(running, JOB_FAILED, "the server stopped during this job")

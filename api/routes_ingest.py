@@ -1,0 +1,95 @@
+"""``POST /articles`` (start an ingest job) and ``GET /jobs/{id}`` (how it is going)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+
+from api.errors import ApiError
+from api.schemas import ErrorBody, IngestRequest, JobAccepted, JobOut, JobVideoOut
+from api.services import Services, get_services
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def check_token(request: Request) -> None:
+    """Raise 401 unless the request carries the configured bearer token (if one is set)."""
+    services: Services = request.app.state.services
+    expected = services.token()
+    if not expected:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                             expected.encode()):
+        raise ApiError(401, "unauthorized", "this endpoint needs Authorization: Bearer <token>",
+                       {"WWW-Authenticate": "Bearer"})
+
+
+class WriteRoute(APIRoute):
+    """A write endpoint: the token is checked before the body is read or parsed."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The usual handler, behind the token check."""
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            check_token(request)
+            return await handler(request)
+
+        return guarded
+
+
+write_router = APIRouter(route_class=WriteRoute, tags=["ingest"])
+read_router = APIRouter(tags=["ingest"])
+
+
+@write_router.post(
+    "/articles",
+    status_code=202,
+    response_model=JobAccepted,
+    summary="Ingest an article and every video it links",
+    responses={
+        401: {"model": ErrorBody, "description": "Missing or wrong token (when one is set)."},
+        413: {"model": ErrorBody, "description": "Body or posted HTML too large."},
+        422: {"model": ErrorBody, "description": "Not an http(s) URL, or unknown fields."},
+        503: {"model": ErrorBody, "description": "The broker is down, or too many jobs wait."},
+    },
+)
+def post_article(body: IngestRequest, services: ServicesDep, response: Response) -> JobAccepted:
+    """Start an ingest job and return its id at once.
+
+    With only ``url`` the article is fetched; with ``html`` too, that HTML is the article and
+    ``url`` only resolves its links.  The job runs on the queue when a broker is configured,
+    otherwise on the server's own background worker.
+    """
+    cap = services.settings.max_article_bytes
+    if body.html is not None and len(body.html.encode("utf-8", "replace")) > cap:
+        raise ApiError(413, "body_too_large", f"html is over the article size cap of {cap} bytes")
+    job_id = services.submit(body.url, body.html)
+    status_url = f"/jobs/{job_id}"
+    response.headers["Location"] = status_url
+    return JobAccepted(job_id=job_id, state="queued", status_url=status_url)
+
+
+@read_router.get(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    summary="An ingest job's state, per-video progress and failures",
+    responses={404: {"model": ErrorBody, "description": "No such job."}},
+)
+def get_job(job_id: str, services: ServicesDep) -> JobOut:
+    """The job as the job store has it (the same in inline and queued mode)."""
+    job = services.jobs.get(job_id)
+    if job is None:
+        raise ApiError(404, "not_found", "no such job")
+    return JobOut(
+        id=job.id, source=job.source, state=job.state, article_id=job.article_id,
+        title=job.title, error=job.error, created=job.created, updated=job.updated,
+        videos=[JobVideoOut(url=v.url, state=v.state, progress=v.progress, attempts=v.attempts,
+                            error=v.error, video_id=v.video_id, started=v.started,
+                            finished=v.finished) for v in job.videos],
+    )

@@ -1,0 +1,147 @@
+"""``GET /search`` (clips and articles, paged) and ``GET /healthz``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from api.schemas import (
+    ArticleInfo,
+    ArticleResult,
+    ClipResult,
+    ErrorBody,
+    HealthCheck,
+    HealthOut,
+    SearchResponse,
+    SearchResultOut,
+)
+from api.services import Services, article_info, get_services
+from indexer.domain import ArticleHit, Clip, SearchResult
+from indexer.errors import BriefingError
+from worker.store import DataDir
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+MAX_OFFSET = 10_000
+BROKER_CHECK_TIMEOUT = 2.0
+log = logging.getLogger("briefing.http")
+
+router = APIRouter(tags=["search"])
+
+
+def _to_out(result: SearchResult) -> SearchResultOut:
+    if isinstance(result, Clip):
+        return ClipResult.model_validate(result.to_json())
+    return ArticleResult.model_validate(result.to_json())
+
+
+def _articles_of(results: list[SearchResult], data: DataDir) -> list[ArticleInfo]:
+    """Every article a result comes from or is, once each, in order of first mention."""
+    seen: dict[str, ArticleInfo] = {}
+    for result in results:
+        if isinstance(result, ArticleHit):
+            refs = [(result.url, result.title)]
+        else:
+            refs = [(a.url, a.title) for a in result.articles]
+        for url, title in refs:
+            if url not in seen:
+                seen[url] = article_info(data, url, title)
+    return list(seen.values())
+
+
+@router.get(
+    "/search",
+    response_model=SearchResponse,
+    summary="Search what was said (clips) and written (articles)",
+    responses={
+        400: {"model": ErrorBody, "description": "The query cannot be understood."},
+        422: {"model": ErrorBody, "description": "A parameter is out of range or malformed."},
+        503: {"model": ErrorBody, "description": "The index cannot be read right now."},
+    },
+)
+def search(
+    services: ServicesDep,
+    q: Annotated[str, Query(description='Words (all required) and "quoted phrases".')],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    kind: Annotated[Literal["clip", "article"] | None,
+                    Query(alias="type", description="Only clips or only articles.")] = None,
+    source: Annotated[str | None, Query(max_length=200,
+                                        description="Only from this source (any case).")] = None,
+    published_from: Annotated[date | None, Query(description="Published on or after.")] = None,
+    published_to: Annotated[date | None, Query(description="Published on or before.")] = None,
+    language: Annotated[str | None, Query(max_length=16,
+                                          description="Only clips in this language.")] = None,
+) -> SearchResponse:
+    """Clips and articles ranked together, best first: the objects ``briefing search --json``
+    prints, with the total, paging, and the articles the results come from."""
+    page = services.index.search_page(
+        q, limit=limit, offset=offset, kind=kind, source=source or None,
+        published_from=published_from.isoformat() if published_from else None,
+        published_to=published_to.isoformat() if published_to else None,
+        language=language or None,
+    )
+    following = offset + limit
+    return SearchResponse(
+        query=q, total=page.total, limit=limit, offset=offset,
+        next_offset=following if following < page.total else None,
+        results=[_to_out(r) for r in page.results],
+        articles=_articles_of(page.results, services.data),
+    )
+
+
+def _check_data_dir(services: Services) -> HealthCheck:
+    root = services.data.root
+    if not root.is_dir():
+        return HealthCheck(ok=False, detail="missing")
+    if not os.access(root, os.W_OK):
+        return HealthCheck(ok=False, detail="not writable")
+    return HealthCheck(ok=True, detail="writable")
+
+
+def _check_index(services: Services) -> HealthCheck:
+    try:
+        count = services.index.doc_count()
+    except BriefingError:
+        return HealthCheck(ok=False, detail="cannot be read (see the server log)")
+    return HealthCheck(ok=True, detail=f"{count} documents")
+
+
+def _check_broker(services: Services) -> HealthCheck:
+    url = services.settings.broker_url
+    if not url:
+        return HealthCheck(ok=True, detail="not configured: jobs run in this process")
+    from worker.queue import broker_problem
+
+    problem = broker_problem(url, timeout=BROKER_CHECK_TIMEOUT)
+    if problem is not None:
+        log.warning("health check: %s", problem)  # names the broker's address: log only
+        return HealthCheck(ok=False, detail="unreachable")
+    return HealthCheck(ok=True, detail="reachable")
+
+
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    summary="Whether the index, the data dir and the broker work",
+    responses={503: {"model": HealthOut, "description": "Something is down."}},
+)
+def healthz(services: ServicesDep) -> JSONResponse:
+    """200 when every part works, 503 (same body) when one does not."""
+    checks = {
+        "index": _check_index(services),
+        "data_dir": _check_data_dir(services),
+        "broker": _check_broker(services),
+    }
+    if services.worker is not None:
+        alive = services.worker.alive
+        checks["worker"] = HealthCheck(
+            ok=alive, detail=f"in process, {services.worker.pending} job(s) waiting"
+            if alive else "the in-process worker is not running")
+    ok = all(c.ok for c in checks.values())
+    body = HealthOut(status="ok" if ok else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

@@ -1,0 +1,150 @@
+"""``GET /videos/{id}``, its transcript in four formats, and its media with range requests."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from api.errors import ApiError
+from api.ranges import file_response
+from api.schemas import ErrorBody, TranscriptOut, TranscriptSummary, VideoOut, VideoSource
+from api.services import Services, article_info, get_services
+from worker.store import DONE, FAILED, SourceRecord, VideoMeta
+from worker.subtitles import render
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+VideoId = Annotated[str, Path(description="16 hex digits (the start of the video's SHA-256).")]
+
+_VIDEO_ID = re.compile(r"[0-9a-f]{16}")
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such video."},
+}
+TRANSCRIPT_TYPES = {
+    "json": "application/json; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
+}
+MEDIA_TYPES = {"mp4": "video/mp4", "matroska": "video/webm"}
+MEDIA_EXTENSIONS = {"mp4": "mp4", "matroska": "webm"}
+
+router = APIRouter(tags=["videos"])
+
+
+def _meta(services: Services, video_id: str) -> VideoMeta:
+    # Anything but a well-formed id is "not found": it never reaches a file path.
+    meta = services.data.video_meta(video_id) if _VIDEO_ID.fullmatch(video_id) else None
+    if meta is None:
+        raise ApiError(404, "not_found", "no such video")
+    return meta
+
+
+def _sources(services: Services, meta: VideoMeta) -> list[SourceRecord]:
+    urls = set(meta.urls)
+    return [r for r in services.data.sources() if r.video_id == meta.video_id or r.url in urls]
+
+
+def _state(records: list[SourceRecord], has_transcript: bool) -> tuple[str, str]:
+    """done once any URL of it is done; otherwise the newest state (and its error)."""
+    if any(r.state == DONE for r in records):
+        return DONE, ""
+    if not records:
+        return (DONE if has_transcript else "unknown"), ""
+    latest = max(records, key=lambda r: r.updated)
+    return latest.state, latest.error if latest.state == FAILED else ""
+
+
+@router.get("/videos/{video_id}", response_model=VideoOut, responses=_NOT_FOUND,
+            summary="A stored video: metadata, linking articles, state")
+def get_video(video_id: VideoId, services: ServicesDep) -> VideoOut:
+    """What we hold for one video and where it stands."""
+    meta = _meta(services, video_id)
+    transcript = services.data.load_transcript(meta.video_id)
+    records = _sources(services, meta)
+    state, error = _state(records, transcript is not None)
+    return VideoOut(
+        video_id=meta.video_id, state=state, error=error, sha256=meta.sha256, size=meta.size,
+        container=meta.container, media_url=f"/videos/{meta.video_id}/media",
+        urls=list(meta.urls),
+        sources=[VideoSource(url=r.url, state=r.state, error=r.error) for r in records],
+        articles=[article_info(services.data, ref.url, ref.title)
+                  for ref in services.data.article_refs_for_video(meta.video_id)],
+        transcript=None if transcript is None else TranscriptSummary(
+            language=transcript.language, duration=transcript.duration,
+            model=transcript.model, segments=len(transcript.segments)),
+    )
+
+
+@router.get(
+    "/videos/{video_id}/transcript",
+    summary="The transcript as JSON, SubRip, WebVTT or plain text",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The transcript, as a download named <video_id>.<format>.",
+            "model": TranscriptOut,
+            "content": {
+                "application/x-subrip": {"schema": {"type": "string"}},
+                "text/vtt": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        404: {"model": ErrorBody, "description": "No such video, or not transcribed yet."},
+        422: {"model": ErrorBody, "description": "Unknown format."},
+    },
+)
+def get_transcript(
+    video_id: VideoId,
+    services: ServicesDep,
+    fmt: Annotated[Literal["json", "srt", "vtt", "txt"], Query(alias="format")] = "json",
+) -> Response:
+    """Every segment of the video's transcript (JSON: with word timings)."""
+    meta = _meta(services, video_id)
+    transcript = services.data.load_transcript(meta.video_id)
+    if transcript is None:
+        raise ApiError(404, "not_found", "this video has no transcript yet")
+    # The name is built from the hex id alone, so no header can be smuggled through it.
+    headers = {"Content-Disposition": f'attachment; filename="{meta.video_id}.{fmt}"'}
+    return Response(render(transcript, fmt), media_type=TRANSCRIPT_TYPES[fmt],
+                    headers=headers)
+
+
+_MEDIA_CONTENT = {"video/mp4": {"schema": {"type": "string", "format": "binary"}},
+                  "video/webm": {"schema": {"type": "string", "format": "binary"}}}
+_MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The whole file.", "content": _MEDIA_CONTENT},
+    206: {"description": "The requested byte range (Content-Range says which).",
+          "content": _MEDIA_CONTENT},
+    404: {"model": ErrorBody, "description": "No such video, or its file is gone."},
+    416: {"model": ErrorBody, "description": "The range starts past the end."},
+}
+
+
+def _media(video_id: str, services: Services, request: Request) -> StreamingResponse:
+    meta = _meta(services, video_id)
+    path = services.data.video_file(meta.video_id)
+    if path is None:
+        raise ApiError(404, "not_found", "the video file is not stored")
+    return file_response(
+        path, media_type=MEDIA_TYPES.get(meta.container, "application/octet-stream"),
+        etag=f'"{meta.sha256}"',
+        filename=f"{meta.video_id}.{MEDIA_EXTENSIONS.get(meta.container, 'bin')}",
+        request_headers=request.headers,
+    )
+
+
+@router.get("/videos/{video_id}/media", response_class=StreamingResponse,
+            responses=_MEDIA_RESPONSES, summary="The stored video file, with range requests")
+def get_media(video_id: VideoId, services: ServicesDep, request: Request) -> StreamingResponse:
+    """Our copy of the video, so playback works even after the origin took it down."""
+    return _media(video_id, services, request)
+
+
+@router.head("/videos/{video_id}/media", response_class=StreamingResponse,
+             responses=_MEDIA_RESPONSES, summary="The stored video file's headers")
+def head_media(video_id: VideoId, services: ServicesDep, request: Request) -> StreamingResponse:
+    """The headers ``GET`` would send (length, type, ETag), without the body."""
+    return _media(video_id, services, request)

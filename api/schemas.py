@@ -1,0 +1,232 @@
+"""The HTTP API's request and response models: the OpenAPI schema is built from these.
+
+Search results mirror ``Clip.to_json()`` and ``ArticleHit.to_json()`` field for field (and in
+the same order), so the API and ``briefing search --json`` print the same objects.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: str = Field(description="A short code: bad_query, not_found, unauthorized, "
+                       "body_too_large, invalid_parameters, range_not_satisfiable, "
+                       "broker_unavailable, busy, index_unavailable, internal...")
+    detail: str = Field(description="What went wrong, in one line.")
+
+
+# -- ingest and jobs ---------------------------------------------------------------------------
+
+
+class IngestRequest(BaseModel):
+    """An article to ingest: its URL, and optionally its HTML (then nothing is fetched)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=4096, description="The article's http(s) URL. With `html` it "
+                     "is only used to resolve relative links.",
+                     examples=["https://news.example.org/2026/11/20/storm"])
+    html: str | None = Field(None, description="The article's HTML, when the caller already "
+                             "has it.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.strip()
+
+
+class JobAccepted(BaseModel):
+    """A job was created; poll ``status_url`` for its progress."""
+
+    job_id: str
+    state: str = Field(description="queued")
+    status_url: str = Field(description="Where to read the job, e.g. /jobs/<job_id>.")
+
+
+class JobVideoOut(BaseModel):
+    """One video of a job."""
+
+    url: str
+    state: str = Field(description="queued, downloading, transcribing, indexing, done or failed")
+    progress: float = Field(description="Share of the audio transcribed, 0 to 1.")
+    attempts: int
+    error: str
+    video_id: str
+    started: float | None = Field(description="Unix time.")
+    finished: float | None = Field(description="Unix time.")
+
+
+class JobOut(BaseModel):
+    """An ingest job and each of its videos."""
+
+    id: str
+    source: str
+    state: str = Field(description="queued, running, done or failed")
+    article_id: str
+    title: str
+    error: str = Field(description="Why the job failed (the article could not be read).")
+    created: float = Field(description="Unix time.")
+    updated: float = Field(description="Unix time.")
+    videos: list[JobVideoOut]
+
+
+# -- search ------------------------------------------------------------------------------------
+
+
+class ArticleLink(BaseModel):
+    """An article that links a clip's video."""
+
+    url: str
+    title: str
+
+
+class ClipResult(BaseModel):
+    """A time-coded stretch of a video that answers the query."""
+
+    type: Literal["clip"]
+    score: float
+    video_id: str
+    video_url: str = Field(description="Where the video was found (it may since be gone; "
+                           "/videos/{video_id}/media serves the stored copy).")
+    start: float = Field(description="Seconds.")
+    end: float = Field(description="Seconds.")
+    text: str
+    highlight: str = Field(description="The text, HTML-escaped, with only <mark> added.")
+    link: str = Field(description="video_url with a media fragment, #t=start,end.")
+    articles: list[ArticleLink]
+    match: str = Field(description='"exact", or "phonetic"/"fuzzy" when the words only '
+                       "sound like the query's.")
+
+
+class ArticleResult(BaseModel):
+    """An article whose own text answers the query."""
+
+    type: Literal["article"]
+    score: float
+    url: str
+    title: str
+    source: str
+    published: str = Field(description="YYYY-MM-DD, or empty when unknown.")
+    highlight: str = Field(description="An excerpt, HTML-escaped, with only <mark> added.")
+
+
+SearchResultOut = Annotated[ClipResult | ArticleResult, Field(discriminator="type")]
+
+
+class ArticleInfo(BaseModel):
+    """A stored article, for showing results grouped by the article they come from."""
+
+    url: str
+    title: str
+    source: str
+    published: str = Field(description="YYYY-MM-DD, or empty when unknown.")
+    excerpt: str = Field(description="The start of the article's text (plain text).")
+
+
+class SearchResponse(BaseModel):
+    """One page of results, ranked best first."""
+
+    query: str
+    total: int = Field(description="How many results match in all.")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="The offset of the next page, or null.")
+    results: list[SearchResultOut]
+    articles: list[ArticleInfo] = Field(description="Every article that a result on this "
+                                        "page comes from or is.")
+
+
+# -- videos ------------------------------------------------------------------------------------
+
+
+class VideoSource(BaseModel):
+    """One URL that served this video, and how processing it went."""
+
+    url: str
+    state: str
+    error: str
+
+
+class TranscriptSummary(BaseModel):
+    """What the transcript holds, without the text."""
+
+    language: str
+    duration: float = Field(description="Seconds.")
+    model: str
+    segments: int
+
+
+class VideoOut(BaseModel):
+    """A stored video: its bytes, where it was found, who links it, how far it got."""
+
+    video_id: str
+    state: str = Field(description="done once indexed; otherwise the latest state of its "
+                       "URLs (transcribing, indexing, failed...).")
+    error: str = Field(description="The latest failure, when state is failed.")
+    sha256: str
+    size: int = Field(description="Bytes.")
+    container: str
+    media_url: str = Field(description="The stored copy, with HTTP range requests.")
+    urls: list[str] = Field(description="Every URL that served these bytes.")
+    sources: list[VideoSource]
+    articles: list[ArticleInfo]
+    transcript: TranscriptSummary | None
+
+
+class WordOut(BaseModel):
+    """A recognised word."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+class SegmentOut(BaseModel):
+    """A stretch of speech."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    words: list[WordOut]
+
+
+class TranscriptOut(BaseModel):
+    """A transcript as stored (``format=json``)."""
+
+    video_id: str
+    language: str
+    duration: float
+    model: str
+    model_version: str
+    segments: list[SegmentOut]
+    language_probability: float
+    options: dict[str, Any]
+
+
+# -- health ------------------------------------------------------------------------------------
+
+
+class HealthCheck(BaseModel):
+    """One checked part."""
+
+    ok: bool
+    detail: str
+
+
+class HealthOut(BaseModel):
+    """Whether the service can do its work."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, HealthCheck] = Field(description="index, data_dir, broker and, without "
+                                           "a broker, worker.")

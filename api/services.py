@@ -1,0 +1,138 @@
+"""What the HTTP endpoints share for the life of the app: built once from Settings."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+
+from api.inline_worker import InlineWorker
+from api.schemas import ArticleInfo
+from indexer.domain import SearchPage
+from indexer.errors import SearchIndexError
+from indexer.index import SearchIndex
+from worker.articles import article_id_for
+from worker.jobs import JobStore
+from worker.settings import Settings
+from worker.store import DataDir
+
+EXCERPT_CHARS = 280
+
+
+class SharedIndex:
+    """One SearchIndex for every request, opened on first use and refreshed as it goes.
+
+    A Whoosh searcher is not safe to use from two threads at once (refreshing one closes
+    the readers the other may be using), so searches take turns; they are pure Python
+    and would hold the GIL anyway.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._lock = threading.Lock()
+        self._index: SearchIndex | None = None
+
+    def _open(self) -> SearchIndex:
+        if self._index is None:
+            self._index = SearchIndex(self._root)
+        return self._index
+
+    def search_page(self, text: str, **filters: Any) -> SearchPage:
+        """``SearchIndex.search_page``, one caller at a time."""
+        with self._lock:
+            try:
+                return self._open().search_page(text, **filters)
+            except SearchIndexError:
+                self._drop()  # a damaged or swapped index is opened afresh next time
+                raise
+
+    def doc_count(self) -> int:
+        """Live documents in the index."""
+        with self._lock:
+            try:
+                return self._open().doc_count()
+            except SearchIndexError:
+                self._drop()
+                raise
+
+    def _drop(self) -> None:
+        if self._index is not None:
+            # Closing a broken index may fail too; it is dropped either way.
+            with contextlib.suppress(Exception):
+                self._index.close()
+            self._index = None
+
+    def close(self) -> None:
+        """Release the index files."""
+        with self._lock:
+            self._drop()
+
+
+@dataclass
+class Services:
+    """The app's long-lived parts."""
+
+    settings: Settings
+    data: DataDir
+    index: SharedIndex
+    jobs: JobStore
+    worker: InlineWorker | None  # None when a broker runs the jobs
+
+    def submit(self, source: str, content: str | None) -> str:
+        """Create an ingest job and start it on the queue or the in-process worker."""
+        if self.settings.broker_url:
+            from worker.queue import submit_ingest
+
+            job_id: str = submit_ingest(self.settings, self.jobs, source, content)
+            return job_id
+        assert self.worker is not None
+        return self.worker.submit(source, content)
+
+    def token(self) -> str:
+        """The API token, or "" when write endpoints are open."""
+        secret = self.settings.api_token
+        return secret.get_secret_value() if secret is not None else ""
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the data dir, the job store and the index; set up the in-process worker."""
+    data = DataDir(settings.data_dir)
+    jobs = JobStore(data.jobs_db)
+    worker = None
+    if not settings.broker_url:
+        from worker.wiring import build_context
+
+        worker = InlineWorker(build_context(settings), jobs)
+    return Services(settings=settings, data=data, index=SharedIndex(data.index_root),
+                    jobs=jobs, worker=worker)
+
+
+def get_services(request: Request) -> Services:
+    """FastAPI dependency: the app's Services."""
+    services: Services = request.app.state.services
+    return services
+
+
+def _excerpt(text: str, title: str) -> str:
+    text = " ".join(text.split())
+    if title and text.startswith(title):  # most article texts open with their headline
+        text = text[len(title):].lstrip()
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    return text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def article_info(data: DataDir, url: str, title: str) -> ArticleInfo:
+    """The stored article at *url* for display; just *url* and *title* when not stored."""
+    try:
+        article = data.load_article(article_id_for(url))
+    except ValueError:  # not an http(s) or file URL, so nothing is stored under it
+        article = None
+    if article is None:
+        return ArticleInfo(url=url, title=title, source="", published="", excerpt="")
+    return ArticleInfo(url=article.url, title=article.title, source=article.source,
+                       published=article.published, excerpt=_excerpt(article.text, article.title))

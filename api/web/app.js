@@ -1,0 +1,462 @@
+// The search page: results grouped by article, a player that plays a clip and stops at its
+// end, a transcript that follows playback, and links that reopen a clip.
+//
+// Everything that came from an article or a transcript is inserted as text (textContent),
+// never as HTML.  The one exception is a result's `highlight`, which the server HTML-escapes
+// and marks with <mark>: it is split on <mark> here and its pieces are inserted as text too,
+// so not even a mistake on the server could turn it into markup.  Links are used only when
+// they are http(s) (or relative); anything else shows as plain text.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const form = $("search-form");
+  const input = $("q");
+  const statusLine = $("status");
+  const results = $("results");
+  const pager = $("pager");
+  const pane = $("player-pane");
+  const player = $("player");
+  const nowPlaying = $("now-playing");
+  const transcriptList = $("transcript");
+  const transcriptToggle = $("transcript-toggle");
+  const FILTERS = ["type", "source", "published_from", "published_to"];
+  const PAGE_SIZE = 10;
+  const VIDEO_ID = /^[0-9a-f]{16}$/;
+
+  // What is playing: the video, the clip's end (null once the clip is over or left), and
+  // the transcript segments when loaded.
+  const state = { videoId: null, clipStart: 0, stopAt: null, segments: [], current: -1, query: "" };
+
+  // -- small DOM helpers ------------------------------------------------------------------
+
+  function el(tag, className, ...children) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function safeHref(url) {
+    if (typeof url !== "string" || url === "") return null;
+    try {
+      const parsed = new URL(url, window.location.href);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function link(url, text, external) {
+    const href = safeHref(url);
+    if (href === null) return el("span", "", text);
+    const a = el("a", "", text);
+    a.href = href;
+    if (external) {
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+    }
+    return a;
+  }
+
+  const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+  function unescapeHtml(text) {
+    return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name) => {
+      if (name[0] === "#") {
+        const code = name[1] === "x" || name[1] === "X"
+          ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
+        return Number.isFinite(code) && code > 0 && code <= 0x10ffff
+          ? String.fromCodePoint(code) : whole;
+      }
+      return Object.prototype.hasOwnProperty.call(ENTITIES, name.toLowerCase())
+        ? ENTITIES[name.toLowerCase()] : whole;
+    });
+  }
+
+  // An escaped highlight as text nodes and <mark> elements (never parsed as HTML).
+  function highlightNodes(highlight) {
+    const nodes = [];
+    const marks = /<mark>([\s\S]*?)<\/mark>/g;
+    let pos = 0;
+    let match;
+    while ((match = marks.exec(highlight)) !== null) {
+      if (match.index > pos) nodes.push(document.createTextNode(unescapeHtml(highlight.slice(pos, match.index))));
+      nodes.push(el("mark", "", unescapeHtml(match[1])));
+      pos = marks.lastIndex;
+    }
+    if (pos < highlight.length) nodes.push(document.createTextNode(unescapeHtml(highlight.slice(pos))));
+    return nodes;
+  }
+
+  function formatTime(seconds) {
+    const tenths = Math.round(Math.max(0, seconds) * 10);
+    const totalMinutes = Math.floor(tenths / 600);
+    const secs = ((tenths % 600) / 10).toFixed(1).padStart(4, "0");
+    const hours = Math.floor(totalMinutes / 60);
+    const minutes = String(totalMinutes % 60).padStart(2, "0");
+    return hours ? `${hours}:${minutes}:${secs}` : `${minutes}:${secs}`;
+  }
+
+  function say(text, isError) {
+    statusLine.textContent = text;
+    statusLine.classList.toggle("error", Boolean(isError));
+  }
+
+  // -- the URL: ?q=…&type=…&offset=…#clip=<video_id>,<start>,<end> -------------------------
+
+  function paramsFromForm(offset) {
+    const params = new URLSearchParams();
+    params.set("q", input.value.trim());
+    for (const name of FILTERS) {
+      const value = $(name).value.trim();
+      if (value) params.set(name, value);
+    }
+    if (offset) params.set("offset", String(offset));
+    return params;
+  }
+
+  function formFromParams(params) {
+    input.value = params.get("q") || "";
+    for (const name of FILTERS) $(name).value = params.get(name) || "";
+    if (FILTERS.some((name) => params.get(name))) document.querySelector(".filters").open = true;
+  }
+
+  function clipFromHash() {
+    const match = /^#clip=([^,]+),([^,]+),([^,]+)$/.exec(window.location.hash);
+    if (!match) return null;
+    const [videoId, start, end] = [match[1], Number(match[2]), Number(match[3])];
+    if (!VIDEO_ID.test(videoId) || !Number.isFinite(start) || !Number.isFinite(end)) return null;
+    return { videoId, start: Math.max(0, start), end: Math.max(start, end) };
+  }
+
+  function clipUrl(videoId, start, end) {
+    const url = new URL("/", window.location.href);
+    if (state.query) url.searchParams.set("q", state.query);
+    url.hash = `clip=${videoId},${start.toFixed(2)},${end.toFixed(2)}`;
+    return url.href;
+  }
+
+  // -- searching --------------------------------------------------------------------------
+
+  async function search(params, push) {
+    const query = params.get("q") || "";
+    if (!query) return;
+    state.query = query;
+    if (!params.has("limit")) params.set("limit", String(PAGE_SIZE));
+    if (push) {
+      const shown = new URLSearchParams(params);
+      shown.delete("limit");
+      history.pushState(null, "", `/?${shown.toString()}`);
+    }
+    say("Searching…");
+    let response;
+    let body;
+    try {
+      response = await fetch(`/search?${params.toString()}`, { headers: { Accept: "application/json" } });
+      body = await response.json();
+    } catch (_) {
+      say("The server could not be reached.", true);
+      return;
+    }
+    if (!response.ok) {
+      results.replaceChildren();
+      pager.hidden = true;
+      say(body && body.detail ? body.detail : `Search failed (${response.status}).`, true);
+      return;
+    }
+    render(body);
+  }
+
+  function groupResults(body) {
+    const info = new Map(body.articles.map((a) => [a.url, a]));
+    const groups = new Map();
+    for (const result of body.results) {
+      let key;
+      let article = null;
+      if (result.type === "article") {
+        key = result.url;
+        article = info.get(result.url) || result;
+      } else if (result.articles.length) {
+        key = result.articles[0].url;
+        article = info.get(key) || result.articles[0];
+      } else {
+        key = `video:${result.video_id}`;
+      }
+      if (!groups.has(key)) groups.set(key, { article, hit: null, clips: [], video: result });
+      const group = groups.get(key);
+      if (result.type === "article") group.hit = result;
+      else group.clips.push(result);
+    }
+    return [...groups.values()];
+  }
+
+  function render(body) {
+    const groups = groupResults(body);
+    const first = body.total ? body.offset + 1 : 0;
+    const last = body.offset + body.results.length;
+    say(body.total ? `Results ${first}–${last} of ${body.total} for ${body.query}`
+                   : `Nothing found for ${body.query}`);
+    results.replaceChildren(...groups.map(renderGroup));
+    pager.hidden = !(body.offset > 0 || body.next_offset !== null);
+    $("prev").disabled = body.offset === 0;
+    $("next").disabled = body.next_offset === null;
+    $("prev").dataset.offset = String(Math.max(0, body.offset - body.limit));
+    $("next").dataset.offset = String(body.next_offset ?? 0);
+    $("page-info").textContent = body.total ? `${first}–${last} of ${body.total}` : "";
+    markActiveClip();
+  }
+
+  function renderGroup(group) {
+    const item = el("li", "group");
+    const article = group.article;
+    if (article) {
+      const title = article.title || article.url;
+      item.append(el("h2", "title", link(article.url, title, true)));
+      const meta = [article.source, article.published].filter(Boolean).join(" · ");
+      if (meta) item.append(el("p", "meta", meta));
+      if (group.hit) item.append(el("p", "snippet", ...highlightNodes(group.hit.highlight)));
+      else if (article.excerpt) item.append(el("p", "snippet", article.excerpt));
+    } else {
+      item.append(el("h2", "title", "Video not linked from a stored article"));
+      item.append(el("p", "meta", link(group.video.video_url, group.video.video_url, true)));
+    }
+    if (group.clips.length) item.append(el("ol", "clips", ...group.clips.map(renderClip)));
+    return item;
+  }
+
+  function renderClip(clip) {
+    const item = el("li", "clip");
+    item.dataset.videoId = clip.video_id;
+    item.dataset.start = String(clip.start);
+    item.dataset.end = String(clip.end);
+    const play = el("button", "play",
+      el("span", "range", `${formatTime(clip.start)}–${formatTime(clip.end)}`),
+      el("span", "said", ...highlightNodes(clip.highlight)));
+    play.type = "button";
+    play.title = "Play this clip";
+    play.addEventListener("click", () => playClip(clip.video_id, clip.start, clip.end, true));
+
+    const copy = el("a", "copy-link", "Copy link");
+    copy.href = clipUrl(clip.video_id, clip.start, clip.end);
+    copy.addEventListener("click", (event) => {
+      event.preventDefault();
+      copyLink(copy);
+    });
+    const transcript = el("button", "show-transcript", "Transcript");
+    transcript.type = "button";
+    transcript.addEventListener("click", () => {
+      playClip(clip.video_id, clip.start, clip.end, false);
+      openTranscript();
+    });
+    const actions = el("div", "clip-actions", copy, transcript);
+    if (clip.articles.length > 1) {
+      const others = clip.articles.slice(1).map((a) => link(a.url, a.title || a.url, true));
+      const also = el("span", "also", "Also linked from ");
+      others.forEach((node, index) => also.append(index ? ", " : "", node));
+      actions.append(also);
+    }
+    item.append(play, actions);
+    return item;
+  }
+
+  async function copyLink(anchor) {
+    const url = anchor.href;
+    try {
+      await navigator.clipboard.writeText(url);
+      flash(anchor, "Link copied");
+    } catch (_) {
+      // No clipboard (e.g. plain http on another host): offer the link to copy by hand.
+      window.prompt("Copy this link:", url);
+    }
+  }
+
+  function flash(anchor, text) {
+    const label = anchor.textContent;
+    anchor.textContent = text;
+    setTimeout(() => { anchor.textContent = label; }, 1500);
+  }
+
+  // -- playing ----------------------------------------------------------------------------
+
+  function loadVideo(videoId) {
+    if (state.videoId === videoId) return;
+    state.videoId = videoId;
+    state.segments = [];
+    state.current = -1;
+    player.src = `/videos/${videoId}/media`;
+    for (const fmt of ["srt", "vtt", "txt"]) $(`dl-${fmt}`).href = `/videos/${videoId}/transcript?format=${fmt}`;
+    transcriptList.replaceChildren();
+    if (!transcriptList.hidden) loadTranscript();
+  }
+
+  function whenReady(action) {
+    if (player.readyState >= 1) action();
+    else player.addEventListener("loadedmetadata", action, { once: true });
+  }
+
+  function seek(seconds, andPlay) {
+    whenReady(() => {
+      player.currentTime = seconds;
+      if (andPlay) {
+        const started = player.play();
+        // A browser may refuse to start without a click (e.g. a link opened in a new tab);
+        // the clip is cued and the play button starts it.
+        if (started) started.catch(() => say("Press play to start the clip."));
+      }
+    });
+  }
+
+  function playClip(videoId, start, end, andPlay) {
+    if (!VIDEO_ID.test(videoId)) return;
+    pane.hidden = false;
+    loadVideo(videoId);
+    state.clipStart = start;
+    state.stopAt = end;
+    nowPlaying.textContent = `Clip ${formatTime(start)}–${formatTime(end)}`;
+    // The address bar follows the clip, so it can be bookmarked or shared as it is.
+    history.replaceState(null, "", `${window.location.pathname}${window.location.search}`
+      + `#clip=${videoId},${start.toFixed(2)},${end.toFixed(2)}`);
+    markActiveClip();
+    seek(start, andPlay);
+  }
+
+  function markActiveClip() {
+    const hash = clipFromHash();
+    for (const item of results.querySelectorAll(".clip")) {
+      const active = hash !== null && item.dataset.videoId === hash.videoId
+        && Math.abs(Number(item.dataset.start) - hash.start) < 0.01;
+      item.classList.toggle("active", active);
+    }
+  }
+
+  // Stop at the clip's end: checked every frame while playing (timeupdate alone fires only
+  // about four times a second).
+  function watchEnd() {
+    if (state.stopAt === null || player.paused) return;
+    if (player.currentTime >= state.stopAt) {
+      player.pause();
+      state.stopAt = null;
+      return;
+    }
+    requestAnimationFrame(watchEnd);
+  }
+
+  player.addEventListener("play", () => requestAnimationFrame(watchEnd));
+  player.addEventListener("timeupdate", () => {
+    if (state.stopAt !== null && player.currentTime >= state.stopAt) {
+      player.pause();
+      state.stopAt = null;
+    }
+    followTranscript();
+  });
+  player.addEventListener("seeked", () => {
+    // Leaving the clip by hand ends the clip: playback then goes on freely.
+    if (state.stopAt !== null
+        && (player.currentTime < state.clipStart - 0.25 || player.currentTime > state.stopAt)) {
+      state.stopAt = null;
+    }
+    followTranscript();
+  });
+  player.addEventListener("error", () => {
+    if (player.getAttribute("src")) say("This video cannot be played.", true);
+  });
+
+  // -- the transcript ---------------------------------------------------------------------
+
+  function openTranscript() {
+    transcriptList.hidden = false;
+    transcriptToggle.setAttribute("aria-expanded", "true");
+    if (!state.segments.length) loadTranscript();
+  }
+
+  transcriptToggle.addEventListener("click", () => {
+    if (transcriptList.hidden) openTranscript();
+    else {
+      transcriptList.hidden = true;
+      transcriptToggle.setAttribute("aria-expanded", "false");
+    }
+  });
+
+  async function loadTranscript() {
+    const videoId = state.videoId;
+    if (!videoId) return;
+    transcriptList.replaceChildren(el("li", "loading", "Loading the transcript…"));
+    let body;
+    try {
+      const response = await fetch(`/videos/${videoId}/transcript?format=json`);
+      body = await response.json();
+      if (!response.ok) throw new Error(body.detail || "no transcript");
+    } catch (error) {
+      if (state.videoId === videoId) transcriptList.replaceChildren(el("li", "loading", String(error.message || error)));
+      return;
+    }
+    if (state.videoId !== videoId) return; // another video was opened meanwhile
+    state.segments = body.segments;
+    state.current = -1;
+    transcriptList.replaceChildren(...body.segments.map((segment, index) => {
+      const line = el("button", "line", el("span", "at", formatTime(segment.start)),
+                      el("span", "words", segment.text.trim()));
+      line.type = "button";
+      line.addEventListener("click", () => {
+        state.stopAt = null;
+        seek(segment.start, true);
+      });
+      const item = el("li", "segment", line);
+      item.dataset.index = String(index);
+      return item;
+    }));
+    followTranscript();
+  }
+
+  function followTranscript() {
+    if (!state.segments.length) return;
+    const t = player.currentTime;
+    let index = -1;
+    for (let i = 0; i < state.segments.length; i += 1) {
+      if (state.segments[i].start <= t + 0.05) index = i;
+      else break;
+    }
+    if (index === state.current) return;
+    const items = transcriptList.children;
+    if (state.current >= 0 && items[state.current]) {
+      items[state.current].classList.remove("current");
+      items[state.current].removeAttribute("aria-current");
+    }
+    state.current = index;
+    const item = items[index];
+    if (!item) return;
+    item.classList.add("current");
+    item.setAttribute("aria-current", "true");
+    // Scroll the list, not the page.
+    const top = item.offsetTop - transcriptList.offsetTop;
+    if (top < transcriptList.scrollTop || top + item.offsetHeight > transcriptList.scrollTop + transcriptList.clientHeight) {
+      transcriptList.scrollTop = Math.max(0, top - transcriptList.clientHeight / 3);
+    }
+  }
+
+  // -- wiring -----------------------------------------------------------------------------
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!input.value.trim()) return;
+    search(paramsFromForm(0), true);
+  });
+  $("prev").addEventListener("click", (event) => search(paramsFromForm(Number(event.target.dataset.offset)), true));
+  $("next").addEventListener("click", (event) => search(paramsFromForm(Number(event.target.dataset.offset)), true));
+
+  function fromLocation() {
+    const params = new URLSearchParams(window.location.search);
+    formFromParams(params);
+    const offset = Number(params.get("offset") || 0);
+    if (params.get("q")) search(paramsFromForm(Number.isFinite(offset) ? offset : 0), false);
+    const clip = clipFromHash();
+    if (clip) playClip(clip.videoId, clip.start, clip.end, true);
+  }
+
+  window.addEventListener("popstate", fromLocation);
+  fromLocation();
+})();

@@ -1,0 +1,1 @@
+"""Benchmarks: search quality (issue 5) and, later, performance (issue 6)."""

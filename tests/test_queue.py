@@ -1,0 +1,611 @@
+"""The queue for real: Redis on 127.0.0.1, `briefing worker` processes, the fixture site.
+
+Each test run claims a Redis database of its own (15, or the next free one below it, so two
+runs on one machine never share a queue; BRIEFING_TEST_REDIS_URL picks one instead), which is
+flushed around every test. Each test gets a fresh data dir and the workers it starts, which
+are killed (process group) when it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+from whoosh import index as windex
+
+from indexer.domain import Clip
+from indexer.index import SearchIndex
+from tests.conftest import MANIFEST, MEDIA, cli_env
+from tests.siteserver import Site
+from worker.errors import BrokerUnavailableError
+from worker.jobs import Job, JobStore, JobVideo
+from worker.media import ffmpeg_binary
+from worker.queue import QUEUES, QueuePolicy, celery_config, submit_ingest
+from worker.settings import Settings
+from worker.store import DataDir
+
+REPO = Path(__file__).resolve().parents[1]
+REDIS = "redis://127.0.0.1:6379"
+CLAIM_SECONDS = 3600
+BRIEFING = [sys.executable, "-m", "api"]
+# Retries come quickly in tests; everything else is the shipped default.
+QUICK = {"BRIEFING_RETRY_BACKOFF": "0.5", "BRIEFING_MAX_RETRIES": "3"}
+TRANSCRIBED = re.compile(r"transcribed video (\w+)")
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis database for this test run alone (claimed with a key in database 0)."""
+    chosen = os.environ.get("BRIEFING_TEST_REDIS_URL")
+    if chosen:
+        yield chosen
+        return
+    claims = redis.Redis.from_url(f"{REDIS}/0", socket_connect_timeout=2)
+    try:
+        claims.ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"the queue tests need Redis at {REDIS}: {exc}")
+    token = f"{os.getpid()}@{time.time()}"
+    for number in range(15, 0, -1):
+        if claims.set(f"briefing:test-db:{number}", token, nx=True, ex=CLAIM_SECONDS):
+            break
+    else:
+        pytest.fail("Redis databases 1-15 are all claimed by other test runs")
+    yield f"{REDIS}/{number}"
+    if claims.get(f"briefing:test-db:{number}") == token.encode():
+        claims.delete(f"briefing:test-db:{number}")
+    claims.close()
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[str]:
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+    client.flushdb()
+    yield redis_url
+    client.flushdb()
+    client.close()
+
+
+@dataclass
+class Worker:
+    """A `briefing worker` process group and its log."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def transcribed(self) -> list[str]:
+        return TRANSCRIBED.findall(self.text())
+
+    def kill(self) -> None:
+        """SIGKILL the main process and its pool, as a power cut or the OOM killer would."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+@dataclass
+class Fleet:
+    """Starts workers on one data dir and broker; kills them all at the end of the test."""
+
+    data_dir: Path
+    broker_url: str
+    logs: Path
+    workers: list[Worker] = field(default_factory=list)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return cli_env(self.data_dir, BRIEFING_BROKER_URL=self.broker_url, **QUICK, **extra)
+
+    def start(self, *, concurrency: int = 1, queues: str = ",".join(QUEUES),
+              module: str = "api", **env: str) -> Worker:
+        n = len(self.workers)
+        log = self.logs / f"worker-{n}.log"
+        with open(log, "wb") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module, "worker", "-Q", queues, "-c", str(concurrency),
+                 "-n", f"test{n}-{os.getpid()}@%h"],
+                stdout=sink, stderr=subprocess.STDOUT, env=self.env(**env), cwd=REPO,
+                start_new_session=True)
+        started = Worker(proc, log)
+        self.workers.append(started)
+        wait_for(lambda: " ready." in started.text() or proc.poll() is not None, 60,
+                 f"worker {n} to start")
+        assert proc.poll() is None, started.text()[-3000:]
+        return started
+
+    def stop(self) -> None:
+        for running in self.workers:
+            with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+                running.kill()
+
+    def transcribed(self) -> list[str]:
+        return [video for w in self.workers for video in w.transcribed()]
+
+    def logs_text(self) -> str:
+        return "\n".join(f"--- {w.log.name}\n{w.text()[-4000:]}" for w in self.workers)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def fleet(data_dir: Path, broker: str, tmp_path: Path) -> Iterator[Fleet]:
+    running = Fleet(data_dir, broker, tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def settings(data_dir: Path, broker: str) -> Settings:
+    return Settings(data_dir=data_dir, broker_url=broker, allow_private_networks=True)
+
+
+@pytest.fixture
+def store(data_dir: Path) -> JobStore:
+    return JobStore(DataDir(data_dir).jobs_db)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def wait_job(store: JobStore, job_id: str, fleet: Fleet, timeout: float = 120) -> Job:
+    def finished() -> bool:
+        job = store.get(job_id)
+        return job is not None and job.state in ("done", "failed")
+
+    try:
+        wait_for(finished, timeout, f"job {job_id}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {store.get(job_id)}\n{fleet.logs_text()}") from None
+    job = store.get(job_id)
+    assert job is not None
+    return job
+
+
+def video(job: Job | None, name: str) -> JobVideo:
+    assert job is not None
+    (found,) = [v for v in job.videos if v.url.rsplit("/", 1)[-1].split("?")[0] == name]
+    return found
+
+
+def state_of(store: JobStore, job_id: str, name: str) -> str:
+    """A video's state in a job, or "" while the article has not been read."""
+    job = store.get(job_id)
+    names = {v.url.rsplit("/", 1)[-1]: v.state for v in job.videos} if job else {}
+    return names.get(name, "")
+
+
+def page(*links: str, title: str = "Queued report", text: str = "") -> str:
+    anchors = " ".join(f'<a href="{link}">video {n}</a>' for n, link in enumerate(links))
+    return (f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+            f"<p>{text} Watch: {anchors}</p></article></body></html>")
+
+
+def publish(site: Site, folder: str, **files: str) -> None:
+    """Serve copies of fixture MP4s under *folder* (names -> fixture names)."""
+    (site.root / folder).mkdir(exist_ok=True)
+    for name, fixture in files.items():
+        shutil.copy(MEDIA / fixture, site.root / folder / name)
+
+
+def hits(site: Site, path: str) -> int:
+    return sum(1 for hit in site.hits if hit.split("?")[0] == path)
+
+
+def segment_ids(data_dir: Path, video_id: str) -> list[str]:
+    """Ids of the index documents of one video, read straight from Whoosh."""
+    root = DataDir(data_dir).index_root
+    ix = windex.open_dir(str(root / (root / "CURRENT").read_text().strip()))
+    with ix.searcher() as searcher:
+        return sorted(doc["id"] for doc in searcher.documents(video_id=video_id))
+
+
+def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BRIEFING, *args], capture_output=True, text=True, timeout=180,
+                          env=env, cwd=REPO)
+
+
+# -- the queue end to end ----------------------------------------------------------------------
+
+
+def test_queued_ingest_prints_the_job_at_once_and_ends_searchable(
+        fleet: Fleet, site: Site, store: JobStore, data_dir: Path) -> None:
+    worker = fleet.start(concurrency=1)
+    proc = subprocess.Popen([*BRIEFING, "ingest", site.url("article-a.html"), "--wait"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=fleet.env(), cwd=REPO)
+    assert proc.stdout is not None
+    job_id = proc.stdout.readline().strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", job_id), job_id
+    # The id comes before the work: two transcriptions are still ahead.
+    assert store.get(job_id).state != "done"  # type: ignore[union-attr]
+    _, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stderr
+    assert "✓ " + site.url("media/briefing-a.mp4") in stderr
+    assert "✗ video " + site.url("media/missing.mp4") + ": HTTP 404" in stderr
+
+    job = store.get(job_id)
+    assert job is not None and job.state == "done"
+    assert video(job, "briefing-a.mp4").state == "done"
+    assert video(job, "briefing-b.mp4").state == "done"
+    for name, reason in {"noaudio.mp4": "no audio track", "truncated.mp4": "truncated",
+                         "notvideo.mp4": "not a video", "missing.mp4": "HTTP 404"}.items():
+        failed = video(job, name)
+        assert failed.state == "failed" and reason in failed.error, failed
+        assert failed.attempts == 1, failed  # permanent: failed at once
+
+    sentence = MANIFEST["briefing-a.mp4"]["sentences"][3]
+    found = cli(["search", f'"{sentence["phrase"]}"', "--json"], fleet.env())
+    clip = json.loads(found.stdout)["results"][0]
+    assert clip["type"] == "clip" and clip["video_url"] == site.url("media/briefing-a.mp4")
+    assert sentence["start"] - 1.2 <= clip["start"] <= sentence["end"]
+    assert clip["articles"][0]["url"] == site.url("article-a.html")
+
+    # One model load served both transcriptions (one pool process).
+    assert worker.text().count("loaded Whisper model tiny.en") == 1
+    assert len(worker.transcribed()) == 2
+
+    shown = cli(["jobs", job_id], fleet.env())
+    assert shown.returncode == 0
+    assert "missing.mp4" in shown.stdout and "failed: HTTP 404 Not Found" in shown.stdout
+    listed = cli(["jobs", "--json"], fleet.env())
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job_id]
+    detail = json.loads(cli(["jobs", job_id, "--json"], fleet.env()).stdout)
+    steps = video(job, "briefing-a.mp4").url
+    timed = next(v for v in detail["videos"] if v["url"] == steps)
+    assert set(timed["seconds"]) == {"download", "transcribe", "index"}
+    assert timed["seconds"]["transcribe"] > 0
+
+
+def test_unknown_job_is_not_found(data_dir: Path, broker: str) -> None:
+    proc = cli(["jobs", "0" * 32], cli_env(data_dir, BRIEFING_BROKER_URL=broker))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: job {'0' * 32} not found"
+
+
+def test_sigkill_during_transcription_then_a_new_worker_finishes_the_job_once(
+        fleet: Fleet, site: Site, settings: Settings, store: JobStore, data_dir: Path) -> None:
+    publish(site, "killed", **{"report.mp4": "briefing-a.mp4"})
+    # One thread and a wide beam: the transcription lasts long enough to be interrupted.
+    first = fleet.start(concurrency=1, BRIEFING_CPU_THREADS="1", BRIEFING_BEAM_SIZE="10")
+    job_id = submit_ingest(settings, store, site.url("killed/page.html"),
+                           page("report.mp4"))
+    wait_for(lambda: state_of(store, job_id, "report.mp4") == "transcribing", 60,
+             "the transcription to start")
+    time.sleep(1.5)
+    first.kill()
+    during = video(store.get(job_id), "report.mp4")
+    assert during.state == "transcribing" and during.progress < 1, during
+    assert DataDir(data_dir).load_transcript(during.video_id) is None
+    assert first.transcribed() == []
+
+    # Redis hands the unacknowledged task on once the visibility timeout has passed.
+    second = fleet.start(concurrency=1, BRIEFING_VISIBILITY_TIMEOUT="12")
+    job = wait_job(store, job_id, fleet)
+    done = video(job, "report.mp4")
+    assert job.state == "done" and done.state == "done", done
+    assert done.attempts == 2  # the first try, and the redelivery after the kill
+    assert second.transcribed() == [done.video_id]
+
+    transcript = DataDir(data_dir).load_transcript(done.video_id)
+    assert transcript is not None and transcript.segments
+    assert segment_ids(data_dir, done.video_id) == sorted(
+        f"s:{done.video_id}:{n}" for n in range(len(transcript.segments)))
+    clips = [r for r in SearchIndex(DataDir(data_dir).index_root).search('"relief workers"')
+             if isinstance(r, Clip)]
+    assert len(clips) == 1 and clips[0].video_url == site.url("killed/report.mp4")
+
+
+def test_sigterm_puts_a_running_transcription_back_on_the_queue_at_once(
+        fleet: Fleet, site: Site, settings: Settings, store: JobStore, tmp_path: Path) -> None:
+    # Two minutes of speech, transcribed slowly: longer than the grace a stopping worker gives.
+    listing = tmp_path / "concat.txt"
+    listing.write_text(f"file '{MEDIA / 'briefing-a.mp4'}'\n" * 4)
+    (site.root / "stopped").mkdir(exist_ok=True)
+    subprocess.run([ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-y", "-f", "concat",
+                    "-safe", "0", "-i", str(listing), "-c", "copy",
+                    str(site.root / "stopped" / "long.mp4")], check=True, timeout=60)
+    first = fleet.start(concurrency=1, BRIEFING_CPU_THREADS="1", BRIEFING_BEAM_SIZE="10",
+                        BRIEFING_SHUTDOWN_GRACE="2")
+    job_id = submit_ingest(settings, store, site.url("stopped/page.html"), page("long.mp4"))
+    wait_for(lambda: state_of(store, job_id, "long.mp4") == "transcribing", 60,
+             "the transcription to start")
+    time.sleep(1)
+    first.proc.send_signal(signal.SIGTERM)  # what `docker stop` sends
+    first.proc.wait(timeout=60)
+    assert first.transcribed() == []
+    assert state_of(store, job_id, "long.mp4") == "transcribing"
+
+    # The default visibility timeout is hours: finishing now means the task was requeued.
+    second = fleet.start(concurrency=1)
+    job = wait_job(store, job_id, fleet, timeout=180)
+    done = video(job, "long.mp4")
+    assert done.state == "done", done
+    assert done.attempts == 1  # a stop is not a death
+    assert second.transcribed() == [done.video_id]
+
+
+def test_three_articles_sharing_a_video_at_once_download_and_transcribe_it_once(
+        fleet: Fleet, site: Site, settings: Settings, store: JobStore) -> None:
+    # Two of the articles link one URL; the third a mirror with the same bytes.
+    publish(site, "shared", **{"report.mp4": "briefing-a.mp4", "mirror.mp4": "briefing-a.mp4"})
+    fleet.start(concurrency=3)
+    fleet.start(concurrency=3)
+    links = {"first": "report.mp4", "second": "report.mp4", "third": "mirror.mp4"}
+    job_ids = [submit_ingest(settings, store, site.url(f"shared/{name}.html"),
+                             page(link, title=f"The {name} article"))
+               for name, link in links.items()]
+    jobs = [wait_job(store, job_id, fleet) for job_id in job_ids]
+    assert all(v.state == "done" for job in jobs for v in job.videos), jobs
+    assert len({v.video_id for job in jobs for v in job.videos}) == 1
+
+    assert hits(site, "/shared/report.mp4") == 1
+    assert hits(site, "/shared/mirror.mp4") == 1  # its bytes are only known once downloaded
+    assert len(fleet.transcribed()) == 1, fleet.logs_text()
+
+    index = SearchIndex(DataDir(settings.data_dir).index_root)
+    (clip,) = [r for r in index.search('"water supply"') if isinstance(r, Clip)]
+    assert {a.url for a in clip.articles} == {site.url(f"shared/{n}.html") for n in links}
+
+
+def test_a_server_error_is_retried_with_backoff_and_the_video_done(
+        fleet: Fleet, site: Site, settings: Settings, store: JobStore) -> None:
+    body = (MEDIA / "briefing-b.mp4").read_bytes()
+    served: list[float] = []
+
+    def flaky(handler: BaseHTTPRequestHandler) -> None:
+        served.append(time.monotonic())
+        if len(served) == 1:
+            handler.send_error(503)
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", "video/mp4")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    site.routes["/flaky/briefing.mp4"] = flaky
+    fleet.start(concurrency=1)
+    job_id = submit_ingest(settings, store, site.url("flaky/page.html"), page("briefing.mp4"))
+    job = wait_job(store, job_id, fleet)
+    done = video(job, "briefing.mp4")
+    assert done.state == "done" and done.error == "", done
+    assert done.attempts == 2
+    assert len(served) == 2
+    assert served[1] - served[0] >= 0.25  # at least half the 0.5 s backoff
+    index = SearchIndex(DataDir(settings.data_dir).index_root)
+    assert any(isinstance(r, Clip) for r in index.search('"thousands of sandbags"'))
+
+
+def test_permanent_failures_fail_at_once_with_their_reason(
+        fleet: Fleet, site: Site, settings: Settings, store: JobStore) -> None:
+    publish(site, "permanent", **{"long.mp4": "briefing-a.mp4", "short.mp4": "briefing-b.mp4"})
+    fleet.start(concurrency=1, BRIEFING_MAX_VIDEO_SECONDS="30")
+    job_id = submit_ingest(settings, store, site.url("permanent/page.html"),
+                           page("gone.mp4", "long.mp4", "short.mp4"))
+    job = wait_job(store, job_id, fleet)
+    time.sleep(2)  # four times the retry backoff: a retry would have come by now
+    job = store.get(job_id)  # type: ignore[assignment]
+    gone, long, short = video(job, "gone.mp4"), video(job, "long.mp4"), video(job, "short.mp4")
+    assert gone.state == "failed" and gone.attempts == 1
+    assert gone.error == f"HTTP 404 Not Found from {site.url('permanent/gone.mp4')}"
+    assert hits(site, "/permanent/gone.mp4") == 1
+    assert long.state == "failed" and long.attempts == 1
+    assert "the video is 0:00:32 long, over the queue's cap of 0:00:30" in long.error
+    assert short.state == "done"
+    assert len(fleet.transcribed()) == 1  # only the short one
+
+    shown = cli(["jobs", job_id], fleet.env(COLUMNS="300"))
+    assert "failed: HTTP 404 Not Found" in shown.stdout
+
+
+def test_two_workers_writing_the_index_at_once_lose_no_document(
+        fleet: Fleet, site: Site, settings: Settings, store: JobStore, data_dir: Path) -> None:
+    publish(site, "busy", **{"b.mp4": "briefing-b.mp4", "c.mp4": "speech-then-silence.mp4"})
+    fleet.start(concurrency=2)
+    fleet.start(concurrency=2)
+    words = ["apricot", "bramble", "cobalt", "dolphin", "ember", "falcon", "granite", "hazel"]
+    job_ids = [submit_ingest(settings, store, site.url(f"busy/{word}.html"),
+                             page("b.mp4", "c.mp4", title=f"Bulletin {word}",
+                                  text=f"Notes on the {word}."))
+               for word in words]
+    jobs = [wait_job(store, job_id, fleet) for job_id in job_ids]
+    assert all(j.state == "done" and all(v.state == "done" for v in j.videos) for j in jobs), [
+        (v.url, v.state, v.error) for j in jobs for v in j.videos]
+
+    data = DataDir(data_dir)
+    transcripts = list(data.transcripts())
+    assert len(transcripts) == 2
+    index = SearchIndex(data.index_root)
+    assert index.doc_count() == len(words) + sum(len(t.segments) for t in transcripts)
+    for word in words:
+        assert [r.title for r in index.search(word) if not isinstance(r, Clip)] == [
+            f"Bulletin {word}"]
+    for transcript in transcripts:
+        assert len(segment_ids(data_dir, transcript.video_id)) == len(transcript.segments)
+    (clip,) = [r for r in index.search('"higher ground"') if isinstance(r, Clip)]
+    assert len(clip.articles) == len(words)
+
+
+def test_a_video_that_kills_its_worker_every_time_fails_after_three_deliveries(
+        fleet: Fleet, site: Site, settings: Settings, store: JobStore) -> None:
+    publish(site, "poison", **{"poison.mp4": "speech-then-silence.mp4",
+                               "fine.mp4": "briefing-b.mp4"})
+    duration = MANIFEST["speech-then-silence.mp4"]["duration"]
+    worker = fleet.start(concurrency=1, module="tests.faults.poison_worker",
+                         FAULT_KILL_ON_AUDIO_SECONDS=str(duration))
+    job_id = submit_ingest(settings, store, site.url("poison/page.html"),
+                           page("poison.mp4", "fine.mp4"))
+    job = wait_job(store, job_id, fleet, timeout=180)
+    poison, fine = video(job, "poison.mp4"), video(job, "fine.mp4")
+    assert poison.state == "failed", poison
+    assert poison.error == ("its worker died 3 times while transcribing it (killed, out of "
+                            "memory or crashed); given up")
+    assert poison.attempts == 3
+    assert fine.state == "done"  # the rest of the job was not held up
+    assert worker.proc.poll() is None  # the worker itself lives on
+    assert worker.text().count("SIGKILL") >= 3
+
+
+# -- the front doors without a worker ---------------------------------------------------------
+
+
+def test_submit_ingest_says_the_broker_is_down_and_records_why(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, broker_url="redis://127.0.0.1:9/0")
+    store = JobStore(DataDir(tmp_path).jobs_db)
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailableError, match=r"127\.0\.0\.1:9/0 cannot be reached"):
+        submit_ingest(settings, store, "https://example.org/report.html")
+    assert time.monotonic() - started < 30
+    (job,) = store.recent()
+    assert job.state == "failed" and job.error.startswith("not queued: the broker at")
+
+    proc = cli(["ingest", "https://example.org/report.html"],
+               cli_env(tmp_path, BRIEFING_BROKER_URL="redis://127.0.0.1:9/0"))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: the broker at redis://127.0.0.1:9/0 cannot be "
+                                  "reached")
+    assert proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({}, "error: set BRIEFING_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker"),
+    ({"BRIEFING_BROKER_URL": "redis://127.0.0.1:9/0"},
+     "error: the broker at redis://127.0.0.1:9/0 cannot be reached"),
+    ({"BRIEFING_BROKER_URL": "amqp://guest@127.0.0.1//"},
+     "error: the queue needs a Redis broker (redis://...), not amqp://"),
+])
+def test_worker_refuses_to_start_without_a_usable_broker(tmp_path: Path, env: dict[str, str],
+                                                         message: str) -> None:
+    proc = cli(["worker"], cli_env(tmp_path, **env))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(message), proc.stderr
+
+
+def test_ingest_of_a_missing_local_file_is_refused_before_queueing(tmp_path: Path,
+                                                                    broker: str) -> None:
+    proc = cli(["ingest", str(tmp_path / "nope.html")],
+               cli_env(tmp_path / "data", BRIEFING_BROKER_URL=broker))
+    assert proc.returncode == 1
+    assert f"no such file: {tmp_path / 'nope.html'}" in proc.stderr
+    assert JobStore(DataDir(tmp_path / "data").jobs_db).recent() == []
+
+
+# -- the numbers -------------------------------------------------------------------------------
+
+
+def test_visibility_timeout_covers_the_longest_task_and_retry_delay() -> None:
+    policy = QueuePolicy()
+    longest_transcription = policy.transcribe_limit(policy.max_video_seconds) + 60
+    assert policy.visibility_timeout > longest_transcription + policy.longest_retry_delay
+    assert policy.visibility_timeout > policy.download_limit + 60 + policy.longest_retry_delay
+    # Time limits grow with the video: an hour of audio gets about an hour more.
+    assert policy.transcribe_limit(3600) - policy.transcribe_limit(0) == pytest.approx(3600)
+    config = celery_config(Settings(broker_url="redis://127.0.0.1:6379/0"))
+    assert config["broker_transport_options"]["visibility_timeout"] == policy.visibility_timeout
+    assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
+    # Longer videos or slower models push the timeout out with them.
+    slow = Settings(broker_url="redis://x", transcribe_time_factor=3)
+    assert QueuePolicy.from_settings(slow).visibility_timeout > policy.visibility_timeout
+
+
+def test_retry_delays_grow_exponentially_with_jitter_and_a_cap() -> None:
+    import random
+
+    policy = QueuePolicy(retry_backoff=10, max_retries=8)
+    rng = random.Random(7)
+    for failures, ceiling in [(0, 10), (1, 20), (2, 40), (3, 80), (7, 600), (12, 600)]:
+        delays = [policy.retry_delay(failures, rng) for _ in range(200)]
+        assert ceiling / 2 <= min(delays) and max(delays) <= ceiling
+        assert max(delays) - min(delays) > ceiling / 4  # jittered, not all the same
+    assert policy.longest_retry_delay == 600
+
+
+# -- deployment --------------------------------------------------------------------------------
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((REPO / "compose.yaml").read_text())
+    return loaded
+
+
+def test_compose_services_run_real_briefing_commands() -> None:
+    import typer
+
+    from api.cli import app
+
+    group: Any = typer.main.get_command(app)
+    services = _compose()["services"]
+    assert {"redis", "api", "worker"} <= set(services)
+    for name, service in services.items():
+        if name == "redis":
+            continue
+        command = service["command"]
+        assert command[0] == "briefing", (name, command)
+        sub = group.commands.get(command[1])
+        assert sub is not None, f"{name}: `briefing {command[1]}` does not exist"
+        sub.make_context(command[1], list(command[2:]))  # unknown options raise here
+        if command[1] == "worker":
+            queues = command[command.index("--queues") + 1].split(",")
+            assert set(queues) <= set(QUEUES), (name, queues)
+
+
+def test_compose_uses_only_real_settings_and_shares_the_data_volume() -> None:
+    compose = _compose()
+    services = compose["services"]
+    fields = set(Settings.model_fields)
+    volumes = {}
+    for name, service in services.items():
+        if name == "redis":
+            continue
+        for variable in service.get("environment", {}):
+            assert variable.startswith("BRIEFING_"), (name, variable)
+            assert variable.removeprefix("BRIEFING_").lower() in fields, (name, variable)
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        volumes[name] = {v.split(":")[0]: v.split(":")[1] for v in service["volumes"]}
+        data_dir = service["environment"]["BRIEFING_DATA_DIR"]
+        assert volumes[name].get("data") == data_dir, (name, volumes[name])
+    workers = [n for n, s in services.items() if s.get("command", [None, None])[1] == "worker"]
+    served = {q for n in workers
+              for q in services[n]["command"][services[n]["command"].index("--queues") + 1]
+              .split(",")}
+    assert served == set(QUEUES)  # every queue has someone serving it
+    redis_service = services["redis"]
+    assert "noeviction" in redis_service["command"]
+    assert redis_service["healthcheck"]["test"][-1] == "ping"
+    assert "data" in compose["volumes"]
+
+
+def test_dockerfile_installs_the_project_and_ffmpeg() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.search(r"apt-get install[^\n]*\bffmpeg\b", dockerfile)
+    assert re.search(r"pip install[^\n]* \.", dockerfile)
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert "briefing-data" in ignored and ".git" in ignored

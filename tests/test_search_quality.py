@@ -1,0 +1,128 @@
+"""Sound-alike names and word-exact clip bounds (the unit side of the search-quality benchmark).
+
+The benchmark (``python -m benchmarks.search_quality``) measures recall on synthesised
+briefings; these tests pin the behaviour it relies on, with hand-made word timings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.clips import clip_for_segment, match_words
+from indexer.domain import ArticleRef, Clip, Segment, Transcript, Word
+from indexer.index import SearchIndex
+from indexer.phonetic import sound_key
+from indexer.query import parse_query
+
+
+@pytest.mark.parametrize(
+    ("written", "heard"),
+    [("Kharkiv", "Karkiv"), ("Kharkiv", "Carcave"), ("Belgorod", "Belgrad"),
+     ("Hodeidah", "Odida"), ("Kassala", "Kasala"), ("Halvorsen", "Halvorson")],
+)
+def test_names_a_recogniser_misspells_share_a_sound_key(written: str, heard: str) -> None:
+    assert sound_key(written.lower()) == sound_key(heard.lower()) != ""
+
+
+@pytest.mark.parametrize(("a", "b"), [("kharkiv", "kherson"), ("belgorod", "belfast"),
+                                      ("mandalay", "mandera")])
+def test_different_names_have_different_keys(a: str, b: str) -> None:
+    assert sound_key(a) != sound_key(b)
+
+
+def test_short_words_have_no_key() -> None:
+    assert sound_key("sit") == sound_key("city") == ""
+
+
+def timed(text: str, start: float = 10.0, step: float = 0.4) -> tuple[Word, ...]:
+    out = []
+    t = start
+    for token in text.split():
+        out.append(Word(f" {token}", round(t, 2), round(t + step - 0.05, 2)))
+        t += step
+    return tuple(out)
+
+
+def add(ix: SearchIndex, video_id: str, text: str) -> None:
+    ws = timed(text)
+    ix.add_transcript(
+        Transcript(video_id, "en", 60.0, "tiny.en", "test",
+                   (Segment(0, ws[0].start, ws[-1].end, text, ws),)),
+        f"https://example.org/{video_id}.mp4", [ArticleRef("https://example.org/a", "A")])
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SearchIndex:
+    ix = SearchIndex(tmp_path / "index")
+    with ix.batch():
+        add(ix, "exact", "Two vessels were struck off Hodeidah on Monday.")
+        add(ix, "heard", "Two cargo ships were hit off the port of Odida overnight.")
+        add(ix, "added", "Fuel duty was added to the price.")  # sounds like it, lower case
+        add(ix, "other", "Talks resumed in Jeddah after the holiday.")
+    return ix
+
+
+def clips(index: SearchIndex, query: str, **kw: bool) -> list[Clip]:
+    return [r for r in index.search(query, **kw) if isinstance(r, Clip)]
+
+
+def test_sound_alike_clip_ranks_below_the_exact_one_and_says_so(index: SearchIndex) -> None:
+    found = clips(index, "Hodeidah")
+    assert [(c.video_id, c.match) for c in found] == [("exact", "exact"), ("heard", "phonetic")]
+    heard = found[1]
+    assert "<mark>Odida</mark>" in heard.highlight  # the word actually spoken
+    assert heard.to_json()["match"] == "phonetic"
+    assert found[0].score > heard.score
+
+
+def test_sound_alike_can_be_switched_off(index: SearchIndex) -> None:
+    assert [c.video_id for c in clips(index, "Hodeidah", sound_alike=False)] == ["exact"]
+
+
+def test_every_clause_must_still_be_said(index: SearchIndex) -> None:
+    # "Odida" sounds right but the segment never says "Monday".
+    assert [c.video_id for c in clips(index, "Hodeidah Monday")] == ["exact"]
+    assert clips(index, "Hodeidah cargo")[0].video_id == "heard"
+
+
+def test_a_fuzzy_spelling_is_marked_fuzzy(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    add(ix, "v", "Convoys waited at checkpoints near kasala today.")
+    [clip] = clips(ix, "Kassala")
+    assert clip.match == "fuzzy"
+    assert "<mark>kasala</mark>" in clip.highlight
+
+
+def test_name_run_on_into_the_next_syllable_is_found(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    add(ix, "v", "More families fled in North Kivupa province.")
+    [clip] = clips(ix, '"North Kivu"')
+    assert clip.match == "fuzzy"
+
+
+def test_clip_starts_half_a_second_before_the_first_spoken_word_and_ends_the_sentence() -> None:
+    ws = timed("The port reopened. Ships from Hodeidah sailed at dawn. Then rain.")
+    clip = clip_for_segment(score=1.0, video_id="v", video_url="u", seg_start=ws[0].start,
+                            seg_end=ws[-1].end, seg_text="", words=ws,
+                            query=parse_query("Hodeidah"))
+    hodeidah = next(w for w in ws if "Hodeidah" in w.word)
+    dawn = next(w for w in ws if "dawn." in w.word)
+    assert clip.start == pytest.approx(hodeidah.start - 0.5)
+    assert clip.end == dawn.end
+    assert clip.text == "from Hodeidah sailed at dawn."
+
+
+def test_a_number_split_into_pieces_is_one_match() -> None:
+    # Whisper writes "40,000" as the words " 40" and ",000".
+    ws = (Word(" Power", 1.0, 1.3), Word(" reached", 1.3, 1.7), Word(" 40", 1.7, 2.0),
+          Word(",000", 2.0, 2.4), Word(" homes.", 2.4, 2.8))
+    found = match_words([w.word for w in ws], parse_query("forty thousand homes"))
+    assert found.indexes == (2, 3, 4)
+    clip = clip_for_segment(score=1.0, video_id="v", video_url="u", seg_start=1.0,
+                            seg_end=2.8, seg_text="", words=ws,
+                            query=parse_query("forty thousand homes"))
+    assert clip.start == pytest.approx(1.7 - 0.5)
+    assert clip.text == "reached 40,000 homes."
+    assert clip.highlight == "reached <mark>40,000</mark> <mark>homes.</mark>"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.errors import WorkerBusyError
@@ -32,8 +33,11 @@ class _Task:
 class InlineWorker:
     """A single background thread that runs ingest jobs in the order they were submitted."""
 
-    def __init__(self, ctx: Context, jobs: JobStore, *, max_pending: int = MAX_PENDING) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: Context | Callable[[], Context], jobs: JobStore, *,
+                 max_pending: int = MAX_PENDING) -> None:
+        # A factory is called on the worker's own thread: opening the index may mean
+        # rebuilding it first, and the server must answer (503) meanwhile, not hang.
+        self._ctx = ctx
         self.jobs = jobs
         self._queue: queue.Queue[_Task | None] = queue.Queue(maxsize=max_pending)
         self._thread: threading.Thread | None = None
@@ -69,6 +73,13 @@ class InlineWorker:
             raise WorkerBusyError(f"{self._queue.maxsize} jobs are already waiting; "
                                   "try again later") from None
         return job_id
+
+    @property
+    def ctx(self) -> Context:
+        """The pipeline context (built on first use when given as a factory)."""
+        if not isinstance(self._ctx, Context):
+            self._ctx = self._ctx()
+        return self._ctx
 
     def _run(self) -> None:
         while True:

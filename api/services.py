@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from fastapi import Request
 from api.inline_worker import InlineWorker
 from api.schemas import ArticleInfo
 from indexer.domain import SearchPage
-from indexer.errors import SearchIndexError
+from indexer.errors import BrokenIndexError, SearchIndexError
 from indexer.index import SearchIndex
 from worker.articles import article_id_for
 from worker.jobs import JobStore
@@ -31,15 +32,32 @@ class SharedIndex:
     and would hold the GIL anyway.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, rebuild: Callable[[], None] | None = None) -> None:
         self._root = root
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
+        self._rebuild = rebuild
+        self._rebuilding: threading.Thread | None = None
 
     def _open(self) -> SearchIndex:
         if self._index is None:
-            self._index = SearchIndex(self._root)
+            try:
+                self._index = SearchIndex(self._root)
+            except BrokenIndexError:
+                self._start_rebuild()
+                raise SearchIndexError("the search index is damaged and is being rebuilt "
+                                       "from the stored transcripts; try again shortly"
+                                       ) from None
         return self._index
+
+    def _start_rebuild(self) -> None:
+        # Searches answer 503 while one background thread rebuilds the index into a new
+        # generation; the swap is atomic, so the next search sees the whole new index.
+        if self._rebuild is None or (self._rebuilding and self._rebuilding.is_alive()):
+            return
+        self._rebuilding = threading.Thread(target=self._rebuild, name="briefing-rebuild",
+                                            daemon=True)
+        self._rebuilding.start()
 
     def search_page(self, text: str, **filters: Any) -> SearchPage:
         """``SearchIndex.search_page``, one caller at a time."""
@@ -106,9 +124,15 @@ def build_services(settings: Settings) -> Services:
     if not settings.broker_url:
         from worker.wiring import build_context
 
-        worker = InlineWorker(build_context(settings), jobs)
-    return Services(settings=settings, data=data, index=SharedIndex(data.index_root),
-                    jobs=jobs, worker=worker)
+        worker = InlineWorker(lambda: build_context(settings), jobs)
+
+    def rebuild() -> None:
+        from worker.pipeline import open_index
+
+        open_index(data).close()
+
+    return Services(settings=settings, data=data,
+                    index=SharedIndex(data.index_root, rebuild), jobs=jobs, worker=worker)
 
 
 def get_services(request: Request) -> Services:

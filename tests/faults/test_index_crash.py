@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,11 +11,14 @@ import textwrap
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from indexer.domain import Article, ArticleHit
 from indexer.errors import BrokenIndexError
 from indexer.index import SearchIndex
+from tests.apiserver import running, server_settings
+from tests.conftest import Ingested
 from worker.pipeline import open_index
 from worker.store import DataDir
 
@@ -23,6 +27,8 @@ WRITER = textwrap.dedent("""
     from pathlib import Path
     from indexer.domain import Article
     from indexer.index import SearchIndex
+from tests.apiserver import running, server_settings
+from tests.conftest import Ingested
     index = SearchIndex(Path(sys.argv[1]))
     n = int(sys.argv[2])
     while True:
@@ -81,3 +87,35 @@ def test_damaged_index_is_rebuilt_from_the_records_and_swapped_in(tmp_path: Path
     assert not generation.exists()
     assert (data.index_root / "CURRENT").read_text().strip() != generation.name
     assert os.listdir(data.index_root).count("CURRENT") == 1
+
+
+def test_api_answers_503_while_a_damaged_index_is_rebuilt_then_the_same_results(
+    tmp_path: Path, ingested: Ingested
+) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(ingested.ctx.data.root, data_dir)
+    query = {"q": '"relief workers"'}
+    with running(server_settings(data_dir)) as base:
+        before = httpx.get(f"{base}/search", params=query, timeout=30).json()["results"]
+    assert before
+    index_root = data_dir / "index"
+    generation = index_root / (index_root / "CURRENT").read_text().strip()
+    for segment_file in generation.glob("*.seg"):
+        segment_file.write_bytes(b"\0" * 10)
+    statuses: list[int] = []
+    with running(server_settings(data_dir)) as base:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            response = httpx.get(f"{base}/search", params=query, timeout=30)
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                break
+            assert response.status_code == 503, response.text
+            assert response.json()["error"] == "index_unavailable"
+            assert "Traceback" not in response.text
+            time.sleep(0.2)
+        after = response.json()["results"]
+    assert statuses[0] == 503 and statuses[-1] == 200
+    assert [(r["video_id"], r["start"], r["end"]) for r in after] == [
+        (r["video_id"], r["start"], r["end"]) for r in before]
+    assert not generation.exists()

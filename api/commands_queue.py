@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group, RenderableType
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from api.cli import app, clear_errors, err, fail, format_time, load_settings, out
-from worker.settings import Settings
 
 if TYPE_CHECKING:
+    # Type-only: importing the settings loads pydantic-settings, which `briefing search`
+    # (this module registers its commands on the same app) should not pay for.
     from worker.jobs import Job, JobStore, JobVideo
+    from worker.settings import Settings
 
 _POLL = 0.5
 _STEP_ORDER = ("article", "download", "transcribe", "index")
@@ -224,6 +225,8 @@ def follow(store: JobStore, job_ids: list[str]) -> list[Job]:
 
     began = time.monotonic()
     jobs = current()
+    from rich.live import Live
+
     with Live(view(jobs), console=err, transient=True, auto_refresh=False,
               redirect_stdout=False, redirect_stderr=False) as live:
         while not all(_finished(j) for j in jobs):

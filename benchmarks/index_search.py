@@ -4,15 +4,18 @@ Run:  python -m benchmarks.index_search [--sizes 10000,100000] [--video-segments
 
 Builds indexes of N transcript segments (synthetic text with a Zipf word distribution plus
 real transcript sentences), one video (one commit) at a time, and measures segments/s,
-commit time p50/p95/max, size on disk, time to open, and query latency p50/p95 for rare
-terms, common terms, AND of 2-3 terms and 2-word phrases, with the searcher reused as the
-API does.  tantivy (the ``tantivy`` package) indexes and answers the same corpus and queries
-in the same run as the reference point.
+commit time p50/p95/max (and the max of the last tenth of commits, i.e. adding one video to
+an index of nearly N segments), size on disk, time to open, and query latency p50/p95 for
+rare terms, common terms, AND of 2-3 terms and 2-word phrases, with the searcher reused as the
+API does.  It then rebuilds the same corpus in one go, as ``briefing reindex`` does, and
+measures that rate too.  tantivy (the ``tantivy`` package) indexes and answers the same
+corpus and queries in the same run as the reference point.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import shutil
 import tempfile
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from benchmarks.machine import describe
 from indexer.domain import ArticleRef, Segment, Transcript, Word
-from indexer.index import SearchIndex
+from indexer.index import SearchIndex, rebuild_index
 
 REAL_SENTENCES = (
     "Good morning, this is the daily situation report.",
@@ -64,7 +67,10 @@ def build_corpus(n_segments: int, per_video: int, seed: int = 7) -> Corpus:
     """Synthetic transcripts with realistic word frequencies and real sentences mixed in."""
     rng = random.Random(seed)
     vocab = vocabulary(30_000, rng)
-    weights = [1.0 / (rank + 1) ** 1.07 for rank in range(len(vocab))]
+    # Cumulative once: `choices(weights=...)` would re-add 30,000 weights for every segment
+    # (the same draws either way).
+    cum_weights = list(itertools.accumulate(1.0 / (rank + 1) ** 1.07
+                                            for rank in range(len(vocab))))
     videos: list[Transcript] = []
     segments: list[Segment] = []
     clock = 0.0
@@ -72,7 +78,7 @@ def build_corpus(n_segments: int, per_video: int, seed: int = 7) -> Corpus:
         if n % 10 == 0:
             text = rng.choice(REAL_SENTENCES)
         else:
-            tokens = rng.choices(vocab, weights=weights, k=rng.randint(8, 22))
+            tokens = rng.choices(vocab, cum_weights=cum_weights, k=rng.randint(8, 22))
             text = " ".join(tokens).capitalize() + "."
         words = []
         for token in text.split():
@@ -127,10 +133,14 @@ class EngineResult:
     """What one engine measured on one corpus."""
 
     seconds: float
+    bulk_seconds: float
     commits_ms: list[float]
     size: int
     open_ms: float
     latency: dict[str, list[float]]
+    # Whoosh only: the same queries without the sound-alike pass (search quality's fuzzy
+    # matching of names), to show what each part costs.
+    exact_latency: dict[str, list[float]] | None = None
 
 
 def bench_whoosh(corpus: Corpus, root: Path) -> EngineResult:
@@ -151,8 +161,20 @@ def bench_whoosh(corpus: Corpus, root: Path) -> EngineResult:
     open_ms = (time.perf_counter() - t0) * 1000
     latency = {kind: _time_queries(lambda q: index.search(q, limit=10), qs)
                for kind, qs in corpus.queries.items()}
+    exact = {kind: _time_queries(lambda q: index.search(q, limit=10, sound_alike=False), qs)
+             for kind, qs in corpus.queries.items()}
     index.close()
-    return EngineResult(seconds, commits, _dir_size(root), open_ms, latency)
+    size = _dir_size(root)
+
+    def fill(fresh: SearchIndex) -> None:
+        for video in corpus.videos:
+            fresh.add_transcript(video, f"https://news.example/{video.video_id}.mp4", refs)
+
+    bulk_root = root.with_name(root.name + "-rebuild")
+    t0 = time.perf_counter()
+    rebuild_index(bulk_root, fill)
+    bulk_seconds = time.perf_counter() - t0
+    return EngineResult(seconds, bulk_seconds, commits, size, open_ms, latency, exact)
 
 
 def bench_tantivy(corpus: Corpus, root: Path) -> EngineResult:
@@ -191,7 +213,21 @@ def bench_tantivy(corpus: Corpus, root: Path) -> EngineResult:
         return [searcher.doc(address)["start"] for _score, address in hits]
 
     latency = {kind: _time_queries(run, qs) for kind, qs in corpus.queries.items()}
-    return EngineResult(seconds, commits, _dir_size(root), open_ms, latency)
+    size = _dir_size(root)
+
+    bulk_root = root.with_name(root.name + "-rebuild")
+    bulk_root.mkdir(parents=True)
+    t0 = time.perf_counter()
+    bulk_writer = tantivy.Index(schema, path=str(bulk_root)).writer(heap_size=64_000_000,
+                                                                   num_threads=1)
+    for video in corpus.videos:
+        for seg in video.segments:
+            bulk_writer.add_document(tantivy.Document(text=seg.text, video_id=video.video_id,
+                                                      start=seg.start, end=seg.end))
+    bulk_writer.commit()
+    bulk_writer.wait_merging_threads()
+    bulk_seconds = time.perf_counter() - t0
+    return EngineResult(seconds, bulk_seconds, commits, size, open_ms, latency)
 
 
 def _row(name: str, ours: float, ref: float, digits: int = 1) -> str:
@@ -203,17 +239,53 @@ def _rows(size: int, corpus: Corpus, ours: EngineResult, ref: EngineResult) -> I
     yield f"\n### {size:,} segments ({len(corpus.videos)} videos, one commit each)\n"
     yield "| measure | Whoosh (ours) | tantivy | ours / tantivy |"
     yield "| --- | ---: | ---: | ---: |"
-    yield _row("segments/s written", size / ours.seconds, size / ref.seconds, 0)
+    yield _row("segments/s written, one commit per video", size / ours.seconds,
+               size / ref.seconds, 0)
+    yield _row("segments/s written, bulk rebuild", size / ours.bulk_seconds,
+               size / ref.bulk_seconds, 0)
     for name, q in (("p50", 0.5), ("p95", 0.95)):
         yield _row(f"commit {name} (ms)", _percentile(ours.commits_ms, q),
                    _percentile(ref.commits_ms, q), 0)
     yield _row("commit max (ms)", max(ours.commits_ms), max(ref.commits_ms), 0)
+    tail = max(1, len(ours.commits_ms) // 10)
+    yield _row("commit max, last tenth (ms)", max(ours.commits_ms[-tail:]),
+               max(ref.commits_ms[-tail:]), 0)
     yield _row("size on disk (MB)", ours.size / 1e6, ref.size / 1e6)
     yield _row("open + first search (ms)", ours.open_ms, ref.open_ms, 0)
     for kind in ours.latency:
         for name, q in (("p50", 0.5), ("p95", 0.95)):
             yield _row(f"{kind} {name} (ms)", _percentile(ours.latency[kind], q),
                        _percentile(ref.latency[kind], q))
+    for kind in ours.exact_latency or {}:
+        assert ours.exact_latency is not None
+        yield _row(f"{kind} p95, no sound-alike pass (ms)",
+                   _percentile(ours.exact_latency[kind], 0.95),
+                   _percentile(ref.latency[kind], 0.95))
+
+
+def bench_append(index_root: Path, videos: int, per_video: int) -> list[float]:
+    """Commit times (ms) of adding *videos* new videos one at a time to a copy of an index."""
+    work = Path(tempfile.mkdtemp(prefix="bench-append-"))
+    try:
+        shutil.copytree(index_root, work / "index")
+        index = SearchIndex(work / "index")
+        before = index.doc_count()
+        refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
+        commits = []
+        for n, video in enumerate(build_corpus(videos * per_video, per_video, seed=11).videos):
+            added = Transcript(f"new{n:05d}", video.language, video.duration, video.model,
+                               video.model_version, video.segments)
+            t0 = time.perf_counter()
+            index.add_transcript(added, f"https://news.example/{added.video_id}.mp4", refs)
+            commits.append((time.perf_counter() - t0) * 1000)
+        index.close()
+        print(f"\n### adding {videos} videos of {per_video} segments, one commit each, to an "
+              f"index of {before:,} documents\n")
+        print(f"commit p50 {_percentile(commits, 0.5):,.0f} ms, "
+              f"p95 {_percentile(commits, 0.95):,.0f} ms, max {max(commits):,.0f} ms")
+        return commits
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
@@ -221,8 +293,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--video-segments", type=int, default=120,
                         help="segments per video (a 15-minute briefing has about 120)")
+    parser.add_argument("--append-to", type=Path, default=None,
+                        help="only time adding videos one at a time to (a copy of) this index "
+                        "root, e.g. one built by benchmarks.cli_latency --data-dir DIR")
+    parser.add_argument("--append-videos", type=int, default=24)
     args = parser.parse_args()
     print(f"machine: {describe()}")
+    if args.append_to is not None:
+        bench_append(args.append_to, args.append_videos, args.video_segments)
+        return
     for size in (int(s) for s in args.sizes.split(",")):
         corpus = build_corpus(size, args.video_segments)
         work = Path(tempfile.mkdtemp(prefix="bench-index-"))

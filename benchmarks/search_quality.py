@@ -187,11 +187,16 @@ def judge(query: Query, clips: Sequence[FoundClip], corpus: BuiltCorpus) -> Quer
     )
 
 
+def _magnitude(value: float) -> float:
+    return abs(value)
+
+
 def summarise(config: Config, outcomes: list[QueryOutcome], silence_words: int,
               audio_seconds: float, transcribe_seconds: float) -> Metrics:
     """Aggregate per-query outcomes into the reported figures."""
     answerable = [o for o in outcomes if o.answerable]
-    leads = [o.lead for o in answerable if o.lead is not None]
+    leads: list[float] = [o.lead for o in answerable if o.lead is not None]
+    worst = max(leads, key=_magnitude) if leads else None
     found = sum(o.hit for o in answerable)
     return Metrics(
         config=config.name,
@@ -200,7 +205,7 @@ def summarise(config: Config, outcomes: list[QueryOutcome], silence_words: int,
         found=found,
         recall_at_5=round(found / len(answerable), 4) if answerable else 0.0,
         lead_median=round(statistics.median(leads), 2) if leads else None,
-        lead_worst=round(max(leads, key=abs), 2) if leads else None,
+        lead_worst=round(worst, 2) if worst is not None else None,
         clips=sum(o.clips for o in outcomes),
         false_clips=sum(o.false_clips for o in outcomes),
         silence_clips=sum(o.silence_clips for o in outcomes),
@@ -419,7 +424,7 @@ def table(results: Sequence[Metrics]) -> str:
             "on silence | words in silence | speed |")
     rule = "| --- | --- | --- | --- | --- | --- | --- | --- |"
     rows = [
-        f"| {m.config} | {m.recall_at_5:.0%} ({m.found}/{m.answerable}) | "
+        f"| {m.config} | {m.recall_at_5:.1%} ({m.found}/{m.answerable}) | "
         f"{_fmt(m.lead_median, ' s')} | {_fmt(m.lead_worst, ' s')} | "
         f"{m.false_clips}/{m.clips} | {m.silence_clips} | {m.silence_words} | "
         f"{m.speed:.1f}× |"

@@ -52,6 +52,16 @@ from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, build_schema
 
 _CURRENT = "CURRENT"
 WRITE_LOCK_TIMEOUT = 120.0
+# Bounded merging inside a worker's commit.  Whoosh's default policy (MERGE_SMALL) may fold
+# tens of thousands of documents into the segment a one-video commit writes, stalling that
+# commit for seconds.  Ours merges only segments of at most MERGE_MAX_DOCS documents, and only
+# once MERGE_FAN of them have piled up, so a commit copies at most MERGE_MAX_DOCS documents and
+# the index keeps at most about (documents / (MERGE_MAX_DOCS / 2) + MERGE_FAN) segments.
+# `briefing reindex` writes one fully merged segment.
+MERGE_MAX_DOCS = 4000
+MERGE_FAN = 8
+# Memory for the writer's posting pool before it spills sorted runs to disk (Whoosh: 128).
+BULK_LIMIT_MB = 256
 
 
 def _read_current(root: Path) -> str | None:
@@ -76,6 +86,37 @@ def _new_generation(root: Path) -> Path:
     path.mkdir(parents=True)
     windex.create_in(str(path), build_schema())
     return path
+
+
+def bounded_merge(writer: IndexWriter, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy: fold the smallest segments together, never a large one.
+
+    Returns the segments left as they are; the merged ones are copied into the segment the
+    writer is committing.
+    """
+    from whoosh.reading import SegmentReader
+
+    small = sorted((s for s in segments if s.doc_count_all() <= MERGE_MAX_DOCS // 2),
+                   key=lambda s: s.doc_count_all())
+    if len(small) < MERGE_FAN:
+        return list(segments)
+    chosen: list[Any] = []
+    total = 0
+    for seg in small:
+        if chosen and total + seg.doc_count_all() > MERGE_MAX_DOCS:
+            break
+        chosen.append(seg)
+        total += seg.doc_count_all()
+    if len(chosen) < 2:
+        return list(segments)
+    for seg in chosen:
+        reader = SegmentReader(writer.storage, writer.schema, seg)
+        try:
+            writer.add_reader(reader)
+        finally:
+            reader.close()
+    merged = {id(seg) for seg in chosen}
+    return [seg for seg in segments if id(seg) not in merged]
 
 
 def segment_doc_id(video_id: str, segment_id: int) -> str:
@@ -138,8 +179,11 @@ class SearchIndex:
     # -- writing ---------------------------------------------------------------------------
 
     def _writer(self) -> IndexWriter:
+        # A rebuild (pinned to its fresh generation) writes everything in one writer: more
+        # pool memory means fewer sorted runs spilled to disk and merged back.
+        limitmb = BULK_LIMIT_MB if self._pinned is not None else 128
         try:
-            return self._ix.writer(timeout=WRITE_LOCK_TIMEOUT, delay=0.05)
+            return self._ix.writer(timeout=WRITE_LOCK_TIMEOUT, delay=0.05, limitmb=limitmb)
         except LockError as exc:
             raise SearchIndexError(
                 f"the search index is locked by another writer for over {WRITE_LOCK_TIMEOUT:.0f} s"
@@ -160,7 +204,16 @@ class SearchIndex:
             writer.cancel()
             raise
         else:
-            writer.commit()
+            # A rebuild's generation starts empty and gets one segment; a live index gets a
+            # new small segment per commit and bounded merges (see bounded_merge).
+            try:
+                writer.commit(mergetype=bounded_merge)
+            except BaseException:
+                # Release the write lock (a long-lived worker would otherwise hold it until
+                # it exits); the commit's own error is the one to report.
+                with contextlib.suppress(Exception):
+                    writer.cancel()
+                raise
         finally:
             self._batch = None
 

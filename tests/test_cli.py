@@ -152,3 +152,30 @@ def test_transcribe_bad_inputs_are_one_line(tmp_path: Path) -> None:
         proc = run(["transcribe", str(source)], tmp_path)
         assert proc.returncode == 1
         assert reason in proc.stderr and "Traceback" not in proc.stderr
+
+
+HEAVY_MODULES = ("faster_whisper", "ctranslate2", "onnxruntime", "celery", "fastapi",
+                 "uvicorn", "numpy", "pydantic_settings")
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_search_loads_no_transcription_queue_or_server_modules(data_dir: Path,
+                                                               as_json: bool) -> None:
+    # `python -X importtime` lists every module the process imported, on stderr.
+    args = ["search", '"relief workers"', *(["--json"] if as_json else [])]
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "api", *args],
+                          capture_output=True, text=True, timeout=300,
+                          env=cli_env(data_dir))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "relief" in proc.stdout.lower()  # the search really ran and found the clip
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0]
+                for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "whoosh" in imported
+    assert imported.isdisjoint(HEAVY_MODULES), sorted(imported & set(HEAVY_MODULES))
+
+
+def test_search_reads_the_same_data_dir_default_as_the_settings() -> None:
+    from api.cli import DEFAULT_DATA_DIR
+    from worker.settings import Settings
+
+    assert Settings.model_fields["data_dir"].default == DEFAULT_DATA_DIR

@@ -78,6 +78,10 @@ class BrokerLocks:
                 # The lease ran out (the process stalled for a whole lease): someone else
                 # may hold it now, and releasing theirs would be wrong.
                 log.warning("lock %s had expired before it was released", name)
+            except redis.exceptions.RedisError as exc:
+                # The broker is down: the lease lapses by itself.  Raising here would replace
+                # the block's own outcome (finished work, or the exception it is raising).
+                log.warning("could not release lock %s (%s); its lease will lapse", name, exc)
 
     def close(self) -> None:
         """Drop the connection."""
@@ -91,5 +95,8 @@ def _renew(lock: Lock, name: str, lease: float, stop: threading.Event) -> None:
         except LockError:
             log.warning("lost lock %s: its lease expired before it was renewed", name)
             return
-        except redis.exceptions.RedisError as exc:  # the broker blinked; try again next time
+        except redis.exceptions.RedisError as exc:
+            # The broker is down or restarting: keep working and try again next time.  If the
+            # lease lapses meanwhile another worker may start the same step; the on-disk
+            # checks and atomic writes make that duplicate work, never a wrong result.
             log.warning("could not renew lock %s: %s", name, exc)

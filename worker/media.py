@@ -7,8 +7,12 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 import ffmpeg
 import numpy as np
@@ -17,6 +21,11 @@ import numpy.typing as npt
 from worker.errors import MediaError
 
 SAMPLE_RATE = 16_000
+# Long audio is transcribed in windows of this many seconds, each cut at the quietest moment
+# of its last CUT_SEARCH_SECONDS (frames of CUT_FRAME_SECONDS), so memory stays flat.
+WINDOW_SECONDS = 300.0
+CUT_SEARCH_SECONDS = 30.0
+CUT_FRAME_SECONDS = 0.1
 # The input demuxer is forced from what we sniffed, so a ".mp4" that is really a playlist
 # (HLS, concat, an AVI with references) is never opened by a demuxer that follows links.
 _DEMUXERS = {"mp4": "mov", "matroska": "matroska"}
@@ -129,22 +138,16 @@ def _explain(stderr: str, name: str) -> str:
     return f"ffmpeg failed on {name}: {last}"
 
 
-def extract_audio(path: Path, *, timeout: float = 1800.0,
-                  name: str | None = None) -> npt.NDArray[np.float32]:
-    """Decode *path*'s audio to a float32 16 kHz mono array, as faster-whisper expects.
-
-    *name* is what error messages call the file (default: its file name). ffmpeg runs in its
-    own process group so a time-out kills it and anything it started.
-    """
-    name = name or path.name
-    container = container_of(path, name)
-    argv = audio_command(path, container)
+def _run_ffmpeg(argv: list[str], stdout: int | IO[bytes], timeout: float,
+                name: str) -> tuple[bytes | None, str]:
+    """Run ffmpeg in its own process group (a time-out kills it and anything it started);
+    return what it wrote to a piped stdout and its stderr, or raise :class:`MediaError`."""
     proc = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
         start_new_session=True,
     )
     try:
-        raw, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
@@ -156,8 +159,94 @@ def extract_audio(path: Path, *, timeout: float = 1800.0,
     stderr = err.decode("utf-8", errors="replace")
     if proc.returncode != 0:
         raise MediaError(_explain(stderr, name), stderr)
-    usable = len(raw) - len(raw) % 2
-    if usable == 0:
+    return out, stderr
+
+
+def extract_audio(path: Path, *, timeout: float = 1800.0,
+                  name: str | None = None) -> npt.NDArray[np.float32]:
+    """Decode *path*'s audio to a float32 16 kHz mono array, as faster-whisper expects.
+
+    *name* is what error messages call the file (default: its file name).  The whole audio
+    is held in memory: for videos of any length use :func:`decoded_audio`.
+    """
+    name = name or path.name
+    raw, stderr = _run_ffmpeg(audio_command(path, container_of(path, name)), subprocess.PIPE,
+                              timeout, name)
+    count = len(raw or b"") // 2
+    if count == 0:
         raise MediaError(f"{name} has no decodable audio", stderr)
-    samples = np.frombuffer(raw[:usable], dtype=np.int16)
-    return (samples.astype(np.float32) / 32768.0).astype(np.float32, copy=False)
+    audio = np.frombuffer(raw or b"", dtype=np.int16, count=count).astype(np.float32)
+    audio /= 32768.0
+    return audio
+
+
+class AudioFile:
+    """Decoded 16 kHz mono s16le audio in a file, read back in windows of bounded size."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.samples = path.stat().st_size // 2
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.samples / SAMPLE_RATE
+
+    def _read(self, start: int, stop: int) -> npt.NDArray[np.float32]:
+        chunk = np.fromfile(self.path, dtype=np.int16, count=stop - start, offset=2 * start)
+        audio = chunk.astype(np.float32)
+        audio /= 32768.0
+        return audio
+
+    def windows(self, seconds: float = WINDOW_SECONDS
+                ) -> Iterator[tuple[float, npt.NDArray[np.float32]]]:
+        """``(offset in seconds, float32 audio)`` windows of at most *seconds* covering it all.
+
+        Each window but the last ends at the quietest tenth of a second of its final
+        :data:`CUT_SEARCH_SECONDS`, so that no word is cut in two.  Memory stays bounded by
+        the window, whatever the length of the video: faster-whisper computes its features
+        over the whole array it is given.
+        """
+        size = int(seconds * SAMPLE_RATE)
+        search = min(int(CUT_SEARCH_SECONDS * SAMPLE_RATE), size // 2)
+        start = 0
+        while start < self.samples:
+            if self.samples - start <= size + search:
+                yield start / SAMPLE_RATE, self._read(start, self.samples)
+                return
+            window = self._read(start, start + size)
+            cut = size - search + _quietest(window[size - search:])
+            yield start / SAMPLE_RATE, window[:cut]
+            start += cut
+
+
+def _quietest(audio: npt.NDArray[np.float32]) -> int:
+    """The middle of the quietest frame of *audio*, as a sample index."""
+    frame = int(CUT_FRAME_SECONDS * SAMPLE_RATE)
+    frames = audio[: len(audio) // frame * frame].reshape(-1, frame)
+    energy = np.square(frames).mean(axis=1)
+    return int(np.argmin(energy)) * frame + frame // 2
+
+
+@contextmanager
+def decoded_audio(path: Path, tmp_dir: Path, *, timeout: float = 1800.0,
+                  name: str | None = None) -> Iterator[AudioFile]:
+    """Decode *path*'s audio to 16 kHz mono PCM in a temporary file under *tmp_dir*.
+
+    ffmpeg writes straight to the file, so memory does not grow with the video's length;
+    the file is removed when the context ends.  Same guards and errors as
+    :func:`extract_audio`.
+    """
+    name = name or path.name
+    argv = audio_command(path, container_of(path, name))
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, raw = tempfile.mkstemp(prefix="audio-", suffix=".s16le", dir=tmp_dir)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _, stderr = _run_ffmpeg(argv, out, timeout, name)
+        audio = AudioFile(Path(raw))
+        if audio.samples == 0:
+            raise MediaError(f"{name} has no decodable audio", stderr)
+        yield audio
+    finally:
+        Path(raw).unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from worker.articles import parse_article
 from worker.errors import DownloadError, FetchError
 from worker.fetch import Downloaded, FetchLimits, copy_local, download, fetch_text
 from worker.jobs import JOB_FAILED, JobProgress, JobStore
-from worker.media import extract_audio
+from worker.media import decoded_audio
 from worker.models import LoadedModel, load_model
 from worker.priming import linking_articles, primed_options
 from worker.store import (
@@ -32,7 +32,7 @@ from worker.store import (
     DataDir,
     video_id_for,
 )
-from worker.transcribe import TranscribeOptions, transcribe
+from worker.transcribe import TranscribeOptions, transcribe_windows
 
 log = logging.getLogger(__name__)
 
@@ -206,11 +206,13 @@ def transcribe_stored(video_id: str, url: str, ctx: Context) -> Transcript:
     media = ctx.data.video_file(video_id)
     if media is None:
         raise DownloadError(f"video {video_id} is not stored")
-    audio = extract_audio(media, timeout=ctx.ffmpeg_timeout, name="the video")
     # The linking articles spell the names the small models mangle (worker.priming).
     options = primed_options(ctx.options, linking_articles(ctx.data, video_id))
-    transcript = transcribe(audio, ctx.models.get(), video_id, options,
-                            lambda fraction: ctx.progress.transcribed(url, fraction))
+    with decoded_audio(media, ctx.data.tmp, timeout=ctx.ffmpeg_timeout,
+                       name="the video") as audio:
+        transcript = transcribe_windows(
+            audio.windows(), audio.duration, ctx.models.get(), video_id, options,
+            lambda fraction: ctx.progress.transcribed(url, fraction))
     ctx.data.save_transcript(transcript)
     return transcript
 
@@ -348,20 +350,26 @@ def transcribe_source(
     progress: Progress,
 ) -> Transcript:
     """Transcribe one local file or URL without touching the data dir's records or the index."""
+    downloaded: Path | None = None
     if not is_url(source):
-        path = Path(source).expanduser()
-        if not path.is_file():
+        media = Path(source).expanduser()
+        if not media.is_file():
             raise FetchError(f"no such file: {source}")
-        video_id = file_video_id(path)
-        audio = extract_audio(path, timeout=ffmpeg_timeout)
+        video_id = file_video_id(media)
     else:
         got = download(source, tmp_dir, limits,
                        lambda done, total: progress.downloaded(source, done, total))
-        try:
-            video_id = video_id_for(got.sha256)
-            audio = extract_audio(got.path, timeout=ffmpeg_timeout)
-        finally:
-            got.path.unlink(missing_ok=True)
-    progress.state(source, TRANSCRIBING)
-    return transcribe(audio, models.get(), video_id, options,
-                      lambda fraction: progress.transcribed(source, fraction))
+        downloaded = media = got.path
+        video_id = video_id_for(got.sha256)
+    try:
+        # Decoded to a file and transcribed in windows: memory stays flat with length.
+        with decoded_audio(media, tmp_dir, timeout=ffmpeg_timeout) as audio:
+            if downloaded is not None:
+                downloaded.unlink(missing_ok=True)
+            progress.state(source, TRANSCRIBING)
+            return transcribe_windows(audio.windows(), audio.duration, models.get(), video_id,
+                                      options,
+                                      lambda fraction: progress.transcribed(source, fraction))
+    finally:
+        if downloaded is not None:
+            downloaded.unlink(missing_ok=True)

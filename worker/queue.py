@@ -1,8 +1,9 @@
 """The queue's enqueue side and its numbers: Celery configuration, time limits, retry policy.
 
-Both ends use :func:`celery_config`: ``briefing worker`` (through :mod:`worker.tasks`) and
-whatever submits jobs (the CLI, the HTTP API) through :func:`submit_ingest`, which sends by
-task name and so never imports the pipeline.
+Both ends use :func:`celery_config`: ``briefing worker`` (through :mod:`worker.tasks`, with
+:func:`worker_celery_config`'s patient publishing) and whatever submits jobs (the CLI, the
+HTTP API) through :func:`submit_ingest`, which sends by task name and so never imports the
+pipeline.
 
 Why the numbers hang together: with the Redis broker a task that is not acknowledged within
 ``visibility_timeout`` seconds of its delivery is handed to another worker.  Tasks are
@@ -159,8 +160,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # sit behind another one while an idle machine waits.
         "worker_prefetch_multiplier": 1,
         "worker_disable_prefetch": True,
-        # With late acks a task whose connection was lost is redelivered: stop our copy.
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # With Redis a late-acked task whose connection was lost is not redelivered until
+        # the visibility timeout (hours): stopping our copy would leave its video stuck that
+        # long.  Let it finish instead; the on-disk checks make the late duplicate a no-op.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         # SIGTERM: running tasks get a grace period, then go back on the queue at once
         # (rather than after the visibility timeout).
         "worker_soft_shutdown_timeout": settings.shutdown_grace,
@@ -169,6 +172,18 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
     }
+
+
+# Inside a task the step's work is done and stored before the next step is published: a
+# broker that is restarting is waited for (about five minutes in all) rather than turned into
+# a failure of the video.  Submitters keep the quick policy above and answer 503 instead.
+STEP_PUBLISH_RETRY_POLICY = {"max_retries": 60, "interval_start": 1, "interval_step": 1,
+                             "interval_max": 5}
+
+
+def worker_celery_config(settings: Settings) -> dict[str, Any]:
+    """:func:`celery_config` for ``briefing worker``: its tasks wait for the broker to return."""
+    return {**celery_config(settings), "task_publish_retry_policy": STEP_PUBLISH_RETRY_POLICY}
 
 
 _producers: dict[str, Any] = {}

@@ -14,7 +14,11 @@ Failure policy, the same for every step:
 * any other error fails the video at once, with the reason, in the job store;
 * a delivery whose worker died (SIGKILL, out of memory, a native crash) is redone by the next
   worker; after ``BRIEFING_MAX_DELIVERIES`` such deaths the video is failed instead;
-* a step over its time limit (which grows with the video's duration) fails the video.
+* a step over its time limit (which grows with the video's duration) fails the video;
+* the broker going away (Redis restarting) is not the video's failure: a running step keeps
+  going (its locks' leases lapse at worst, the on-disk checks still prevent double work),
+  publishing the next step waits for the broker to return, and a step that needed the broker
+  is tried again without counting as a retry.
 
 Deliveries are counted in our job store, not in Celery: a killed worker never updates
 Celery's counters.
@@ -56,8 +60,8 @@ from worker.queue import (
     TRANSCRIBE_TASK,
     QueuePolicy,
     broker_problem,
-    celery_config,
     redacted,
+    worker_celery_config,
 )
 from worker.settings import Settings
 from worker.stages import (
@@ -89,7 +93,7 @@ app = Celery("briefing", set_as_current=False)
 
 def _configure_from_settings(sender: Celery, **_: Any) -> None:
     # `celery -A worker.tasks ...` reads BRIEFING_* like every other entry point.
-    sender.conf.update(celery_config(Settings()))
+    sender.conf.update(worker_celery_config(Settings()))
 
 
 app.on_configure.connect(_configure_from_settings)
@@ -161,6 +165,16 @@ def is_transient(exc: BaseException) -> bool:
         return bool(getattr(exc, "transient", False))
     return isinstance(exc, OSError | redis.exceptions.ConnectionError |
                       redis.exceptions.TimeoutError | sqlite3.OperationalError |
+                      KombuOperationalError)
+
+
+def broker_down(exc: BaseException) -> bool:
+    """Whether *exc* says the broker (Redis: the queue and the locks) cannot be reached.
+
+    That is the fleet's problem, not the video's: it is neither counted as a retry nor
+    a reason to fail the video.
+    """
+    return isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError |
                       KombuOperationalError)
 
 
@@ -236,6 +250,16 @@ def _run(task: _Step, job_id: str, url: str, work: Callable[[Queued], None],
             _fail(q, job_id, url, f"took longer than its time limit{limit} while "
                                   f"{_DOING[step]}")
             return
+        if broker_down(exc):
+            # Publishing the retry waits for the broker to come back (the worker's publish
+            # retry policy); if it never does, the message stays unacknowledged in Redis and
+            # is redelivered after the visibility timeout.
+            q.jobs.end_delivery(job_id, url, step)
+            delay = q.policy.retry_delay(0)
+            log.warning("job %s: %s of %s stopped: the broker is unreachable (%s); trying "
+                        "again in %.1f s once it is back", job_id, step, url or "the article",
+                        exc, delay)
+            raise task.retry(countdown=delay, exc=exc) from exc
         q.jobs.end_delivery(job_id, url, step, transient_failure=is_transient(exc))
         if is_transient(exc):
             _retry_or_fail(task, q, job_id, url, delivery.failures, exc)
@@ -400,7 +424,7 @@ def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int | 
     cores = _cores()
     _serving.queues = tuple(queues)
     _serving.cpu_threads = max(1, cores // processes) if TRANSCRIBE in queues else 0
-    app.conf.update(celery_config(settings))
+    app.conf.update(worker_celery_config(settings))
     if policy.visibility_timeout < policy.derived_visibility_timeout:
         log.warning("BRIEFING_VISIBILITY_TIMEOUT=%d is below the %d s the longest task and "
                     "retry need: such tasks may run twice", policy.visibility_timeout,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -50,6 +50,10 @@ class TranscribeOptions:
     # times still come from the alignment).  A prompt makes tiny models stop early inside
     # timestamped windows and drop the last sentence; without them they keep going.
     without_timestamps: bool = True
+    # Decode this many 30-second windows at once with faster-whisper's
+    # BatchedInferencePipeline; 0 decodes sequentially.  The batched pipeline ignores
+    # condition_on_previous_text and hallucination_silence_threshold (see above).
+    batch_size: int = 0
 
 
 def prompt_words_of(text: str) -> set[str]:
@@ -111,38 +115,71 @@ def transcribe(
     on_progress: Callable[[float], None] | None = None,
 ) -> Transcript:
     """Transcribe 16 kHz mono *audio*; *on_progress* receives the share of audio done (0..1)."""
-    duration = len(audio) / SAMPLE_RATE
+    return transcribe_windows([(0.0, audio)], len(audio) / SAMPLE_RATE, model, video_id,
+                              options, on_progress)
+
+
+def _decode(model: LoadedModel, audio: npt.NDArray[np.float32], language: str | None,
+            options: TranscribeOptions) -> tuple[Iterable[Any], Any]:
+    common: dict[str, Any] = dict(
+        language=language, beam_size=options.beam_size, word_timestamps=True,
+        vad_filter=options.vad_filter, initial_prompt=options.initial_prompt,
+        hotwords=options.hotwords, without_timestamps=options.without_timestamps)
+    if options.batch_size > 0:
+        from faster_whisper import BatchedInferencePipeline
+
+        batched = BatchedInferencePipeline(model.model)
+        return batched.transcribe(audio, batch_size=options.batch_size, **common)  # type: ignore[no-any-return]
+    return model.model.transcribe(  # type: ignore[no-any-return]
+        audio, condition_on_previous_text=options.condition_on_previous_text,
+        hallucination_silence_threshold=options.hallucination_silence_threshold, **common)
+
+
+def transcribe_windows(
+    windows: Iterable[tuple[float, npt.NDArray[np.float32]]],
+    duration: float,
+    model: LoadedModel,
+    video_id: str,
+    options: TranscribeOptions = TranscribeOptions(),
+    on_progress: Callable[[float], None] | None = None,
+) -> Transcript:
+    """Transcribe *duration* seconds of audio given as consecutive ``(offset in seconds,
+    16 kHz mono samples)`` windows (:meth:`worker.media.AudioFile.windows`) into one
+    transcript, its times counted from the start of the whole.
+
+    faster-whisper computes features over all the audio it is given at once, so windows
+    keep memory flat however long the video.  A language detected in the first window is
+    kept for the others.
+    """
     language = "en" if model.english_only else options.language
+    prompt_words = prompt_words_of(f"{options.hotwords or ''} {options.initial_prompt or ''}")
+    segments: list[Segment] = []
+    info: Any = None
     try:
-        segments_iter, info = model.model.transcribe(
-            audio,
-            language=language,
-            beam_size=options.beam_size,
-            word_timestamps=True,
-            vad_filter=options.vad_filter,
-            condition_on_previous_text=options.condition_on_previous_text,
-            hallucination_silence_threshold=options.hallucination_silence_threshold,
-            initial_prompt=options.initial_prompt,
-            hotwords=options.hotwords,
-            without_timestamps=options.without_timestamps,
-        )
-        prompt_words = prompt_words_of(f"{options.hotwords or ''} {options.initial_prompt or ''}")
-        segments: list[Segment] = []
-        for raw in segments_iter:
-            words = tuple(
-                Word(word=w.word, start=round(float(w.start), 3), end=round(float(w.end), 3),
-                     probability=round(float(w.probability), 3))
-                for w in (raw.words or ())
-            )
-            text = raw.text.strip()
-            if not text or echoes_prompt(text, prompt_words):
-                continue
-            segments.append(Segment(id=len(segments), start=round(float(raw.start), 3),
-                                    end=round(float(raw.end), 3), text=text, words=words))
-            if on_progress is not None and duration > 0:
-                on_progress(min(1.0, float(raw.end) / duration))
+        for offset, audio in windows:
+            segments_iter, window_info = _decode(model, audio, language, options)
+            if info is None:
+                info = window_info
+                language = str(info.language)
+            for raw in segments_iter:
+                words = tuple(
+                    Word(word=w.word, start=round(offset + float(w.start), 3),
+                         end=round(offset + float(w.end), 3),
+                         probability=round(float(w.probability), 3))
+                    for w in (raw.words or ())
+                )
+                text = raw.text.strip()
+                if not text or echoes_prompt(text, prompt_words):
+                    continue
+                segments.append(Segment(id=len(segments), start=round(offset + float(raw.start), 3),
+                                        end=round(offset + float(raw.end), 3), text=text,
+                                        words=words))
+                if on_progress is not None and duration > 0:
+                    on_progress(min(1.0, (offset + float(raw.end)) / duration))
     except Exception as exc:  # ctranslate2 and onnxruntime raise plain RuntimeErrors
         raise TranscriptionError(f"transcription of {video_id} failed: {exc}") from exc
+    if info is None:
+        raise TranscriptionError(f"transcription of {video_id} failed: no audio")
     if on_progress is not None:
         on_progress(1.0)
     # A primed model may repeat a name on the silence at the end ("Khartoum, Khartoum,").

@@ -1,0 +1,103 @@
+"""Redis stopped during an ingest: a clear error meanwhile, and queued work resumes after."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli_env
+from tests.siteserver import Site
+from tests.test_queue import BRIEFING, REPO, Fleet, page, publish, state_of, wait_for, wait_job
+from worker.jobs import JobStore
+from worker.queue import submit_ingest
+from worker.settings import Settings
+from worker.store import DataDir
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port, persisting to an append-only file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._answers, 20, "redis-server to start")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def crash(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+
+
+def test_redis_down_mid_ingest_gives_a_clear_error_and_the_job_resumes(
+        tmp_path: Path, site: Site, private_redis: PrivateRedis) -> None:
+    data_dir = tmp_path / "data"
+    fleet = Fleet(data_dir, private_redis.url, tmp_path)
+    store = JobStore(DataDir(data_dir).jobs_db)
+    settings = Settings(data_dir=data_dir, broker_url=private_redis.url,
+                        allow_private_networks=True)
+    publish(site, "outage", **{"one.mp4": "briefing-a.mp4", "two.mp4": "briefing-b.mp4"})
+    try:
+        fleet.start(concurrency=1, BRIEFING_CPU_THREADS="1")
+        job_id = submit_ingest(settings, store, site.url("outage/page.html"),
+                               page("one.mp4", "two.mp4"))
+        wait_for(lambda: state_of(store, job_id, "one.mp4") == "transcribing", 90,
+                 "the first transcription to start")
+        private_redis.crash()
+
+        refused = subprocess.run([*BRIEFING, "ingest", site.url("article-b.html")],
+                                 capture_output=True, text=True, timeout=120, cwd=REPO,
+                                 env=cli_env(data_dir, BRIEFING_BROKER_URL=private_redis.url))
+        assert refused.returncode == 1
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "broker" in lines[0].lower(), refused.stderr
+        assert "Traceback" not in refused.stderr
+
+        time.sleep(3)
+        private_redis.start()  # the same append-only file: the queue comes back
+        job = wait_job(store, job_id, fleet, timeout=240)
+        assert job.state == "done", job
+        assert [v.state for v in job.videos] == ["done", "done"], job
+        assert len(list(DataDir(data_dir).transcripts())) == 2
+        # The transcription running at the crash finished: neither video was done twice.
+        assert len(fleet.transcribed()) == 2, fleet.logs_text()
+    finally:
+        fleet.stop()

@@ -1,6 +1,6 @@
 """Transcription benchmark: pipeline overhead, throughput choices, memory, end to end.
 
-Run from the repository root (all sections, about 15 minutes on 2 cores)::
+Run from the repository root, on an otherwise idle machine (all sections)::
 
     python -m benchmarks.transcription
     python -m benchmarks.transcription --sections overhead,memory --reps 5

@@ -202,14 +202,34 @@ def index_terms(text: str) -> list[str]:
     return [term for word in normal_words(text) for term in word.terms()]
 
 
-class NormalizingTokenizer(Tokenizer):  # type: ignore[misc]
-    """A Whoosh analyzer emitting :func:`normal_words` terms with positions and offsets."""
+class WordTokenizer(Tokenizer):  # type: ignore[misc]
+    """Base of our Whoosh tokenizers: equal by type, tokens placed at a word's position."""
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self)
 
     def __hash__(self) -> int:
         return hash(type(self))
+
+    @staticmethod
+    def word_token(text: str, word: NormWord, pos: int, *, positions: bool, chars: bool,
+                   removestops: bool, mode: str, start_pos: int, start_char: int,
+                   **kwargs: object) -> Token:
+        """A token for *text* at *word*'s position and character span."""
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        token.text = text
+        token.boost = 1.0
+        token.stopped = False
+        if positions:
+            token.pos = start_pos + pos
+        if chars:
+            token.startchar = start_char + word.start
+            token.endchar = start_char + word.end
+        return token
+
+
+class NormalizingTokenizer(WordTokenizer):
+    """A Whoosh analyzer emitting :func:`normal_words` terms with positions and offsets."""
 
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
@@ -219,15 +239,9 @@ class NormalizingTokenizer(Tokenizer):  # type: ignore[misc]
         words = normal_words(value)
         for pos, word in enumerate(words):
             for term in word.terms():
-                token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-                token.text = term
-                token.boost = 1.0
-                token.stopped = False
+                token = self.word_token(term, word, pos, positions=positions, chars=chars,
+                                        removestops=removestops, mode=mode,
+                                        start_pos=start_pos, start_char=start_char, **kwargs)
                 if keeporiginal:
                     token.original = value[word.start : word.end]
-                if positions:
-                    token.pos = start_pos + pos
-                if chars:
-                    token.startchar = start_char + word.start
-                    token.endchar = start_char + word.end
                 yield token

@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from whoosh.analysis import Token, Tokenizer
+from whoosh.analysis import Token
 
-from indexer.normalize import normal_words
+from indexer.normalize import WordTokenizer, normal_words
 
 MIN_LETTERS = 4
 MIN_KEY = 3
@@ -61,14 +61,8 @@ def sound_key(word: str) -> str:
     return key if len(key) >= MIN_KEY else ""
 
 
-class SoundKeyTokenizer(Tokenizer):  # type: ignore[misc]
+class SoundKeyTokenizer(WordTokenizer):
     """A Whoosh analyzer emitting the sound key of each capitalised word (names)."""
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self)
-
-    def __hash__(self) -> int:
-        return hash(type(self))
 
     def __call__(self, value: str, positions: bool = False, chars: bool = False,
                  keeporiginal: bool = False, removestops: bool = True, start_pos: int = 0,
@@ -77,15 +71,7 @@ class SoundKeyTokenizer(Tokenizer):  # type: ignore[misc]
         """Yield a token per capitalised word that has a key."""
         for pos, word in enumerate(normal_words(value)):
             key = sound_key(word.surface) if word.capital else ""
-            if not key:
-                continue
-            token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-            token.text = key
-            token.boost = 1.0
-            token.stopped = False
-            if positions:
-                token.pos = start_pos + pos
-            if chars:
-                token.startchar = start_char + word.start
-                token.endchar = start_char + word.end
-            yield token
+            if key:
+                yield self.word_token(key, word, pos, positions=positions, chars=chars,
+                                      removestops=removestops, mode=mode,
+                                      start_pos=start_pos, start_char=start_char, **kwargs)

@@ -15,6 +15,16 @@ _TYPES = {".html": "text/html; charset=utf-8", ".mp4": "video/mp4", ".md": "text
           ".txt": "text/plain; charset=utf-8"}
 
 
+def redirect_to(location: str) -> Handler:
+    """A route that answers 302 with *location*."""
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(302)
+        h.send_header("Location", location)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    return handler
+
+
 @dataclass
 class Site:
     """Files under *root* served at ``base``; ``routes`` override paths with handlers."""

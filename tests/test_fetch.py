@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MEDIA
-from tests.siteserver import Site
+from tests.siteserver import Site, redirect_to
 from worker.errors import BlockedAddressError, DownloadError, FetchError, TooLargeError
 from worker.fetch import FetchLimits, download
 from worker.netguard import check_url, is_public_address
@@ -25,14 +25,6 @@ def faulty(tmp_path: Path) -> Site:
     def status(code: int) -> object:
         def handler(h: BaseHTTPRequestHandler) -> None:
             h.send_error(code)
-        return handler
-
-    def redirect_to(location: str) -> object:
-        def handler(h: BaseHTTPRequestHandler) -> None:
-            h.send_response(302)
-            h.send_header("Location", location)
-            h.send_header("Content-Length", "0")
-            h.end_headers()
         return handler
 
     def endless(h: BaseHTTPRequestHandler) -> None:

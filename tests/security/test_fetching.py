@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MEDIA
-from tests.siteserver import Site
+from tests.siteserver import Site, redirect_to
 from worker.articles import parse_article
 from worker.errors import BlockedAddressError, FetchError, TooLargeError
 from worker.fetch import FetchLimits, download, fetch_text
@@ -22,15 +22,6 @@ from worker.netguard import check_url
 
 LOOPBACK_ONLY = FetchLimits(max_bytes=5_000_000, connect_timeout=3, read_timeout=3,
                             deadline=10, private_allowlist=("127.0.0.1/32",))
-
-
-def _redirect(location: str) -> Any:
-    def handler(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(302)
-        h.send_header("Location", location)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-    return handler
 
 
 @pytest.fixture
@@ -51,7 +42,7 @@ def server(tmp_path: Path) -> Iterator[Site]:
 ])
 def test_every_redirect_hop_is_checked(server: Site, tmp_path: Path, target: str) -> None:
     port = server.base.rsplit(":", 1)[1]
-    server.routes["/hop"] = _redirect(target.format(port=port))
+    server.routes["/hop"] = redirect_to(target.format(port=port))
     with pytest.raises(BlockedAddressError):
         download(server.url("hop"), tmp_path / "tmp", LOOPBACK_ONLY)
     assert server.hits == ["/hop"]

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, build_schema
 
 _CURRENT = "CURRENT"
 WRITE_LOCK_TIMEOUT = 120.0
+# Filter document sets kept per searcher (one per distinct filter combination).
+DOCSET_CACHE = 32
 # Bounded merging inside a worker's commit.  Whoosh's default policy (MERGE_SMALL) may fold
 # tens of thousands of documents into the segment a one-video commit writes, stalling that
 # commit for seconds.  Ours merges only segments of at most MERGE_MAX_DOCS documents, and only
@@ -132,6 +135,10 @@ class SearchIndex:
         self._pinned = _generation
         self._batch: IndexWriter | None = None
         self._searcher: Searcher | None = None
+        # Document sets of filters (kinds, sources, dates) for the current searcher: a Whoosh
+        # filter query is otherwise expanded over every matching document on each search
+        # (100,000 segments for "clips only": most of a search's time).
+        self._docsets: OrderedDict[str, set[int]] = OrderedDict()
         self._opened_gen: str | None = None
         self._ix = self._open()
 
@@ -279,11 +286,29 @@ class SearchIndex:
 
     def _get_searcher(self) -> Searcher:
         self._fresh()
-        if self._searcher is None:
+        previous = self._searcher
+        if previous is None:
             self._searcher = self._ix.searcher()
         else:
-            self._searcher = self._searcher.refresh()
+            self._searcher = previous.refresh()
+        if self._searcher is not previous:
+            self._docsets.clear()  # document numbers change with the segments
         return self._searcher
+
+    def _docset(self, searcher: Searcher, query: wq.Query | None) -> set[int] | None:
+        """The document numbers matching *query* in *searcher*, kept while it is current."""
+        if query is None:
+            return None
+        key = repr(query)
+        found = self._docsets.get(key)
+        if found is None:
+            found = set(searcher.docs_for_query(query))  # Whoosh takes a set, not a frozenset
+            self._docsets[key] = found
+            if len(self._docsets) > DOCSET_CACHE:
+                self._docsets.popitem(last=False)
+        else:
+            self._docsets.move_to_end(key)
+        return found
 
     def doc_count(self) -> int:
         """Number of live documents (articles plus segments)."""
@@ -320,16 +345,27 @@ class SearchIndex:
         parsed = parse_query(text)
         searcher = self._get_searcher()
         wanted = offset + limit
-        restrict = _filter_query(kind, source, published_from, published_to, language)
+        wanted_docs = _filter_query(kind, source, published_from, published_to, language)
         try:
+            restrict = self._docset(searcher, wanted_docs)
+            if restrict is not None and not restrict:
+                # Whoosh reads an empty filter as no filter at all.
+                return SearchPage(results=[], total=0)
             reader = searcher.reader()
             parsed = expand(parsed, lambda term: any((field, term) in reader
                                                      for field in SEARCH_FIELDS))
             hits = searcher.search(to_whoosh(parsed), limit=max(wanted * 3, 30),
                                    filter=restrict)
-            total = len(hits)
-            loose = _sound_alike_hits(searcher, parsed, hits, restrict, max(wanted * 3, 30),
-                                      enabled=sound_alike and kind != "article")
+            # One pass over the matching documents serves both the total and the mask of
+            # the sound-alike search (len(hits) would make a second one).
+            exact_docs = hits.docs()
+            total = len(exact_docs)
+            loose: list[Any] = []
+            if sound_alike and kind != "article":
+                articles_only = self._docset(searcher, wq.Term("kind", KIND_ARTICLE)) or ()
+                loose = _sound_alike_hits(searcher, parsed, restrict,
+                                          exact_docs.union(articles_only),
+                                          max(wanted * 3, 30))
             total += len(loose)
         except Exception as exc:
             raise SearchIndexError(f"search failed: {exc}") from exc
@@ -387,17 +423,16 @@ class SearchIndex:
         return SearchPage(results=results[offset:wanted], total=max(total, 0))
 
 
-def _sound_alike_hits(searcher: Searcher, parsed: ParsedQuery, exact: Any,
-                      restrict: wq.Query | None, limit: int, *, enabled: bool) -> list[Any]:
-    """Segments answering *parsed* only by sound-alike names, excluding the exact hits."""
-    if not enabled or SOUNDS_FIELD not in searcher.schema:
+def _sound_alike_hits(searcher: Searcher, parsed: ParsedQuery, restrict: set[int] | None,
+                      excluded: set[int], limit: int) -> list[Any]:
+    """Segments answering *parsed* only by sound-alike names, not in *excluded* (the exact
+    hits and the articles)."""
+    if SOUNDS_FIELD not in searcher.schema:
         return []
     loose = sound_alike_query(parsed)
     if loose is None:
         return []
-    segments = wq.Term("kind", KIND_SEGMENT)
-    only = segments if restrict is None else wq.And([restrict, segments])
-    return list(searcher.search(loose, limit=limit, filter=only, mask=set(exact.docs())))
+    return list(searcher.search(loose, limit=limit, filter=restrict, mask=excluded))
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -28,8 +28,9 @@ MAX_QUERY_CHARS = 1000
 MAX_QUERY_TERMS = 32
 SEARCH_FIELDS = ("text", "title")
 SOUNDS_FIELD = "sounds"
-# A compound is split into two known words only when each part is at least this long.
-MIN_PART = 2
+# A compound is split into two known words only when each part is at least this long
+# (two-letter parts turn "inside" into "in side" and "today" into "to day").
+MIN_PART = 3
 MAX_OPTIONS = 6
 # Sound-alike matching leaves out short words ("of", "el", "au", "Mei" in "Mei-Ling"): too
 # short to compare by sound, and usually not the part of a name a recogniser gets right.
@@ -271,7 +272,10 @@ def sound_alike_query(parsed: ParsedQuery) -> wq.Query | None:
         loose_any = True
         each = [q if q is not None else wq.Term("text", stem(w)) for w, q in zip(words, loose,
                                                                                strict=True)]
-        parts.append(wq.Or([exact, each[0] if len(each) == 1 else wq.And(each)]))
+        alike = each[0] if len(each) == 1 else wq.And(each)
+        # The exact hits are masked out of this search: with one clause, its exact form
+        # (compound and split options, phrases) can only find masked documents.
+        parts.append(alike if len(parsed.clauses) == 1 else wq.Or([exact, alike]))
     if not loose_any:
         return None
     return parts[0] if len(parts) == 1 else wq.And(parts)

@@ -150,8 +150,16 @@ def test_filters_by_kind_source_date_and_language(tmp_path: Path) -> None:
     assert kinds(published_from="2026-11-01") == [("article", "https://e.org/a"), ("clip", "v1")]
     assert kinds(published_to="2026-10-31") == [("article", "https://o.org/b")]
     assert kinds(language="en") == [("clip", "v1")]
+    # A filter nothing matches finds nothing (Whoosh would read an empty set as no filter).
+    assert kinds(source="nobody") == []
+    assert kinds(language="fr") == []
     with pytest.raises(QueryError):
         ix.search("harbour", kind="video")
+    # The filter's documents are remembered per searcher: a new commit is seen at once.
+    ix.add_article(Article("a3", "https://n.org/c", "Harbour again", "harbour convoy third",
+                           "Nobody", published="2026-11-21"))
+    assert kinds(source="nobody") == [("article", "https://n.org/c")]
+    assert ("article", "https://n.org/c") in kinds(published_from="2026-11-01")
 
 
 def test_pages_and_total(tmp_path: Path) -> None:

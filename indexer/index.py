@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import shutil
+import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -55,14 +56,15 @@ _CURRENT = "CURRENT"
 WRITE_LOCK_TIMEOUT = 120.0
 # Filter document sets kept per searcher (one per distinct filter combination).
 DOCSET_CACHE = 32
-# Bounded merging inside a worker's commit.  Whoosh's default policy (MERGE_SMALL) may fold
-# tens of thousands of documents into the segment a one-video commit writes, stalling that
-# commit for seconds.  Ours merges only segments of at most MERGE_MAX_DOCS documents, and only
-# once MERGE_FAN of them have piled up, so a commit copies at most MERGE_MAX_DOCS documents and
-# the index keeps at most about (documents / (MERGE_MAX_DOCS / 2) + MERGE_FAN) segments.
-# `briefing reindex` writes one fully merged segment.
-MERGE_MAX_DOCS = 4000
+# Merging.  Whoosh merges by re-adding every posting in Python, so a merge inside a commit
+# (its default policy, MERGE_SMALL) stalls that commit, and every writer waiting for the lock,
+# for seconds.  Our commits never merge: each adds one small segment, and `compact()` folds
+# segments together aside, holding the write lock only to swap the merged segment in.
+# Segments are tiered by size (MERGE_TIER_DOCS, then MERGE_FAN times more per tier).
+MERGE_TIER_DOCS = 250
 MERGE_FAN = 8
+# The side directory, inside the generation, where a merge writes its segment.
+MERGE_DIR_PREFIX = "merging-"
 # Memory for the writer's posting pool before it spills sorted runs to disk (Whoosh: 128).
 BULK_LIMIT_MB = 256
 
@@ -91,35 +93,32 @@ def _new_generation(root: Path) -> Path:
     return path
 
 
-def bounded_merge(writer: IndexWriter, segments: list[Any]) -> list[Any]:
-    """Whoosh merge policy: fold the smallest segments together, never a large one.
+def merge_plan(segments: Sequence[Any]) -> list[Any]:
+    """The segments to fold into one next, or [] when the index is tidy enough.
 
-    Returns the segments left as they are; the merged ones are copied into the segment the
-    writer is committing.
+    Tiers by size, each MERGE_FAN times the last (a video's commit is tier 0): once MERGE_FAN
+    segments share a tier, they are merged into one of the next tier.  An index of N documents
+    thus keeps at most about MERGE_FAN segments per tier (a few dozen at 100,000), and each
+    document is copied about log(N) / log(MERGE_FAN) times in its life.
     """
-    from whoosh.reading import SegmentReader
+    tiers: dict[int, list[Any]] = {}
+    for seg in segments:
+        live = max(1, seg.doc_count())
+        tier = 0
+        while live > MERGE_TIER_DOCS * MERGE_FAN ** tier:
+            tier += 1
+        tiers.setdefault(tier, []).append(seg)
+    for tier in sorted(tiers):
+        if len(tiers[tier]) >= MERGE_FAN:
+            return sorted(tiers[tier], key=lambda seg: seg.doc_count())[:MERGE_FAN]
+    # Segments that lost most of their documents to re-indexing are worth rewriting alone.
+    sparse = [seg for seg in segments if seg.doc_count_all() >= MERGE_TIER_DOCS
+              and seg.deleted_count() > seg.doc_count_all() // 2]
+    return sparse[:1]
 
-    small = sorted((s for s in segments if s.doc_count_all() <= MERGE_MAX_DOCS // 2),
-                   key=lambda s: s.doc_count_all())
-    if len(small) < MERGE_FAN:
-        return list(segments)
-    chosen: list[Any] = []
-    total = 0
-    for seg in small:
-        if chosen and total + seg.doc_count_all() > MERGE_MAX_DOCS:
-            break
-        chosen.append(seg)
-        total += seg.doc_count_all()
-    if len(chosen) < 2:
-        return list(segments)
-    for seg in chosen:
-        reader = SegmentReader(writer.storage, writer.schema, seg)
-        try:
-            writer.add_reader(reader)
-        finally:
-            reader.close()
-    merged = {id(seg) for seg in chosen}
-    return [seg for seg in segments if id(seg) not in merged]
+
+class _StaleMerge(Exception):
+    """The segments merged aside changed (a video was re-indexed) before the swap."""
 
 
 def segment_doc_id(video_id: str, segment_id: int) -> str:
@@ -212,9 +211,9 @@ class SearchIndex:
             raise
         else:
             # A rebuild's generation starts empty and gets one segment; a live index gets a
-            # new small segment per commit and bounded merges (see bounded_merge).
+            # new small segment per commit, merged later by compact().
             try:
-                writer.commit(mergetype=bounded_merge)
+                writer.commit(merge=False)
             except BaseException:
                 # Release the write lock (a long-lived worker would otherwise hold it until
                 # it exits); the commit's own error is the one to report.
@@ -277,6 +276,84 @@ class SearchIndex:
                 )
 
         self._write(fill)
+
+    def compact(self) -> int:
+        """Merge small segments aside, then swap the result in; the number of documents moved.
+
+        Call it after a commit, outside any lock of your own: it holds the index's write lock
+        only for the swap (milliseconds), so other writers' commits never wait for a merge.
+        Runs one merge at a time per index (0 when another process is merging); a merge whose
+        segments changed meanwhile is dropped and left for the next call.
+        """
+        if self._batch is not None:
+            return 0  # the batch's own commit comes first
+        self._fresh()
+        path = self._generation_path()
+        merge_lock = self._ix.storage.lock("MERGELOCK")
+        if not merge_lock.acquire(blocking=False):
+            return 0
+        try:
+            for stale in path.glob(MERGE_DIR_PREFIX + "*"):
+                shutil.rmtree(stale, ignore_errors=True)  # left by a killed merge
+            return self._merge_aside(path)
+        finally:
+            merge_lock.release()
+
+    def _merge_aside(self, path: Path) -> int:
+        from whoosh.reading import SegmentReader
+
+        chosen = merge_plan(self._ix._segments())
+        if not chosen:
+            return 0
+        before = {seg.segid: seg.deleted_count() for seg in chosen}
+        side = Path(tempfile.mkdtemp(prefix=MERGE_DIR_PREFIX, dir=path))
+        try:
+            side_ix = windex.create_in(str(side), self._ix.schema, indexname=self._ix.indexname)
+            writer = side_ix.writer(limitmb=BULK_LIMIT_MB)
+            try:
+                for seg in chosen:
+                    reader = SegmentReader(self._ix.storage, self._ix.schema, seg)
+                    try:
+                        writer.add_reader(reader)  # live documents only
+                    finally:
+                        reader.close()
+                writer.commit(merge=False)
+            except BaseException:
+                writer.cancel()
+                raise
+            merged: list[Any] = list(side_ix._segments())
+            moved = int(sum(seg.doc_count() for seg in merged))
+            side_ix.close()
+
+            def swap(_writer: IndexWriter, segments: list[Any]) -> list[Any]:
+                current = {seg.segid: seg for seg in segments}
+                if any(segid not in current or current[segid].deleted_count() != deleted
+                       for segid, deleted in before.items()):
+                    raise _StaleMerge
+                prefix = f"{self._ix.indexname}_"
+                for seg in merged:
+                    for file in side.glob(f"{prefix}{seg.segid}*"):
+                        os.replace(file, path / file.name)
+                return [seg for seg in segments if seg.segid not in before] + merged
+
+            main = self._writer()
+            try:
+                main.commit(mergetype=swap)
+            except _StaleMerge:
+                main.cancel()
+                return 0
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    main.cancel()
+                raise
+            return moved
+        finally:
+            shutil.rmtree(side, ignore_errors=True)
+
+    def segment_count(self) -> int:
+        """Number of Whoosh segments in the live generation (each search visits them all)."""
+        self._fresh()
+        return len(self._ix._segments())
 
     def remove_video(self, video_id: str) -> None:
         """Drop every segment document of a video."""

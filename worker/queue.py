@@ -179,6 +179,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 # a failure of the video.  Submitters keep the quick policy above and answer 503 instead.
 STEP_PUBLISH_RETRY_POLICY = {"max_retries": 60, "interval_start": 1, "interval_step": 1,
                              "interval_max": 5}
+# kombu's policy does not cover every way a publish fails across a restart, so a task also
+# tries the whole publish again, on a fresh connection, for this long (see
+# worker.tasks._publish_step); then the outage is the failure policy's to handle.
+STEP_PUBLISH_DEADLINE = 300.0
+STEP_PUBLISH_BACKOFF_MAX = 5.0
 
 
 def worker_celery_config(settings: Settings) -> dict[str, Any]:

@@ -141,19 +141,26 @@ class EngineResult:
     # Whoosh only: the same queries without the sound-alike pass (search quality's fuzzy
     # matching of names), to show what each part costs.
     exact_latency: dict[str, list[float]] | None = None
+    # Whoosh only: the merges run aside after the commits (SearchIndex.compact), and the
+    # segments a search visits at the end.
+    merges_ms: list[float] | None = None
+    segments: int = 0
 
 
 def bench_whoosh(corpus: Corpus, root: Path) -> EngineResult:
     """Our index, one video per commit, as workers write it."""
     index = SearchIndex(root)
     refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
-    commits = []
+    commits: list[float] = []
+    merges: list[float] = []
     started = time.perf_counter()
     for video in corpus.videos:
         t0 = time.perf_counter()
         index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", refs)
         commits.append((time.perf_counter() - t0) * 1000)
-    seconds = time.perf_counter() - started
+        merges += compact_all(index)
+    seconds = time.perf_counter() - started  # merges included
+    segments = index.segment_count()
     index.close()
     t0 = time.perf_counter()
     index = SearchIndex(root)
@@ -174,7 +181,18 @@ def bench_whoosh(corpus: Corpus, root: Path) -> EngineResult:
     t0 = time.perf_counter()
     rebuild_index(bulk_root, fill)
     bulk_seconds = time.perf_counter() - t0
-    return EngineResult(seconds, bulk_seconds, commits, size, open_ms, latency, exact)
+    return EngineResult(seconds, bulk_seconds, commits, size, open_ms, latency, exact, merges,
+                        segments)
+
+
+def compact_all(index: SearchIndex) -> list[float]:
+    """Run the merges a worker runs after its commit; the time of each (ms)."""
+    times: list[float] = []
+    while True:
+        t0 = time.perf_counter()
+        if not index.compact():
+            return times
+        times.append((time.perf_counter() - t0) * 1000)
 
 
 def bench_tantivy(corpus: Corpus, root: Path) -> EngineResult:
@@ -250,6 +268,11 @@ def _rows(size: int, corpus: Corpus, ours: EngineResult, ref: EngineResult) -> I
     tail = max(1, len(ours.commits_ms) // 10)
     yield _row("commit max, last tenth (ms)", max(ours.commits_ms[-tail:]),
                max(ref.commits_ms[-tail:]), 0)
+    if ours.merges_ms:
+        yield (f"| merges run aside after commits (Whoosh; no lock held) | "
+               f"{len(ours.merges_ms)} merges, p50 {_percentile(ours.merges_ms, 0.5):,.0f} ms, "
+               f"max {max(ours.merges_ms):,.0f} ms | | |")
+    yield f"| segments a search visits | {ours.segments} | | |"
     yield _row("size on disk (MB)", ours.size / 1e6, ref.size / 1e6)
     yield _row("open + first search (ms)", ours.open_ms, ref.open_ms, 0)
     for kind in ours.latency:
@@ -271,18 +294,24 @@ def bench_append(index_root: Path, videos: int, per_video: int) -> list[float]:
         index = SearchIndex(work / "index")
         before = index.doc_count()
         refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
-        commits = []
+        commits: list[float] = []
+        merges: list[float] = []
         for n, video in enumerate(build_corpus(videos * per_video, per_video, seed=11).videos):
             added = Transcript(f"new{n:05d}", video.language, video.duration, video.model,
                                video.model_version, video.segments)
             t0 = time.perf_counter()
             index.add_transcript(added, f"https://news.example/{added.video_id}.mp4", refs)
             commits.append((time.perf_counter() - t0) * 1000)
+            merges += compact_all(index)
+        segments = index.segment_count()
         index.close()
         print(f"\n### adding {videos} videos of {per_video} segments, one commit each, to an "
               f"index of {before:,} documents\n")
         print(f"commit p50 {_percentile(commits, 0.5):,.0f} ms, "
-              f"p95 {_percentile(commits, 0.95):,.0f} ms, max {max(commits):,.0f} ms")
+              f"p95 {_percentile(commits, 0.95):,.0f} ms, max {max(commits):,.0f} ms; "
+              f"{len(merges)} merges aside"
+              + (f" (p50 {_percentile(merges, 0.5):,.0f} ms, max {max(merges):,.0f} ms)"
+                 if merges else "") + f"; {segments} segments after")
         return commits
     finally:
         shutil.rmtree(work, ignore_errors=True)

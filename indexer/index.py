@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from whoosh import index as windex
 from whoosh import query as wq
@@ -51,8 +51,10 @@ from indexer.query import (
     to_whoosh,
 )
 from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, build_schema
+from indexer.vocabulary import Vocabulary, expand_multiterms
 
 _CURRENT = "CURRENT"
+T = TypeVar("T")
 WRITE_LOCK_TIMEOUT = 120.0
 # Filter document sets kept per searcher (one per distinct filter combination).
 DOCSET_CACHE = 32
@@ -63,6 +65,8 @@ DOCSET_CACHE = 32
 # Segments are tiered by size (MERGE_TIER_DOCS, then MERGE_FAN times more per tier).
 MERGE_TIER_DOCS = 250
 MERGE_FAN = 8
+# Times to re-read the table of contents that a concurrent commit replaced under us.
+TOC_RETRIES = 5
 # The side directory, inside the generation, where a merge writes its segment.
 MERGE_DIR_PREFIX = "merging-"
 # Memory for the writer's posting pool before it spills sorted runs to disk (Whoosh: 128).
@@ -91,6 +95,19 @@ def _new_generation(root: Path) -> Path:
     path.mkdir(parents=True)
     windex.create_in(str(path), build_schema())
     return path
+
+
+def _reading_toc(read: Callable[[], T]) -> T:
+    """*read* (something that reads the index's table of contents), tried again when a
+    concurrent commit deleted the TOC file it had just found (Whoosh lists, then opens)."""
+    for attempt in range(TOC_RETRIES):
+        try:
+            return read()
+        except FileNotFoundError:
+            if attempt == TOC_RETRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def merge_plan(segments: Sequence[Any]) -> list[Any]:
@@ -138,6 +155,8 @@ class SearchIndex:
         # filter query is otherwise expanded over every matching document on each search
         # (100,000 segments for "clips only": most of a search's time).
         self._docsets: OrderedDict[str, set[int]] = OrderedDict()
+        # The terms of the sound-alike fields, read on the first such search of a searcher.
+        self._vocabulary: Vocabulary | None = None
         self._opened_gen: str | None = None
         self._ix = self._open()
 
@@ -302,7 +321,7 @@ class SearchIndex:
     def _merge_aside(self, path: Path) -> int:
         from whoosh.reading import SegmentReader
 
-        chosen = merge_plan(self._ix._segments())
+        chosen = merge_plan(_reading_toc(self._ix._segments))
         if not chosen:
             return 0
         before = {seg.segid: seg.deleted_count() for seg in chosen}
@@ -365,11 +384,12 @@ class SearchIndex:
         self._fresh()
         previous = self._searcher
         if previous is None:
-            self._searcher = self._ix.searcher()
+            self._searcher = _reading_toc(self._ix.searcher)
         else:
-            self._searcher = previous.refresh()
+            self._searcher = _reading_toc(previous.refresh)
         if self._searcher is not previous:
             self._docsets.clear()  # document numbers change with the segments
+            self._vocabulary = None
         return self._searcher
 
     def _docset(self, searcher: Searcher, query: wq.Query | None) -> set[int] | None:
@@ -431,18 +451,19 @@ class SearchIndex:
             reader = searcher.reader()
             parsed = expand(parsed, lambda term: any((field, term) in reader
                                                      for field in SEARCH_FIELDS))
-            hits = searcher.search(to_whoosh(parsed), limit=max(wanted * 3, 30),
-                                   filter=restrict)
-            # One pass over the matching documents serves both the total and the mask of
-            # the sound-alike search (len(hits) would make a second one).
-            exact_docs = hits.docs()
-            total = len(exact_docs)
+            exact = to_whoosh(parsed)
+            # Scoring every match (no block skipping) counts the total in the same pass;
+            # len() of a block-skipping search would run the query a second time.
+            hits = searcher.search(exact, limit=max(wanted * 3, 30), filter=restrict,
+                                   optimize=False)
+            total = len(hits)
             loose: list[Any] = []
             if sound_alike and kind != "article":
-                articles_only = self._docset(searcher, wq.Term("kind", KIND_ARTICLE)) or ()
-                loose = _sound_alike_hits(searcher, parsed, restrict,
-                                          exact_docs.union(articles_only),
-                                          max(wanted * 3, 30))
+                if self._vocabulary is None:
+                    self._vocabulary = Vocabulary(searcher.reader())
+                articles_only = self._docset(searcher, wq.Term("kind", KIND_ARTICLE))
+                loose = _sound_alike_hits(searcher, self._vocabulary, parsed, exact, restrict,
+                                          articles_only, max(wanted * 3, 30))
             total += len(loose)
         except Exception as exc:
             raise SearchIndexError(f"search failed: {exc}") from exc
@@ -500,16 +521,18 @@ class SearchIndex:
         return SearchPage(results=results[offset:wanted], total=max(total, 0))
 
 
-def _sound_alike_hits(searcher: Searcher, parsed: ParsedQuery, restrict: set[int] | None,
-                      excluded: set[int], limit: int) -> list[Any]:
-    """Segments answering *parsed* only by sound-alike names, not in *excluded* (the exact
-    hits and the articles)."""
+def _sound_alike_hits(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,
+                      exact: wq.Query, restrict: set[int] | None, articles: set[int] | None,
+                      limit: int) -> list[Any]:
+    """Segments answering *parsed* only by sound-alike names: not *exact*, not *articles*."""
     if SOUNDS_FIELD not in searcher.schema:
         return []
     loose = sound_alike_query(parsed)
     if loose is None:
         return []
-    return list(searcher.search(loose, limit=limit, filter=restrict, mask=excluded))
+    # AndNot checks the exact query only on the sound-alike candidates, not on every match.
+    loose = wq.AndNot(expand_multiterms(loose, vocabulary), exact)
+    return list(searcher.search(loose, limit=limit, filter=restrict, mask=articles or None))
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

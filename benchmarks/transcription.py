@@ -4,6 +4,7 @@ Run from the repository root, on an otherwise idle machine (all sections)::
 
     python -m benchmarks.transcription
     python -m benchmarks.transcription --sections overhead,memory --reps 5
+    python -m benchmarks.transcription --sections e2e
 
 Sections (``--sections``, comma-separated):
 
@@ -18,7 +19,14 @@ Sections (``--sections``, comma-separated):
   int8 vs int8_float32, VAD on/off and the batched pipeline.
 * ``memory`` — peak RSS of a fresh process transcribing 5 and 60 minutes of looped speech with
   the default model and options; and of a process downloading a 2 GB body from a local server.
-* ``e2e`` — ingesting a local article linking 3 videos inline until all are searchable.
+* ``e2e`` — an article linking 3 videos (82 s of speech, served over HTTP on 127.0.0.1) from
+  ingest to every video searchable: inline (``ingest``, which downloads the next videos while
+  it transcribes one) and through the queue with two ``briefing worker`` processes (needs
+  Redis on 127.0.0.1:6379; uses database 9, flushed before and after), both with the model
+  loaded before timing; beside bare faster-whisper at beam 5 and beam 1 on the same files,
+  and each mode's speed as a share of the faster bare one.  ``--reps`` repetitions in
+  rotating order after one warm-up run; the load average is printed with them.  See
+  :mod:`benchmarks.end_to_end`.
 
 Timings are only meaningful on an otherwise idle machine.
 """
@@ -290,46 +298,13 @@ def memory(tmp: Path) -> list[list[str]]:
     return rows
 
 
-# -- end to end ---------------------------------------------------------------------------------
-
-
-def e2e(tmp: Path) -> list[list[str]]:
-    """Rows: mode, audio seconds, wall seconds, speed — article with 3 videos to searchable."""
-    import shutil
-
-    from benchmarks.search_quality import _context, _Timer
-    from indexer.index import SearchIndex
-
-    site = tmp / "site"
-    site.mkdir()
-    names = []
-    for path in SPEECH:
-        shutil.copy(path, site / path.name)
-        names.append(path.name)
-    links = "".join(f'<p><a href="{n}">video {i}</a></p>' for i, n in enumerate(names))
-    article = site / "article.html"
-    article.write_text(f"<html><head><title>Three briefings</title></head><body><h1>Three "
-                       f"briefings</h1><p>Today's reports.</p>{links}</body></html>")
-    audio = sum(probe_duration(p) for p in SPEECH)
-    provider = ModelProvider(MODEL)
-    provider.get()  # a running worker has its model loaded
-    from worker.pipeline import ingest
-
-    ctx = _context(tmp / "data", provider, TranscribeOptions(), _Timer())
-    started = time.perf_counter()
-    report = ingest(str(article), ctx)
-    wall = time.perf_counter() - started
-    states = {v.state for v in report.videos}
-    index: SearchIndex = ctx.index
-    videos = {r.video_id for r in index.search("the", limit=100) if hasattr(r, "video_id")}
-    ctx.index.close()
-    if states != {"done"} or len(report.videos) != 3:
-        raise RuntimeError(f"end to end: videos ended {states}")
-    return [["inline (`ingest`, model loaded)", f"{audio:.0f}", f"{wall:.1f}",
-             f"{audio / wall:.1f}×", str(len(videos))]]
-
-
 # -- output -------------------------------------------------------------------------------------
+
+
+def _e2e(tmp: Path, reps: int) -> list[list[str]]:
+    from benchmarks.end_to_end import e2e  # it uses this module's media and bare timings
+
+    return e2e(tmp, reps)
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -345,7 +320,8 @@ HEADERS = {
     "choices": ("configuration", "speed (× real time)", "recall@5", "false clips",
                 "words in silence"),
     "memory": ("process", "length", "peak RSS MiB (model loaded → peak)", "speed"),
-    "e2e": ("mode", "audio s", "wall s", "audio/wall", "videos searchable"),
+    "e2e": ("mode", "audio s", "wall s (median)", "audio/wall", "speed / fastest bare",
+            "videos searchable"),
 }
 
 
@@ -354,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated, of {', '.join(SECTIONS)}")
-    parser.add_argument("--reps", type=int, default=5, help="alternating repetitions (overhead)")
+    parser.add_argument("--reps", type=int, default=5,
+                        help="alternating repetitions (overhead, e2e)")
     parser.add_argument("--child-transcribe", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-download", help=argparse.SUPPRESS)
     parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
@@ -371,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     runs: dict[str, Callable[[Path], list[list[str]]]] = {
         "overhead": lambda tmp: overhead(tmp, args.reps), "choices": choices,
-        "memory": memory, "e2e": e2e}
+        "memory": memory, "e2e": lambda tmp: _e2e(tmp, args.reps)}
     print(f"machine: {describe()}\n")
     for section in chosen:
         with tempfile.TemporaryDirectory(prefix=f"bench-{section}-") as tmp:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from indexer.domain import ArticleHit, Clip
+from indexer.index import MERGE_FAN
 from tests.conftest import MANIFEST, MEDIA, Ingested, make_context
 from tests.siteserver import Site
 from worker.pipeline import ModelProvider, ingest, reindex
@@ -113,6 +114,17 @@ def test_reingest_and_reindex_change_nothing(ingested: Ingested, site: Site) -> 
     after = [_essence(ingested.ctx.index.search(q)) for q in queries]
     assert after == before
     assert all(before)
+
+
+def test_repeated_ingests_keep_the_index_merged(ingested: Ingested, site: Site) -> None:
+    # Every commit adds a segment; the pipeline merges them aside after each video.
+    count = ingested.ctx.index.doc_count()
+    before = _essence(ingested.ctx.index.search("bridge"))
+    for _ in range(2 * MERGE_FAN):
+        ingest(site.url("article-b.html"), ingested.ctx)
+    assert ingested.ctx.index.segment_count() < MERGE_FAN + 2
+    assert ingested.ctx.index.doc_count() == count
+    assert _essence(ingested.ctx.index.search("bridge")) == before
 
 
 def test_article_without_videos_is_indexed(tmp_path: Path, site: Site,

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -36,9 +40,17 @@ from worker.transcribe import TranscribeOptions, transcribe_windows
 
 log = logging.getLogger(__name__)
 
+# Videos of one article downloaded ahead of the one being transcribed (see process_videos).
+PREFETCH = 2
+
 
 class Progress(Protocol):
-    """Where the pipeline reports what it is doing (a progress bar, a job store...)."""
+    """Where the pipeline reports what it is doing (a progress bar, a job store...).
+
+    While one video is transcribed the next ones are downloaded on a second thread, so
+    ``state`` and ``downloaded`` may be called from that thread; calls about one video
+    never overlap.
+    """
 
     def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
         """A video moved to a new state."""
@@ -161,9 +173,18 @@ def _local_path(url: str) -> Path:
     return Path(url2pathname(urlsplit(url).path))
 
 
-def fetch_video(url: str, ctx: Context) -> Downloaded:
-    """Download (or, for a file:// URL from a local article, copy) a video to the tmp dir."""
+class _Stopped(Exception):
+    """A download given up because the ingest it was fetched ahead for has stopped."""
+
+
+def fetch_video(url: str, ctx: Context, stop: threading.Event | None = None) -> Downloaded:
+    """Download (or, for a file:// URL from a local article, copy) a video to the tmp dir.
+
+    Setting *stop* abandons the download at its next chunk (the partial file is removed).
+    """
     def report(done: int, total: int | None) -> None:
+        if stop is not None and stop.is_set():
+            raise _Stopped(url)
         ctx.progress.downloaded(url, done, total)
 
     if url.startswith("file:"):
@@ -184,9 +205,9 @@ def set_video_state(ctx: Context, url: str, state: str, **changes: object) -> No
     _set_state(ctx, url, state, **changes)
 
 
-def store_video(url: str, ctx: Context) -> str:
+def store_video(url: str, ctx: Context, stop: threading.Event | None = None) -> str:
     """Download a video URL into the data dir and return its id (identical bytes stored once)."""
-    got = fetch_video(url, ctx)
+    got = fetch_video(url, ctx, stop)
     meta = ctx.data.adopt_video(got.path, got.sha256, got.size, got.container, url)
     ctx.data.update_source(url, video_id=meta.video_id)
     return meta.video_id
@@ -199,6 +220,19 @@ def index_video(video_id: str, ctx: Context, transcript: Transcript | None = Non
         raise BriefingError(f"video {video_id} has no stored transcript")
     ctx.index.add_transcript(transcript, ctx.data.video_url(video_id),
                              ctx.data.article_refs_for_video(video_id))
+
+
+def tidy_index(index: SearchIndex) -> None:
+    """Run the merges a commit left due (SearchIndex.compact), outside any lock of ours.
+
+    The video is already searchable; a merge that fails only leaves more segments, so it is
+    logged, not reported as the video's failure.
+    """
+    try:
+        while index.compact():
+            pass
+    except Exception:
+        log.exception("merging index segments failed (searches still work; will retry)")
 
 
 def transcribe_stored(video_id: str, url: str, ctx: Context) -> Transcript:
@@ -217,20 +251,43 @@ def transcribe_stored(video_id: str, url: str, ctx: Context) -> Transcript:
     return transcript
 
 
-def process_video(url: str, ctx: Context) -> VideoOutcome:
-    """Download, transcribe and index one video URL, reusing earlier work where possible.
+@dataclass(frozen=True)
+class _Fetched:
+    """A video ready for the transcribe-and-index half of :func:`process_video`."""
 
-    Never raises for a bad video: the failure is recorded and returned.
-    """
+    url: str
+    video_id: str
+    known: bool  # done earlier under this URL: only its index entry needs refreshing
+
+
+def _fetch(url: str, ctx: Context, stop: threading.Event | None = None
+           ) -> _Fetched | VideoOutcome:
+    """The download half of :func:`process_video`; a failure is recorded and returned."""
     try:
         record = ctx.data.source(url)
         if record and record.state == DONE and ctx.data.load_transcript(record.video_id):
-            index_video(record.video_id, ctx)  # refresh the list of linking articles
-            _set_state(ctx, url, DONE, error="")
-            return VideoOutcome(url, DONE, record.video_id, reused=True)
+            return _Fetched(url, record.video_id, known=True)
         _set_state(ctx, url, DOWNLOADING, error="",
                    attempts=(record.attempts if record else 0) + 1)
-        video_id = store_video(url, ctx)
+        return _Fetched(url, store_video(url, ctx, stop), known=False)
+    except BriefingError as exc:
+        _set_state(ctx, url, FAILED, error=str(exc))
+        return VideoOutcome(url, FAILED, error=str(exc))
+
+
+def _finish(fetched: _Fetched | VideoOutcome, ctx: Context) -> VideoOutcome:
+    """The transcribe-and-index half of :func:`process_video`."""
+    if isinstance(fetched, VideoOutcome):
+        return fetched
+    url, video_id = fetched.url, fetched.video_id
+    try:
+        if fetched.known:
+            index_video(video_id, ctx)  # refresh the list of linking articles
+            _set_state(ctx, url, DONE, error="")
+            tidy_index(ctx.index)
+            return VideoOutcome(url, DONE, video_id, reused=True)
+        # Looked up only now, not when downloaded: a video fetched ahead may hold the same
+        # bytes as the one transcribed meanwhile (a mirror), whose transcript is now saved.
         transcript = ctx.data.load_transcript(video_id)
         reused = transcript is not None
         if transcript is None:
@@ -239,10 +296,59 @@ def process_video(url: str, ctx: Context) -> VideoOutcome:
         _set_state(ctx, url, INDEXING)
         index_video(video_id, ctx, transcript)
         _set_state(ctx, url, DONE, error="")
+        tidy_index(ctx.index)
         return VideoOutcome(url, DONE, video_id, reused=reused)
     except BriefingError as exc:
         _set_state(ctx, url, FAILED, error=str(exc))
         return VideoOutcome(url, FAILED, error=str(exc))
+
+
+def process_video(url: str, ctx: Context) -> VideoOutcome:
+    """Download, transcribe and index one video URL, reusing earlier work where possible.
+
+    Never raises for a bad video: the failure is recorded and returned.
+    """
+    return _finish(_fetch(url, ctx), ctx)
+
+
+def process_videos(urls: Sequence[str], ctx: Context, *,
+                   ahead: int = PREFETCH) -> list[VideoOutcome]:
+    """:func:`process_video` for each URL in turn, downloading up to *ahead* of them on a
+    second thread while the current one is transcribed.
+
+    Transcription keeps every core busy while a download mostly waits on the network, so
+    the next video is usually on disk by the time it is needed.  Only this thread
+    transcribes and writes the index.  A video that fails to download is recorded as failed
+    as soon as it does; anything else raised by the download thread is raised here, at that
+    video's turn, as if the videos were done one by one.  When this function raises, the
+    downloads not started are dropped and the running one is abandoned at its next chunk
+    (its partial file removed) before the exception goes on.
+    """
+    if ahead < 1 or len(urls) < 2:
+        return [process_video(url, ctx) for url in urls]
+    stop = threading.Event()
+    waiting = iter(urls)
+    fetching: deque[Future[_Fetched | VideoOutcome]] = deque()
+    outcomes: list[VideoOutcome] = []
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="briefing-download")
+
+    def fetch_up_to(count: int) -> None:
+        while len(fetching) < count:
+            url = next(waiting, None)
+            if url is None:
+                return
+            fetching.append(pool.submit(_fetch, url, ctx, stop))
+
+    try:
+        fetch_up_to(1)
+        while fetching:
+            current = fetching.popleft()
+            fetch_up_to(ahead)  # the videos after this one
+            outcomes.append(_finish(current.result(), ctx))
+    finally:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+    return outcomes
 
 
 def register_article(article: Article, ctx: Context) -> None:
@@ -267,7 +373,7 @@ def ingest(source: str, ctx: Context, content: str | None = None) -> IngestRepor
     """
     article = read_article(source, ctx.article_limits, content)
     register_article(article, ctx)
-    outcomes = [process_video(url, ctx) for url in video_urls_to_process(article)]
+    outcomes = process_videos(video_urls_to_process(article), ctx)
     return IngestReport(article, tuple(outcomes))
 
 
@@ -286,7 +392,7 @@ def run_ingest_job(job_id: str, source: str, ctx: Context, jobs: JobStore,
     urls = video_urls_to_process(article)
     jobs.set_article(job_id, article.id, article.title, urls)
     job_ctx = replace(ctx, progress=JobProgress(jobs, job_id))
-    outcomes = [process_video(url, job_ctx) for url in urls]
+    outcomes = process_videos(urls, job_ctx)
     return IngestReport(article, tuple(outcomes))
 
 

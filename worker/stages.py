@@ -25,6 +25,7 @@ from worker.pipeline import (
     register_article,
     set_video_state,
     store_video,
+    tidy_index,
     transcribe_stored,
     video_urls_to_process,
 )
@@ -136,6 +137,8 @@ def index_step(q: Queued, job_id: str, url: str, video_id: str) -> None:
     with q.locks.hold(INDEX_LOCK, wait=INDEX_LOCK_WAIT):
         index_video(video_id, ctx)
     set_video_state(ctx, url, DONE, error="")
+    # Merges run aside, after the fleet-wide lock is released: other writers never wait.
+    tidy_index(ctx.index)
 
 
 def fail_video(q: Queued, job_id: str, url: str, reason: str) -> None:

@@ -9,14 +9,18 @@ from dataclasses import dataclass
 
 from indexer.domain import Clip, Word
 from indexer.normalize import NormWord, normal_words
-from indexer.phonetic import sound_key
+from indexer.phonetic import heard_keys, sound_keys
 from indexer.query import (
     KEY_FUZZY_MIN,
     LOOSE_MIN_LETTERS,
     MAX_RUN_ON,
+    SLOT_SAME_SOUNDS,
     Clause,
     ParsedQuery,
     fuzzy_distance,
+    joined_keys,
+    query_words,
+    slot_words,
 )
 
 LEAD_IN_SECONDS = 0.5
@@ -103,11 +107,44 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-def _keys_alike(heard: str, wanted: str) -> bool:
+def _keys_alike(heard: str, wanted: str, *, fuzzy: bool = True) -> bool:
     if heard == wanted:
         return True
-    return (len(wanted) >= KEY_FUZZY_MIN and heard[:1] == wanted[:1]
+    return (fuzzy and len(wanted) >= KEY_FUZZY_MIN and heard[:1] == wanted[:1]
             and edit_distance(heard, wanted, 1) <= 1)
+
+
+def _said_alike(stream: Sequence[tuple[NormWord, int, int]],
+                wanted: Sequence[str]) -> set[int]:
+    """Stream positions of the names, glued words and runs of words heard like a key in
+    *wanted* (see :func:`indexer.phonetic.heard_keys`)."""
+    found: set[int] = set()
+    if not wanted:
+        return found
+    for first, last, key, name in heard_keys([n for n, _, _ in stream]):
+        # Only a name as heard may be one symbol off: runs of common words are too many.
+        if any(_keys_alike(key, w, fuzzy=name) for w in wanted):
+            found.update(range(first, last + 1))
+    return found
+
+
+def _slot_positions(stream: Sequence[tuple[NormWord, int, int]],
+                    query: ParsedQuery) -> set[int]:
+    """Positions of the query's words said in order, but for one longer word heard as
+    another word that starts with the same sounds ("Bab el-Mansouri" for "Bab el-Mandeb")."""
+    words = query_words(query)
+    found: set[int] = set()
+    for slot in slot_words(query):
+        stems = [normal_words(w)[0].stem for w in words]
+        heads = {k[:SLOT_SAME_SOUNDS] for k in sound_keys(words[slot], SLOT_SAME_SOUNDS)}
+        for at in range(len(stream) - len(words) + 1):
+            said = [stream[at + j][0] for j in range(len(words))]
+            if (all(stems[j] in said[j].terms() for j in range(len(words)) if j != slot)
+                    and stems[slot] not in said[slot].terms()
+                    and heads & {k[:SLOT_SAME_SOUNDS]
+                                 for k in sound_keys(said[slot].surface, SLOT_SAME_SOUNDS)}):
+                found.update(range(at, at + len(words)))
+    return found
 
 
 def _loose_positions(stream: Sequence[tuple[NormWord, int, int]],
@@ -123,9 +160,8 @@ def _loose_positions(stream: Sequence[tuple[NormWord, int, int]],
         if exact:
             found |= exact
             continue
-        key, distance = sound_key(word), fuzzy_distance(word)
-        phonetic = {p for p, (n, _, _) in enumerate(stream)
-                    if key and n.capital and _keys_alike(sound_key(n.surface), key)}
+        distance = fuzzy_distance(word)
+        phonetic = _said_alike(stream, sound_keys(word))
         fuzzy = {p for p, (n, _, _) in enumerate(stream)
                  if distance and any(t[:1] == word[:1] and edit_distance(t, word, distance)
                                      <= distance for t in n.terms())}
@@ -164,6 +200,11 @@ def match_words(words: Sequence[str], query: ParsedQuery, *,
         positions |= loose[0]
         if loose[1] == MATCH_PHONETIC or (loose[1] == MATCH_FUZZY and kind == MATCH_EXACT):
             kind = loose[1]
+    if sound_alike and not complete:
+        # The whole query may be heard as other words ("Deir ez-Zor" as "deer as zor").
+        whole = _said_alike(stream, joined_keys(query)) or _slot_positions(stream, query)
+        if whole:
+            positions, kind, complete = whole, MATCH_PHONETIC, True
     indexes: set[int] = set()
     for pos in positions:
         _, first, last = stream[pos]

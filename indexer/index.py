@@ -41,6 +41,7 @@ from indexer.domain import (
     Word,
 )
 from indexer.errors import BrokenIndexError, QueryError, SearchIndexError
+from indexer.phonetic import sounds_text
 from indexer.query import (
     SEARCH_FIELDS,
     SOUNDS_FIELD,
@@ -283,7 +284,7 @@ class SearchIndex:
                     kind=KIND_SEGMENT,
                     video_id=transcript.video_id,
                     text=seg.text,
-                    sounds=seg.text,
+                    sounds=sounds_text(seg.words, seg.text),
                     language=transcript.language,
                     url=video_url,
                     start=round(seg.start, 2),

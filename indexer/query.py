@@ -22,21 +22,29 @@ from whoosh import query as wq
 
 from indexer.errors import QueryError
 from indexer.normalize import NormWord, normal_words, stem
-from indexer.phonetic import sound_key
+from indexer.phonetic import JOINED_MIN_KEY, MAX_JOINED_WORDS, sound_keys
 
 MAX_QUERY_CHARS = 1000
 MAX_QUERY_TERMS = 32
 SEARCH_FIELDS = ("text", "title")
 SOUNDS_FIELD = "sounds"
-# A compound is split into two known words only when each part is at least this long
-# (two-letter parts turn "inside" into "in side" and "today" into "to day").
+# A compound is split into two known words only when its first part has at least MIN_PART
+# letters (two-letter ones turn "inside" into "in side" and "today" into "to day") and its
+# second at least MIN_TAIL: a compound ending in a particle ("followup", "checkin") is common.
 MIN_PART = 3
+MIN_TAIL = 2
 MAX_OPTIONS = 6
 # Sound-alike matching leaves out short words ("of", "el", "au", "Mei" in "Mei-Ling"): too
 # short to compare by sound, and usually not the part of a name a recogniser gets right.
 LOOSE_MIN_LETTERS = 4
 # A heard name may run on by this many letters past the query's ("Kivu" heard as "Kivupa").
 MAX_RUN_ON = 3
+# A name of this many words or more may be heard with one of its longer words wrong, when the
+# wrong word starts with the same SLOT_SAME_SOUNDS symbols ("Bab el-Mandeb" as "Bab
+# el-Mansouri": MN...).  The other words, said in order around it, make up for it.
+SLOT_MIN_WORDS = 3
+SLOT_MAX_WORDS = 5
+SLOT_SAME_SOUNDS = 2
 # Sound keys this long may differ in one symbol ("Balochistan" PLSSTN, "Balakistan" PLKSTN).
 KEY_FUZZY_MIN = 6
 
@@ -171,9 +179,9 @@ def _split(words: tuple[str, ...], sequence: Sequence,
     if len(words) != len(sequence):
         return out
     for i, word in enumerate(words):
-        if not word.isalpha() or len(word) < 2 * MIN_PART:
+        if not word.isalpha() or len(word) < MIN_PART + MIN_TAIL:
             continue
-        for cut in range(MIN_PART, len(word) - MIN_PART + 1):
+        for cut in range(MIN_PART, len(word) - MIN_TAIL + 1):
             left, right = stem(word[:cut]), stem(word[cut:])
             if has_term(left) and has_term(right):
                 out.append((*sequence[:i], left, right, *sequence[i + 1 :]))
@@ -239,13 +247,15 @@ def fuzzy_distance(word: str) -> int:
     return 1 if len(word) < 9 else 2
 
 
+def _key_query(key: str) -> wq.Query:
+    if len(key) >= KEY_FUZZY_MIN:
+        return wq.FuzzyTerm(SOUNDS_FIELD, key, maxdist=1, prefixlength=1)
+    return wq.Term(SOUNDS_FIELD, key)
+
+
 def _loose_word(word: str) -> wq.Query | None:
     alternatives: list[wq.Query] = [wq.Term("text", stem(word))]
-    key = sound_key(word)
-    if len(key) >= KEY_FUZZY_MIN:
-        alternatives.append(wq.FuzzyTerm(SOUNDS_FIELD, key, maxdist=1, prefixlength=1))
-    elif key:
-        alternatives.append(wq.Term(SOUNDS_FIELD, key))
+    alternatives.extend(_key_query(key) for key in sound_keys(word))
     distance = fuzzy_distance(word)
     if distance:
         alternatives.append(wq.FuzzyTerm("text", word, maxdist=distance, prefixlength=1))
@@ -255,8 +265,33 @@ def _loose_word(word: str) -> wq.Query | None:
     return wq.Or(alternatives) if len(alternatives) > 1 else None
 
 
+def joined_keys(parsed: ParsedQuery) -> tuple[str, ...]:
+    """The sound keys of a query of two to four words read as one ("Deir ez-Zor" ->
+    "deirezzor"), to be compared with runs of adjacent words heard ("deer as zor")."""
+    words = [w for c in parsed.clauses for w in c.words]
+    if not 2 <= len(words) <= MAX_JOINED_WORDS + 1 or not all(w.isalpha() for w in words):
+        return ()
+    return sound_keys("".join(words), JOINED_MIN_KEY)
+
+
+def query_words(parsed: ParsedQuery) -> tuple[str, ...]:
+    """Every word of the query, in order (folded, unstemmed)."""
+    return tuple(w for c in parsed.clauses for w in c.words)
+
+
+def slot_words(parsed: ParsedQuery) -> list[int]:
+    """Which words of a multi-word name may be the one heard wrong (see SLOT_MIN_WORDS)."""
+    words = query_words(parsed)
+    if not SLOT_MIN_WORDS <= len(words) <= SLOT_MAX_WORDS or not all(w.isalpha()
+                                                                      for w in words):
+        return []
+    return [i for i, w in enumerate(words) if len(w) >= LOOSE_MIN_LETTERS
+            and sound_keys(w, SLOT_SAME_SOUNDS)]
+
+
 def sound_alike_query(parsed: ParsedQuery) -> wq.Query | None:
-    """Transcript segments where each clause is said exactly or by a sound-alike name.
+    """Transcript segments where each clause is said exactly or by a sound-alike name, or
+    where the whole (short) query is said alike as one run of words.
 
     None when no clause has a word that could be misheard (numbers, short words).
     """
@@ -276,6 +311,14 @@ def sound_alike_query(parsed: ParsedQuery) -> wq.Query | None:
         # The exact hits are masked out of this search: with one clause, its exact form
         # (compound and split options, phrases) can only find masked documents.
         parts.append(alike if len(parsed.clauses) == 1 else wq.Or([exact, alike]))
-    if not loose_any:
+    whole = [_key_query(key) for key in joined_keys(parsed)]
+    every = query_words(parsed)
+    # Candidates only: the clip checks that the other words stand in order around the slot.
+    whole.extend(wq.And([wq.Term("text", stem(w)) for j, w in enumerate(every) if j != i])
+                 for i in slot_words(parsed))
+    if not loose_any and not whole:
         return None
-    return parts[0] if len(parts) == 1 else wq.And(parts)
+    found = parts[0] if len(parts) == 1 else wq.And(parts)
+    if not loose_any:
+        return wq.Or(whole)
+    return wq.Or([found, *whole]) if whole else found

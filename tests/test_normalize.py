@@ -121,3 +121,16 @@ def test_clip_of_a_compound_starts_at_its_first_part(index: SearchIndex) -> None
     # "A cease fire was agreed.": "cease" is the second word, at 5.4 s.
     assert clip.start == pytest.approx(5.4 - 0.5)
     assert "<mark>cease</mark> <mark>fire</mark>" in clip.highlight
+
+
+def test_a_compound_ending_in_a_particle_finds_its_two_words(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    ref = [ArticleRef("https://example.org/a", "A")]
+    with ix.batch():
+        ix.add_transcript(transcript("split", "She promised to follow up the report."),
+                          "https://example.org/1.mp4", ref)
+        ix.add_transcript(transcript("street", "They walked in side streets."),
+                          "https://example.org/2.mp4", ref)
+    assert clip_videos(ix, "followup") == {"split"}
+    # A two-letter first part is not split off: "inside" is not "in side".
+    assert clip_videos(ix, "inside") == set()

@@ -18,6 +18,7 @@ from worker.transcribe import (
     loops,
     prompt_words_of,
     sentence_segments,
+    too_fast,
 )
 
 ARTICLE = Article(
@@ -106,3 +107,17 @@ def test_a_segment_that_only_echoes_the_prompt_is_a_hallucination(text: str, ech
 def test_a_decoding_loop_is_recognised() -> None:
     assert loops("X6, Z, Z, Xing, X, X, X, X, X, X.")
     assert not loops("The next meeting is in March.")
+
+
+def test_words_squeezed_faster_than_speech_are_a_hallucination() -> None:
+    names = ["Lima", "Oh", "Quito", "Nah", "Quito", "Quito"]  # six words in 0.6 s
+    invented = tuple(Word(f" {t},", 40.0 + i * 0.1, 40.0 + i * 0.1 + 0.1)
+                     for i, t in enumerate(names))
+    assert too_fast(Segment(0, 40.0, 40.6, "", invented))
+    said = words("Residents are running short of rice and fuel this week.")  # 2 words/s
+    assert not too_fast(Segment(0, 0.0, said[-1].end, "", said))
+    # A number in pieces (" 25" ",000") is one word, and two words are too few to judge.
+    pieces = (Word(" 25", 1.0, 1.2), Word(",000", 1.2, 1.3), Word(" children", 1.3, 1.6),
+              Word(" wait.", 1.6, 1.9))
+    assert not too_fast(Segment(0, 1.0, 1.9, "", pieces))
+    assert not too_fast(Segment(0, 0.0, 0.3, "", words("Thank you.")[:2]))

@@ -13,7 +13,7 @@ import pytest
 from indexer.clips import clip_for_segment, match_words
 from indexer.domain import ArticleRef, Clip, Segment, Transcript, Word
 from indexer.index import SearchIndex
-from indexer.phonetic import sound_key
+from indexer.phonetic import sound_key, sound_keys
 from indexer.query import parse_query
 
 
@@ -36,17 +36,30 @@ def test_short_words_have_no_key() -> None:
     assert sound_key("sit") == sound_key("city") == ""
 
 
-def timed(text: str, start: float = 10.0, step: float = 0.4) -> tuple[Word, ...]:
+@pytest.mark.parametrize(
+    ("written", "heard"),
+    [("Mikhail", "Michael"), ("Khalid", "Halid"), ("Walesa", "Valesa")],
+)
+def test_a_spelling_read_two_ways_gives_a_second_key(written: str, heard: str) -> None:
+    # "ch" may be a "k", "kh" may be silent, "w" may be a "v".
+    assert sound_key(written.lower()) != sound_key(heard.lower())
+    assert set(sound_keys(written.lower())) & set(sound_keys(heard.lower()))
+
+
+def timed(text: str, start: float = 10.0, step: float = 0.4,
+          doubted: tuple[str, ...] = ()) -> tuple[Word, ...]:
+    """Words of *text* 0.4 s apart; those in *doubted* heard with a low probability."""
     out = []
     t = start
     for token in text.split():
-        out.append(Word(f" {token}", round(t, 2), round(t + step - 0.05, 2)))
+        probability = 0.3 if token.strip(".,") in doubted else 0.95
+        out.append(Word(f" {token}", round(t, 2), round(t + step - 0.05, 2), probability))
         t += step
     return tuple(out)
 
 
-def add(ix: SearchIndex, video_id: str, text: str) -> None:
-    ws = timed(text)
+def add(ix: SearchIndex, video_id: str, text: str, doubted: tuple[str, ...] = ()) -> None:
+    ws = timed(text, doubted=doubted)
     ix.add_transcript(
         Transcript(video_id, "en", 60.0, "tiny.en", "test",
                    (Segment(0, ws[0].start, ws[-1].end, text, ws),)),
@@ -126,3 +139,48 @@ def test_a_number_split_into_pieces_is_one_match() -> None:
     assert clip.start == pytest.approx(1.7 - 0.5)
     assert clip.text == "reached 40,000 homes."
     assert clip.highlight == "reached <mark>40,000</mark> <mark>homes.</mark>"
+
+
+def test_a_name_heard_as_several_doubted_words_is_found(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    add(ix, "v", "Students in beer site went on strike.", doubted=("beer", "site"))
+    [clip] = clips(ix, "Birzeit")
+    assert clip.match == "phonetic"
+    assert "<mark>beer</mark> <mark>site</mark>" in clip.highlight
+    assert clip.start == pytest.approx(10.0 + 2 * 0.4 - 0.5)  # "beer" is the third word
+
+
+def test_a_name_glued_to_the_word_before_is_found(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    add(ix, "v", "Tourists stranded atantalya airport wait for flights.", doubted=("atantalya",))
+    [clip] = clips(ix, "Antalya")
+    assert "<mark>atantalya</mark>" in clip.highlight
+
+
+def test_common_words_heard_with_confidence_do_not_sound_like_a_name(tmp_path: Path) -> None:
+    # "can there" reads like "Kandahar" (KNTR), but the recogniser was sure of both words.
+    ix = SearchIndex(tmp_path / "index")
+    add(ix, "sure", "Nobody knows what can there be done.")
+    assert clips(ix, "Kandahar") == []
+    add(ix, "doubted", "Nobody knows what can there be done.", doubted=("there",))
+    assert [c.video_id for c in clips(ix, "Kandahar")] == ["doubted"]
+
+
+def test_a_second_reading_needs_a_doubted_word(tmp_path: Path) -> None:
+    # "Michael" is also "Mikhail" when "ch" is read as "k", but not when heard with confidence.
+    ix = SearchIndex(tmp_path / "index")
+    add(ix, "sure", "Talks with Michael ended.")
+    assert clips(ix, "Mikhail") == []
+    add(ix, "doubted", "Talks with Michael ended.", doubted=("Michael",))
+    assert [c.video_id for c in clips(ix, "Mikhail")] == ["doubted"]
+
+
+def test_a_long_name_heard_with_one_word_wrong_is_found(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    add(ix, "emirate", "Flights to Ras al-Kamal resumed today.")
+    add(ix, "bay", "Storms hit the bay of Biscay overnight.")
+    [clip] = clips(ix, "Ras al-Khaimah")
+    assert (clip.video_id, clip.match) == ("emirate", "phonetic")
+    assert "<mark>Ras</mark> <mark>al-Kamal</mark>" in clip.highlight
+    # The wrong word must start with the same sounds: "Biscay" (PS..) is not "Bengal" (PN..).
+    assert clips(ix, '"bay of Bengal"') == []

@@ -24,6 +24,11 @@ PRIME_MODES = (PRIME_OFF, PRIME_HOTWORDS, PRIME_PROMPT)
 _SENTENCE_END = (".", "?", "!", "…")
 MAX_SENTENCE_WORDS = 40
 SENTENCE_PAUSE = 1.5  # seconds of silence between two words that end a segment
+# Faster than anyone speaks (a newsreader says about 3 words a second, a hurried one 5): the
+# word timings of a stretch the model invented on a pause or on noise are squeezed into a
+# fraction of a second (seven names in 0.7 s).
+MAX_WORDS_PER_SECOND = 7.0
+MIN_WORDS_FOR_RATE = 4  # "Thank you." is too short to judge by its pace
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,18 @@ def loops(text: str) -> bool:
     which a long window's compression-ratio check misses once we cut it into sentences."""
     words = re.findall(r"\w+", text.casefold())
     return len(words) >= 4 and len(set(words)) <= len(words) / 2
+
+
+def too_fast(segment: Segment) -> bool:
+    """True for a segment of a few words said faster than anyone speaks (see
+    :data:`MAX_WORDS_PER_SECOND`)."""
+    # A piece without a leading space continues the word before (" 40" ",000").
+    spoken = [w for i, w in enumerate(segment.words)
+              if (i == 0 or w.word[:1] == " ") and any(c.isalnum() for c in w.word)]
+    if len(spoken) < MIN_WORDS_FOR_RATE:
+        return False
+    span = segment.words[-1].end - spoken[0].start
+    return span <= 0 or len(spoken) / span > MAX_WORDS_PER_SECOND
 
 
 def _ends_sentence(word: str) -> bool:
@@ -184,7 +201,8 @@ def transcribe_windows(
         on_progress(1.0)
     # A primed model may repeat a name on the silence at the end ("Khartoum, Khartoum,").
     segments = [seg for seg in sentence_segments(segments)
-                if not echoes_prompt(seg.text, prompt_words) and not loops(seg.text)]
+                if not echoes_prompt(seg.text, prompt_words) and not loops(seg.text)
+                and not too_fast(seg)]
     segments = [replace(seg, id=i) for i, seg in enumerate(segments)]
     recorded: dict[str, Any] = asdict(options)
     return Transcript(

@@ -458,68 +458,87 @@ class SearchIndex:
             hits = searcher.search(exact, limit=max(wanted * 3, 30), filter=restrict,
                                    optimize=False)
             total = len(hits)
-            loose: list[Any] = []
-            if sound_alike and kind != "article":
+        except Exception as exc:
+            raise SearchIndexError(f"search failed: {exc}") from exc
+        clips, articles, dropped = _results(hits, parsed)
+        total -= dropped
+        # Sound-alike clips rank below every exact match, so they only matter once the exact
+        # ones no longer fill the page (and are only counted from then on): a common word
+        # never pays for the sound-alike pass on its first pages.
+        if (sound_alike and kind != "article"
+                and len(merge_overlapping(clips)) + len(articles) < wanted):
+            try:
                 if self._vocabulary is None:
                     self._vocabulary = Vocabulary(searcher.reader())
                 articles_only = self._docset(searcher, wq.Term("kind", KIND_ARTICLE))
                 loose = _sound_alike_hits(searcher, self._vocabulary, parsed, exact, restrict,
                                           articles_only, max(wanted * 3, 30))
-            total += len(loose)
-        except Exception as exc:
-            raise SearchIndexError(f"search failed: {exc}") from exc
-        clips: list[Clip] = []
-        articles: list[ArticleHit] = []
-        floor = min((float(h.score) for h in hits), default=1.0)
-        top_loose = max((float(h.score) for h in loose), default=1.0) or 1.0
-        backing = {h["url"] for h in hits if h["kind"] == KIND_ARTICLE}
-        for hit, is_loose in [*((h, False) for h in hits), *((h, True) for h in loose)]:
-            doc = hit.fields()
-            score = round(float(hit.score), 3)
-            if is_loose:
-                # Sound-alike clips rank below every exact match: precision first.  Those of
-                # a video whose linking article prints the query's words come first.
-                backed = any(url in backing for url, _ in doc.get("articles", []))
-                score = round(float(hit.score) / top_loose * floor * (0.9 if backed else 0.5), 3)
-            if doc["kind"] == KIND_ARTICLE:
-                articles.append(
-                    ArticleHit(
-                        score=score,
-                        article_id=doc["article_id"],
-                        url=doc.get("url", ""),
-                        title=doc.get("title", ""),
-                        source=doc.get("source", ""),
-                        published=doc.get("published", ""),
-                        highlight=highlight_fragment(doc.get("text", ""), parsed),
-                    )
-                )
-                continue
-            segment = {
-                "score": score,
-                "video_id": doc["video_id"],
-                "video_url": doc.get("url", ""),
-                "seg_start": float(doc["start"]),
-                "seg_end": float(doc["end"]),
-                "seg_text": doc.get("text", ""),
-                "words": [Word(w, float(s), float(e)) for w, s, e in doc.get("words", [])],
-                "query": parsed,
-            }
-            found = sound_alike_clip(**segment) if is_loose else clip_for_segment(**segment)
-            if found is None:
-                total -= 1  # the words were all there, only in another order: no sound-alike
-                continue
-            clip = found
-            refs = tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
-            clips.append(
-                Clip(clip.score, clip.video_id, clip.video_url, clip.start, clip.end,
-                     clip.text, clip.highlight, refs, clip.match)
-            )
+            except Exception as exc:
+                raise SearchIndexError(f"search failed: {exc}") from exc
+            # Those of a video whose linking article prints the query's words come first.
+            backing = {a.url for a in articles}
+            floor = min((float(h.score) for h in hits), default=1.0)
+            top = max((float(h.score) for h in loose), default=1.0) or 1.0
+            alike, _, dropped = _results(
+                loose, parsed,
+                lambda hit, doc: float(hit.score) / top * floor * (
+                    0.9 if any(url in backing for url, _ in doc.get("articles", [])) else 0.5))
+            clips += alike
+            total += len(loose) - dropped
         merged = merge_overlapping(clips)
         results: list[SearchResult] = [*merged, *articles]
         results.sort(key=lambda r: r.score, reverse=True)
         # Overlapping clips that merged no longer count separately.
         total -= len(clips) - len(merged)
         return SearchPage(results=results[offset:wanted], total=max(total, 0))
+
+
+def _results(hits: Any, parsed: ParsedQuery,
+             loose_score: Callable[[Any, dict[str, Any]], float] | None = None,
+             ) -> tuple[list[Clip], list[ArticleHit], int]:
+    """Clips and articles of Whoosh *hits*, and how many hits gave neither.
+
+    With *loose_score* the hits are sound-alike ones: scored by it, their clips built by
+    :func:`sound_alike_clip`.
+    """
+    clips: list[Clip] = []
+    articles: list[ArticleHit] = []
+    dropped = 0
+    for hit in hits:
+        doc = hit.fields()
+        score = round(float(hit.score) if loose_score is None else loose_score(hit, doc), 3)
+        if doc["kind"] == KIND_ARTICLE:
+            articles.append(
+                ArticleHit(
+                    score=score,
+                    article_id=doc["article_id"],
+                    url=doc.get("url", ""),
+                    title=doc.get("title", ""),
+                    source=doc.get("source", ""),
+                    published=doc.get("published", ""),
+                    highlight=highlight_fragment(doc.get("text", ""), parsed),
+                )
+            )
+            continue
+        segment = {
+            "score": score,
+            "video_id": doc["video_id"],
+            "video_url": doc.get("url", ""),
+            "seg_start": float(doc["start"]),
+            "seg_end": float(doc["end"]),
+            "seg_text": doc.get("text", ""),
+            "words": [Word(w, float(s), float(e)) for w, s, e in doc.get("words", [])],
+            "query": parsed,
+        }
+        found = (clip_for_segment(**segment) if loose_score is None
+                 else sound_alike_clip(**segment))
+        if found is None:
+            dropped += 1  # the words were all there, only in another order: no sound-alike
+            continue
+        refs = tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
+        clips.append(Clip(found.score, found.video_id, found.video_url, found.start, found.end,
+                          found.text, found.highlight, refs, found.match))
+    return clips, articles, dropped
 
 
 def _sound_alike_hits(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,

@@ -90,6 +90,25 @@ def test_sound_alike_clip_ranks_below_the_exact_one_and_says_so(index: SearchInd
     assert found[0].score > heard.score
 
 
+def test_sound_alike_clips_follow_the_pages_of_exact_ones(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "index")
+    with ix.batch():
+        for n in range(12):
+            add(ix, f"exact{n:02d}", f"Shelling hit Hodeidah again on day {n}.")
+        for n in range(3):
+            add(ix, f"heard{n}", f"Shelling hit Odida again on night {n}.")
+    first = ix.search_page("Hodeidah", limit=10)
+    # The exact clips fill the first page; the sound-alike ones are not searched for yet.
+    assert len(first.results) == 10
+    assert all(r.match == "exact" for r in first.results)  # type: ignore[union-attr]
+    assert first.total == 12
+    second = ix.search_page("Hodeidah", limit=10, offset=10)
+    kinds = [r.match for r in second.results]  # type: ignore[union-attr]
+    assert kinds == ["exact", "exact", "phonetic", "phonetic", "phonetic"]
+    assert second.total == 15
+    assert min(r.score for r in first.results) >= max(r.score for r in second.results)
+
+
 def test_sound_alike_can_be_switched_off(index: SearchIndex) -> None:
     assert [c.video_id for c in clips(index, "Hodeidah", sound_alike=False)] == ["exact"]
 

@@ -214,9 +214,10 @@ def _queued_run(site: _Site, tag: str, broker_url: str, data_dir: Path) -> float
     return wall
 
 
-def _bare_run(provider: ModelProvider, kwargs: dict[str, Any], _tag: str) -> float:
+def _bare_run(provider: ModelProvider, kwargs: dict[str, Any], batch_size: int,
+              _tag: str) -> float:
     """Seconds bare faster-whisper takes on the three videos, one after another."""
-    return sum(bare_seconds(provider, path, kwargs) for path in SPEECH)
+    return sum(bare_seconds(provider, path, kwargs, batch_size) for path in SPEECH)
 
 
 def e2e(tmp: Path, reps: int) -> list[list[str]]:
@@ -234,10 +235,15 @@ def e2e(tmp: Path, reps: int) -> list[list[str]]:
     audio = sum(probe_duration(p) for p in SPEECH)
     provider = ModelProvider(MODEL)
     provider.get()  # a running worker has its model loaded
-    bare_modes = {"bare faster-whisper, beam 5 + word timestamps":
-                  dict(language="en", word_timestamps=True),
-                  "bare faster-whisper, beam 1 + word timestamps":
-                  _fw_kwargs(TranscribeOptions(beam_size=1))}
+    sequential = dict(language="en", word_timestamps=True)
+    bare_modes: dict[str, tuple[dict[str, Any], int]] = {
+        "bare faster-whisper, beam 5 + word timestamps": (sequential, 0),
+        "bare faster-whisper, beam 1 + word timestamps":
+        (_fw_kwargs(TranscribeOptions(beam_size=1)), 0),
+        "bare batched, batch 8, beam 5 + word timestamps":
+        (_fw_kwargs(TranscribeOptions(beam_size=5)), 8),
+        "bare batched, batch 8, beam 1 + word timestamps":
+        (_fw_kwargs(TranscribeOptions(beam_size=1)), 8)}
     inline, queued = "inline (`ingest`, model loaded)", f"{E2E_WORKERS} workers (queue, Redis)"
     walls: dict[str, list[float]] = {name: [] for name in (inline, queued, *bare_modes)}
     load = os.getloadavg()
@@ -246,8 +252,8 @@ def e2e(tmp: Path, reps: int) -> list[list[str]]:
             runs: dict[str, Callable[[str], float]] = {
                 inline: lambda tag: _inline_run(site, tag, provider, tmp / "inline-data"),
                 queued: lambda tag: _queued_run(site, tag, broker, tmp / "queue-data")}
-            for name, kwargs in bare_modes.items():
-                runs[name] = functools.partial(_bare_run, provider, kwargs)
+            for name, (kwargs, batch) in bare_modes.items():
+                runs[name] = functools.partial(_bare_run, provider, kwargs, batch)
             names = list(runs)
             for rep in range(-1, reps):
                 for name in names[rep % len(names):] + names[:rep % len(names)]:

@@ -138,24 +138,28 @@ def overhead(tmp: Path, reps: int) -> list[list[str]]:
     provider.get()
     options = TranscribeOptions()
     rows: list[list[str]] = []
-    bare_seconds(provider, speech, _fw_kwargs(options))  # warm caches
+    bare_seconds(provider, speech, _fw_kwargs(options), options.batch_size)  # warm caches
     bare: list[float] = []
     ours: list[float] = []
     for rep in range(reps):
         order: list[Callable[[], None]] = [
-            lambda: bare.append(bare_seconds(provider, speech, _fw_kwargs(options))),
+            lambda: bare.append(bare_seconds(provider, speech, _fw_kwargs(options),
+                                             options.batch_size)),
             lambda: ours.append(pipeline_seconds(provider, speech, options, tmp)),
         ]
         for run in (order if rep % 2 == 0 else order[::-1]):
             run()
     ratio = statistics.median(o / b for o, b in zip(ours, bare, strict=True))
-    rows.append([f"defaults (beam {options.beam_size}, VAD, word timestamps)",
+    rows.append([f"defaults (beam {options.beam_size}, batch {options.batch_size}, "
+                 f"{provider.cpu_threads} thread, VAD, word timestamps)",
                  f"{audio / statistics.median(bare):.1f}×",
                  f"{audio / statistics.median(ours):.1f}×", f"{ratio:.3f}"])
     for name, opts, batch in (
             ("bare beam 5, library defaults + word timestamps", None, 0),
             ("bare beam 1 + word timestamps", TranscribeOptions(beam_size=1), 0),
-            ("bare batched, batch 8 + word timestamps", TranscribeOptions(beam_size=5), 8)):
+            ("bare batched, batch 8 + word timestamps", TranscribeOptions(beam_size=5), 8),
+            ("bare batched, batch 8, beam 1 + word timestamps",
+             TranscribeOptions(beam_size=1), 8)):
         kwargs = (dict(language="en", word_timestamps=True) if opts is None
                   else _fw_kwargs(opts))
         times = [bare_seconds(provider, speech, kwargs, batch) for _ in range(max(1, reps // 2))]
@@ -173,22 +177,31 @@ def choices(tmp: Path) -> list[list[str]]:
     from benchmarks.synth import build_corpus
 
     base = TranscribeOptions()
+    one = replace(base, beam_size=5)
+    batched = replace(base, beam_size=5, batch_size=8)
+    # cpu_threads 0 leaves CTranslate2 its own default, 4 threads, whatever the cores.
     configs = [
-        Config("beam 5, int8, all cores, VAD (defaults)", options=base),
-        Config("beam 1", options=replace(base, beam_size=1)),
-        Config("beam 5, cpu_threads 1", options=base, cpu_threads=1),
-        Config("beam 5, cpu_threads 2", options=base, cpu_threads=2),
-        Config("beam 5, int8_float32", options=base, compute_type="int8_float32"),
-        Config("beam 5, VAD off", options=replace(base, vad_filter=False)),
-        Config("beam 1, VAD off", options=replace(base, beam_size=1, vad_filter=False)),
+        Config("beam 5, cpu_threads 0 (CTranslate2's 4 threads)", options=one, cpu_threads=0),
+        Config("beam 5, cpu_threads 1", options=one, cpu_threads=1),
+        Config("beam 5, cpu_threads 2", options=one, cpu_threads=2),
+        Config("beam 1, cpu_threads 1", options=replace(one, beam_size=1), cpu_threads=1),
+        Config("beam 5, cpu_threads 1, int8_float32", options=one, cpu_threads=1,
+               compute_type="int8_float32"),
+        Config("beam 5, cpu_threads 1, VAD off", options=replace(one, vad_filter=False),
+               cpu_threads=1),
+        Config("batched 8, beam 5, cpu_threads 0", options=batched, cpu_threads=0),
+        Config("batched 8, beam 5, cpu_threads 1", options=batched, cpu_threads=1),
+        Config("batched 8, beam 5, cpu_threads 2", options=batched, cpu_threads=2),
+        Config("batched 8, beam 1, cpu_threads 2", options=replace(batched, beam_size=1),
+               cpu_threads=2),
     ]
-    if "batch_size" in TranscribeOptions.__dataclass_fields__:
-        configs += [Config(f"batched 8, beam {b}", options=replace(base, beam_size=b,
-                                                                   batch_size=8))  # type: ignore[call-arg]
-                    for b in (5, 1)]
     corpus = build_corpus(REPO / "benchmarks" / "cache")
     session = Session(corpus, tmp)
     rows = []
+    for config in configs:
+        # Untimed first use of each model setting and options (VAD model load, allocations),
+        # so that the first configuration pays no more than the others.
+        pipeline_seconds(session.provider(config), SPEECH[0], config.options, tmp)
     for config in configs:
         print(f"choices: {config.name} ...", file=sys.stderr, flush=True)
         m = evaluate(config, session)

@@ -179,3 +179,17 @@ def test_search_reads_the_same_data_dir_default_as_the_settings() -> None:
     from worker.settings import Settings
 
     assert Settings.model_fields["data_dir"].default == DEFAULT_DATA_DIR
+
+
+def test_settings_decode_as_the_library_defaults_measured_best() -> None:
+    from worker.models import DEFAULT_CPU_THREADS
+    from worker.settings import Settings
+    from worker.transcribe import TranscribeOptions
+    from worker.wiring import model_provider, transcribe_options
+
+    settings = Settings()
+    assert transcribe_options(settings).batch_size == TranscribeOptions().batch_size == 8
+    assert model_provider(settings).cpu_threads == DEFAULT_CPU_THREADS == 1
+    tuned = Settings(batch_size=0, cpu_threads=2)
+    assert transcribe_options(tuned).batch_size == 0
+    assert model_provider(tuned).cpu_threads == 2

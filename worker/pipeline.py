@@ -25,7 +25,7 @@ from worker.errors import DownloadError, FetchError
 from worker.fetch import Downloaded, FetchLimits, copy_local, download, fetch_text
 from worker.jobs import JOB_FAILED, JobProgress, JobStore
 from worker.media import decoded_audio
-from worker.models import LoadedModel, load_model
+from worker.models import DEFAULT_CPU_THREADS, LoadedModel, load_model
 from worker.priming import linking_articles, primed_options
 from worker.store import (
     DONE,
@@ -81,7 +81,7 @@ class ModelProvider:
 
     name: str
     compute_type: str = "int8"
-    cpu_threads: int = 0
+    cpu_threads: int = DEFAULT_CPU_THREADS
     cache_dir: Path | None = None  # where models assembled from parts are kept
     _loaded: LoadedModel | None = field(default=None, init=False, repr=False)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from worker.models import DEFAULT_CPU_THREADS
 from worker.netguard import parse_allowlist
 
 
@@ -20,7 +21,11 @@ class Settings(BaseSettings):
     model: str = Field("tiny.en", description="Whisper model: tiny.en (bundled), a name "
                        "faster-whisper knows, or a CTranslate2 model directory.")
     compute_type: str = Field("int8", description="CTranslate2 compute type.")
-    cpu_threads: int = Field(0, ge=0, description="Threads per transcription (0: all cores).")
+    cpu_threads: int = Field(DEFAULT_CPU_THREADS, ge=0, description="CTranslate2 threads per "
+                             "transcription (0: one per core for each worker process).")
+    batch_size: int = Field(8, ge=0, le=64, description="30-second windows "
+                            "decoded together (faster-whisper's batched pipeline); 0 decodes "
+                            "them one after another.")
     beam_size: int = Field(5, ge=1, le=10, description="Beam size for decoding.")
     prime: str = Field("hotwords", pattern="^(off|hotwords|prompt)$", description="Prime "
                        "transcription with the linking articles' names: as faster-whisper "

@@ -31,6 +31,9 @@ MAX_WORDS_PER_SECOND = 7.0
 MIN_WORDS_FOR_RATE = 4  # "Thank you." is too short to judge by its pace
 
 
+# Windows decoded together by default (see TranscribeOptions.batch_size).
+DEFAULT_BATCH_SIZE = 8
+
 @dataclass(frozen=True)
 class TranscribeOptions:
     """Decoding options; the defaults favour not inventing text over speed.
@@ -57,8 +60,10 @@ class TranscribeOptions:
     without_timestamps: bool = True
     # Decode this many 30-second windows at once with faster-whisper's
     # BatchedInferencePipeline; 0 decodes sequentially.  The batched pipeline ignores
-    # condition_on_previous_text and hallucination_silence_threshold (see above).
-    batch_size: int = 0
+    # condition_on_previous_text and hallucination_silence_threshold (see above).  Chosen by
+    # `python -m benchmarks.transcription --sections choices` (README, "Transcription"):
+    # batch 8 doubled the speed at the same recall, with no words on the silence.
+    batch_size: int = DEFAULT_BATCH_SIZE
 
 
 def prompt_words_of(text: str) -> set[str]:

@@ -37,7 +37,7 @@ def article_limits(settings: Settings) -> FetchLimits:
 def transcribe_options(settings: Settings) -> TranscribeOptions:
     """Decoding options from settings."""
     return TranscribeOptions(beam_size=settings.beam_size, language=settings.language,
-                             prime=settings.prime)
+                             prime=settings.prime, batch_size=settings.batch_size)
 
 
 def model_provider(settings: Settings) -> ModelProvider:

@@ -22,14 +22,17 @@ def install(seconds: float) -> None:
     """Make every transcription of *seconds* (±0.5) of audio kill its own process."""
     import faster_whisper
 
-    original = faster_whisper.WhisperModel.transcribe
+    # Sequential decoding and the batched pipeline alike.
+    for cls in (faster_whisper.WhisperModel, faster_whisper.BatchedInferencePipeline):
+        original = cls.transcribe
 
-    def transcribe(self: Any, audio: Any, *args: Any, **kwargs: Any) -> Any:
-        if abs(len(audio) / SAMPLE_RATE - seconds) < 0.5:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return original(self, audio, *args, **kwargs)
+        def transcribe(self: Any, audio: Any, *args: Any, _original: Any = original,
+                       **kwargs: Any) -> Any:
+            if abs(len(audio) / SAMPLE_RATE - seconds) < 0.5:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return _original(self, audio, *args, **kwargs)
 
-    faster_whisper.WhisperModel.transcribe = transcribe
+        cls.transcribe = transcribe  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -193,3 +193,14 @@ def test_settings_decode_as_the_library_defaults_measured_best() -> None:
     tuned = Settings(batch_size=0, cpu_threads=2)
     assert transcribe_options(tuned).batch_size == 0
     assert model_provider(tuned).cpu_threads == 2
+
+
+def test_a_transcribing_worker_runs_one_process_per_thread_budget() -> None:
+    from worker.queue import INDEX, MEDIA, TRANSCRIBE
+    from worker.tasks import default_concurrency
+
+    assert default_concurrency([TRANSCRIBE], cores=8) == 8  # one thread each (the default)
+    assert default_concurrency([TRANSCRIBE], cores=8, threads=2) == 4
+    assert default_concurrency([TRANSCRIBE], cores=8, threads=0) == 2
+    assert default_concurrency([MEDIA], cores=8) == 8
+    assert default_concurrency([INDEX], cores=8) == 1

@@ -47,7 +47,7 @@ from indexer.errors import BriefingError, SearchIndexError
 from worker.errors import BrokerUnavailableError
 from worker.jobs import JobStore
 from worker.locks import BrokerLocks, Busy
-from worker.models import resolve_model
+from worker.models import DEFAULT_CPU_THREADS, resolve_model
 from worker.queue import (
     ARTICLE_LIMIT,
     DOWNLOAD_TASK,
@@ -446,11 +446,13 @@ def _cores() -> int:
         os.cpu_count() or 1)
 
 
-def default_concurrency(queues: Sequence[str], cores: int | None = None) -> int:
-    """Processes for a worker serving *queues*."""
+def default_concurrency(queues: Sequence[str], cores: int | None = None,
+                        threads: int = DEFAULT_CPU_THREADS) -> int:
+    """Processes for a worker serving *queues*, each transcription using *threads* threads
+    (0: share the cores out, about four each)."""
     cores = cores or _cores()
     if TRANSCRIBE in queues:
-        return max(1, cores // 4)  # each transcription gets about four threads
+        return max(1, cores // (threads or 4))
     if MEDIA in queues:
         return 8  # downloads mostly wait on the network
     return 1  # index writes take turns anyway
@@ -480,7 +482,7 @@ def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int | 
     swept = sweep_stale_downloads(data.tmp, policy.download_limit + HARD_LIMIT_GRACE)
     if swept:
         log.info("removed %d downloads left by killed workers", swept)
-    processes = concurrency or default_concurrency(queues)
+    processes = concurrency or default_concurrency(queues, threads=settings.cpu_threads)
     cores = _cores()
     _serving.queues = tuple(queues)
     _serving.cpu_threads = max(1, cores // processes) if TRANSCRIBE in queues else 0

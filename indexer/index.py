@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from whoosh import index as windex
 from whoosh import query as wq
+from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
@@ -133,6 +134,23 @@ def merge_plan(segments: Sequence[Any]) -> list[Any]:
     sparse = [seg for seg in segments if seg.doc_count_all() >= MERGE_TIER_DOCS
               and seg.deleted_count() > seg.doc_count_all() // 2]
     return sparse[:1]
+
+
+class _EveryMatch(TopCollector):  # type: ignore[misc]
+    """Whoosh's top-N collector that also keeps every matching document number.
+
+    Without block-quality skipping it sees every match anyway; keeping them spares the
+    sound-alike pass an ``AndNot`` of the exact query, which Whoosh would re-check (phrases
+    and all) at every sound-alike candidate.
+    """
+
+    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
+        super().prepare(top_searcher, q, context)
+        self.matched: set[int] = set()
+
+    def _collect(self, global_docnum: int, score: float) -> Any:
+        self.matched.add(global_docnum)
+        return super()._collect(global_docnum, score)
 
 
 class _StaleMerge(Exception):
@@ -453,11 +471,13 @@ class SearchIndex:
             parsed = expand(parsed, lambda term: any((field, term) in reader
                                                      for field in SEARCH_FIELDS))
             exact = to_whoosh(parsed)
-            # Scoring every match (no block skipping) counts the total in the same pass;
-            # len() of a block-skipping search would run the query a second time.
-            hits = searcher.search(exact, limit=max(wanted * 3, 30), filter=restrict,
-                                   optimize=False)
-            total = len(hits)
+            # Every match is scored (no block skipping), so one pass gives the page, the
+            # total and the documents the sound-alike pass must leave out.
+            top = _EveryMatch(limit=max(wanted * 3, 30), usequality=False)
+            searcher.search_with_collector(
+                exact, top if restrict is None else FilterCollector(top, allow=restrict))
+            hits = top.results()
+            total = len(top.matched)
         except Exception as exc:
             raise SearchIndexError(f"search failed: {exc}") from exc
         clips, articles, dropped = _results(hits, parsed)
@@ -471,17 +491,18 @@ class SearchIndex:
                 if self._vocabulary is None:
                     self._vocabulary = Vocabulary(searcher.reader())
                 articles_only = self._docset(searcher, wq.Term("kind", KIND_ARTICLE))
-                loose = _sound_alike_hits(searcher, self._vocabulary, parsed, exact, restrict,
-                                          articles_only, max(wanted * 3, 30))
+                loose = _sound_alike_hits(searcher, self._vocabulary, parsed, restrict,
+                                          top.matched.union(articles_only or ()),
+                                          max(wanted * 3, 30))
             except Exception as exc:
                 raise SearchIndexError(f"search failed: {exc}") from exc
             # Those of a video whose linking article prints the query's words come first.
             backing = {a.url for a in articles}
             floor = min((float(h.score) for h in hits), default=1.0)
-            top = max((float(h.score) for h in loose), default=1.0) or 1.0
+            best = max((float(h.score) for h in loose), default=1.0) or 1.0
             alike, _, dropped = _results(
                 loose, parsed,
-                lambda hit, doc: float(hit.score) / top * floor * (
+                lambda hit, doc: float(hit.score) / best * floor * (
                     0.9 if any(url in backing for url, _ in doc.get("articles", [])) else 0.5))
             clips += alike
             total += len(loose) - dropped
@@ -542,17 +563,16 @@ def _results(hits: Any, parsed: ParsedQuery,
 
 
 def _sound_alike_hits(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,
-                      exact: wq.Query, restrict: set[int] | None, articles: set[int] | None,
-                      limit: int) -> list[Any]:
-    """Segments answering *parsed* only by sound-alike names: not *exact*, not *articles*."""
+                      restrict: set[int] | None, excluded: set[int], limit: int) -> list[Any]:
+    """Segments answering *parsed* only by sound-alike names: not in *excluded* (the exact
+    matches and the articles)."""
     if SOUNDS_FIELD not in searcher.schema:
         return []
     loose = sound_alike_query(parsed)
     if loose is None:
         return []
-    # AndNot checks the exact query only on the sound-alike candidates, not on every match.
-    loose = wq.AndNot(expand_multiterms(loose, vocabulary), exact)
-    return list(searcher.search(loose, limit=limit, filter=restrict, mask=articles or None))
+    loose = expand_multiterms(loose, vocabulary)
+    return list(searcher.search(loose, limit=limit, filter=restrict, mask=excluded or None))
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -298,7 +298,9 @@ def sound_alike_query(parsed: ParsedQuery) -> wq.Query | None:
     parts: list[wq.Query] = []
     loose_any = False
     for clause in parsed.clauses:
-        exact = _clause_query(clause, ("text",))
+        # Only the clause as written: its compound spellings are phrases that Whoosh checks
+        # position by position, too slow to repeat at every sound-alike candidate.
+        exact = _clause_query(replace(clause, options=clause.options[:1]), ("text",))
         words = [w for w in clause.words if len(w) >= LOOSE_MIN_LETTERS]
         loose = [_loose_word(w) for w in words]
         if not words or all(q is None for q in loose):

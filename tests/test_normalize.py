@@ -75,24 +75,26 @@ def transcript(video_id: str, text: str, start: float = 5.0) -> Transcript:
                       (Segment(0, words[0].start, words[-1].end, text, tuple(words)),))
 
 
-@pytest.fixture
-def index(tmp_path: Path) -> SearchIndex:
-    ix = SearchIndex(tmp_path / "index")
+def indexed(root: Path, videos: dict[str, str]) -> SearchIndex:
+    """An index holding one transcript per video id, saying its text."""
+    ix = SearchIndex(root)
     ref = [ArticleRef("https://example.org/a", "A")]
     with ix.batch():
-        ix.add_transcript(transcript("hyphen", "Talks on a cease-fire have stalled."),
-                          "https://example.org/1.mp4", ref)
-        ix.add_transcript(transcript("joined", "The ceasefire is holding."),
-                          "https://example.org/2.mp4", ref)
-        ix.add_transcript(transcript("spaced", "A cease fire was agreed."),
-                          "https://example.org/3.mp4", ref)
-        ix.add_transcript(transcript("peace", "United Nations peacekeepers have withdrawn."),
-                          "https://example.org/4.mp4", ref)
-        ix.add_transcript(transcript("count", "Eleven people were injured in Bogota."),
-                          "https://example.org/5.mp4", ref)
-        ix.add_transcript(transcript("range", "They target long-range missile parts."),
-                          "https://example.org/6.mp4", ref)
+        for n, (video_id, text) in enumerate(videos.items()):
+            ix.add_transcript(transcript(video_id, text), f"https://example.org/{n}.mp4", ref)
     return ix
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SearchIndex:
+    return indexed(tmp_path / "index", {
+        "hyphen": "Talks on a cease-fire have stalled.",
+        "joined": "The ceasefire is holding.",
+        "spaced": "A cease fire was agreed.",
+        "peace": "United Nations peacekeepers have withdrawn.",
+        "count": "Eleven people were injured in Bogota.",
+        "range": "They target long-range missile parts.",
+    })
 
 
 def clip_videos(index: SearchIndex, query: str) -> set[str]:
@@ -124,13 +126,8 @@ def test_clip_of_a_compound_starts_at_its_first_part(index: SearchIndex) -> None
 
 
 def test_a_compound_ending_in_a_particle_finds_its_two_words(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
-    ref = [ArticleRef("https://example.org/a", "A")]
-    with ix.batch():
-        ix.add_transcript(transcript("split", "She promised to follow up the report."),
-                          "https://example.org/1.mp4", ref)
-        ix.add_transcript(transcript("street", "They walked in side streets."),
-                          "https://example.org/2.mp4", ref)
+    ix = indexed(tmp_path / "index", {"split": "She promised to follow up the report.",
+                                       "street": "They walked in side streets."})
     assert clip_videos(ix, "followup") == {"split"}
     # A two-letter first part is not split off: "inside" is not "in side".
     assert clip_videos(ix, "inside") == set()

@@ -373,6 +373,7 @@ def ingest(source: str, ctx: Context, content: str | None = None) -> IngestRepor
     """
     article = read_article(source, ctx.article_limits, content)
     register_article(article, ctx)
+    tidy_index(ctx.index)  # an article's commit adds a segment too
     outcomes = process_videos(video_urls_to_process(article), ctx)
     return IngestReport(article, tuple(outcomes))
 
@@ -389,6 +390,7 @@ def run_ingest_job(job_id: str, source: str, ctx: Context, jobs: JobStore,
     except BriefingError as exc:
         jobs.set_job_state(job_id, JOB_FAILED, str(exc))
         return None
+    tidy_index(ctx.index)  # an article's commit adds a segment too
     urls = video_urls_to_process(article)
     jobs.set_article(job_id, article.id, article.title, urls)
     job_ctx = replace(ctx, progress=JobProgress(jobs, job_id))

@@ -75,6 +75,7 @@ def read_article_step(q: Queued, job_id: str, source: str, content: str | None) 
     article = read_article(source, ctx.article_limits, content)
     with q.locks.hold(INDEX_LOCK, wait=INDEX_LOCK_WAIT):
         register_article(article, ctx)
+    tidy_index(ctx.index)  # an article's commit adds a segment too
     q.jobs.set_article(job_id, article.id, article.title, video_urls_to_process(article))
     job = q.jobs.get(job_id)
     return [v.url for v in job.videos if v.state == "queued"] if job else []

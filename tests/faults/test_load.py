@@ -23,7 +23,7 @@ INDEXER = textwrap.dedent("""
     from pathlib import Path
     from indexer.domain import Article
     from worker.store import DataDir
-    from worker.pipeline import open_index, index_video, Context, ModelProvider
+    from worker.pipeline import open_index, index_video, tidy_index, Context, ModelProvider
     from worker.fetch import FetchLimits
     data = DataDir(Path(sys.argv[1]))
     index = open_index(data)
@@ -37,6 +37,7 @@ INDEXER = textwrap.dedent("""
         index_video(video_ids[n % len(video_ids)], ctx)
         index.add_article(Article(f"load{n}", f"https://e.org/load/{n}", f"Load {n}",
                                   "a quiet report about nothing in particular"))
+        tidy_index(index)  # the merges a worker runs after its commits
         n += 1
     print(n, flush=True)
 """)

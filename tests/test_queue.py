@@ -293,8 +293,10 @@ def test_unknown_job_is_not_found(data_dir: Path, broker: str) -> None:
 def test_sigkill_during_transcription_then_a_new_worker_finishes_the_job_once(
         fleet: Fleet, site: Site, settings: Settings, store: JobStore, data_dir: Path) -> None:
     publish(site, "killed", **{"report.mp4": "briefing-a.mp4"})
-    # One thread and a wide beam: the transcription lasts long enough to be interrupted.
-    first = fleet.start(concurrency=1, BRIEFING_CPU_THREADS="1", BRIEFING_BEAM_SIZE="10")
+    # One thread, a wide beam, sequential decoding: the transcription lasts long enough to be
+    # interrupted.
+    first = fleet.start(concurrency=1, BRIEFING_CPU_THREADS="1", BRIEFING_BEAM_SIZE="10",
+                        BRIEFING_BATCH_SIZE="0")
     job_id = submit_ingest(settings, store, site.url("killed/page.html"),
                            page("report.mp4"))
     wait_for(lambda: state_of(store, job_id, "report.mp4") == "transcribing", 60,
@@ -333,6 +335,7 @@ def test_sigterm_puts_a_running_transcription_back_on_the_queue_at_once(
                     "-safe", "0", "-i", str(listing), "-c", "copy",
                     str(site.root / "stopped" / "long.mp4")], check=True, timeout=60)
     first = fleet.start(concurrency=1, BRIEFING_CPU_THREADS="1", BRIEFING_BEAM_SIZE="10",
+                        BRIEFING_BATCH_SIZE="0",
                         BRIEFING_SHUTDOWN_GRACE="2")
     job_id = submit_ingest(settings, store, site.url("stopped/page.html"), page("long.mp4"))
     wait_for(lambda: state_of(store, job_id, "long.mp4") == "transcribing", 60,

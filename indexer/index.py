@@ -69,6 +69,9 @@ MERGE_TIER_DOCS = 250
 MERGE_FAN = 8
 # Times to re-read the table of contents that a concurrent commit replaced under us.
 TOC_RETRIES = 5
+# Segments past which a commit runs the merges itself (compact() keeps an index of 100,000
+# documents at about 8; a writer that never calls it reaches this).
+MERGE_BACKSTOP = 4 * MERGE_FAN
 # The side directory, inside the generation, where a merge writes its segment.
 MERGE_DIR_PREFIX = "merging-"
 # Memory for the writer's posting pool before it spills sorted runs to disk (Whoosh: 128).
@@ -268,6 +271,11 @@ class SearchIndex:
         with self.batch():
             assert self._batch is not None
             fill(self._batch)
+        if len(_reading_toc(self._ix._segments)) > MERGE_BACKSTOP:
+            # A writer that never calls compact() would slow every search down commit by
+            # commit; past the backstop its own commits pay for the merges.
+            while self.compact():
+                pass
 
     def add_article(self, article: Article) -> None:
         """Index (or re-index) an article's own text."""

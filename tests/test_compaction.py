@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from indexer.domain import ArticleRef, Clip, Segment, Transcript, Word
-from indexer.index import MERGE_FAN, SearchIndex
+from indexer.index import MERGE_BACKSTOP, MERGE_FAN, SearchIndex
 
 REFS = [ArticleRef("https://example.org/a", "Daily report")]
 NAMES = ("harbour", "bridge", "convoy", "river", "station", "market", "school", "tower")
@@ -93,4 +93,13 @@ def test_videos_reindexed_while_merging_are_neither_lost_nor_doubled(tmp_path: P
         # Exactly one version of each video: three segments, all saying the same word.
         assert len(texts) == 3, (n, texts)
         assert len({t.split()[-1] for t in texts}) == 1, (n, texts)
+    index.close()
+
+
+def test_a_writer_that_never_merges_is_held_at_the_backstop(tmp_path: Path) -> None:
+    index = SearchIndex(tmp_path / "index")
+    for n in range(MERGE_BACKSTOP + MERGE_FAN):
+        index.add_transcript(video(n), f"https://example.org/v{n}.mp4", REFS)
+        assert index.segment_count() <= MERGE_BACKSTOP
+    assert index.doc_count() == (MERGE_BACKSTOP + MERGE_FAN) * 3
     index.close()

@@ -177,7 +177,7 @@ def choices(tmp: Path) -> list[list[str]]:
     from benchmarks.synth import build_corpus
 
     base = TranscribeOptions()
-    one = replace(base, beam_size=5)
+    one = replace(base, beam_size=5, batch_size=0)  # sequential, whatever the default
     batched = replace(base, beam_size=5, batch_size=8)
     # cpu_threads 0 leaves CTranslate2 its own default, 4 threads, whatever the cores.
     configs = [

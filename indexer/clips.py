@@ -134,8 +134,9 @@ def _slot_positions(stream: Sequence[tuple[NormWord, int, int]],
     another word that starts with the same sounds ("Bab el-Mansouri" for "Bab el-Mandeb")."""
     words = query_words(query)
     found: set[int] = set()
-    for slot in slot_words(query):
-        stems = [normal_words(w)[0].stem for w in words]
+    slots = slot_words(query)
+    stems = [normal_words(w)[0].stem for w in words] if slots else []
+    for slot in slots:
         heads = {k[:SLOT_SAME_SOUNDS] for k in sound_keys(words[slot], SLOT_SAME_SOUNDS)}
         for at in range(len(stream) - len(words) + 1):
             said = [stream[at + j][0] for j in range(len(words))]

@@ -268,7 +268,7 @@ def _loose_word(word: str) -> wq.Query | None:
 def joined_keys(parsed: ParsedQuery) -> tuple[str, ...]:
     """The sound keys of a query of two to four words read as one ("Deir ez-Zor" ->
     "deirezzor"), to be compared with runs of adjacent words heard ("deer as zor")."""
-    words = [w for c in parsed.clauses for w in c.words]
+    words = query_words(parsed)
     if not 2 <= len(words) <= MAX_JOINED_WORDS + 1 or not all(w.isalpha() for w in words):
         return ()
     return sound_keys("".join(words), JOINED_MIN_KEY)

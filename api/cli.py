@@ -21,7 +21,7 @@ from indexer.domain import Clip, SearchResult
 from indexer.errors import BriefingError
 
 if TYPE_CHECKING:
-    from worker.pipeline import IngestReport
+    from worker.pipeline.inline import IngestReport
     from worker.settings import Settings
 
 app = typer.Typer(
@@ -154,8 +154,8 @@ def ingest(
     job ids printed at once; otherwise everything runs here and now.
     """
     from api.progress import RichProgress
-    from worker.pipeline import ingest as run_ingest
-    from worker.wiring import build_context
+    from worker.pipeline.inline import ingest as run_ingest
+    from worker.pipeline.wiring import build_context
 
     settings = load_settings()
     if settings.broker_url:
@@ -236,10 +236,10 @@ def transcribe(
 ) -> None:
     """Transcribe one video without touching the index."""
     from api.progress import RichProgress
-    from worker.pipeline import transcribe_source
-    from worker.store import write_text_atomic
-    from worker.subtitles import FORMATS, render
-    from worker.wiring import model_provider, transcribe_options, video_limits
+    from worker.pipeline.inline import transcribe_source
+    from worker.pipeline.wiring import model_provider, transcribe_options, video_limits
+    from worker.speech.subtitles import FORMATS, render
+    from worker.storage.datadir import write_text_atomic
 
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -267,7 +267,7 @@ def transcribe(
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """What is in the data dir: articles, videos by state, hours transcribed."""
-    from worker.store import DataDir
+    from worker.storage.datadir import DataDir
 
     settings = load_settings()
     with clear_errors():
@@ -296,8 +296,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 @app.command()
 def reindex() -> None:
     """Rebuild the search index from the stored articles and transcripts."""
-    from worker.pipeline import reindex as run_reindex
-    from worker.wiring import build_context
+    from worker.pipeline.inline import reindex as run_reindex
+    from worker.pipeline.wiring import build_context
 
     settings = load_settings()
     with clear_errors():

@@ -19,8 +19,8 @@ from api.cli import app, clear_errors, err, fail, format_time, load_settings, ou
 if TYPE_CHECKING:
     # Type-only: importing the settings loads pydantic-settings, which `briefing search`
     # (this module registers its commands on the same app) should not pay for.
-    from worker.jobs import Job, JobStore, JobVideo
     from worker.settings import Settings
+    from worker.storage.jobs import Job, JobStore, JobVideo
 
 _POLL = 0.5
 _STEP_ORDER = ("article", "download", "transcribe", "index")
@@ -32,8 +32,8 @@ def _in_order(steps: dict[str, float]) -> dict[str, float]:
 
 
 def _store(settings: Settings) -> JobStore:
-    from worker.jobs import JobStore
-    from worker.store import DataDir
+    from worker.storage.datadir import DataDir
+    from worker.storage.jobs import JobStore
 
     return JobStore(DataDir(settings.data_dir).jobs_db)
 
@@ -64,7 +64,7 @@ def worker(
     # the visibility timeout. Read by billiard when imported, hence before the import below.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     with clear_errors():
-        from worker.tasks import run_worker
+        from worker.queue.tasks import run_worker
 
         code = run_worker(settings, queues=[q.strip() for q in queues.split(",") if q.strip()],
                           concurrency=concurrency, loglevel=loglevel, nodename=name)
@@ -239,8 +239,8 @@ def follow(store: JobStore, job_ids: list[str]) -> list[Job]:
 
 def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait: bool) -> None:
     """``briefing ingest`` with a broker: queue each article, print its job id at once."""
-    from worker.pipeline import is_url
-    from worker.queue import submit_ingest
+    from worker.pipeline.inline import is_url
+    from worker.queue.config import submit_ingest
 
     unreadable = 0
     with clear_errors():

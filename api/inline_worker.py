@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.errors import WorkerBusyError
-from worker.jobs import JOB_FAILED, JobStore
-from worker.pipeline import Context, run_ingest_job
+from worker.pipeline.inline import Context, run_ingest_job
+from worker.storage.jobs import JOB_FAILED, JobStore
 
 log = logging.getLogger("briefing.worker")
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, Tex
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from worker.pipeline import IngestReport
+    from worker.pipeline.inline import IngestReport
 
 
 def _short(url: str, width: int = 40) -> str:

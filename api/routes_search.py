@@ -23,7 +23,7 @@ from api.schemas import (
 from api.services import Services, article_info, get_services
 from indexer.domain import ArticleHit, Clip, SearchResult
 from indexer.errors import BriefingError
-from worker.store import DataDir
+from worker.storage.datadir import DataDir
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 MAX_OFFSET = 10_000
@@ -115,7 +115,7 @@ def _check_broker(services: Services) -> HealthCheck:
     url = services.settings.broker_url
     if not url:
         return HealthCheck(ok=True, detail="not configured: jobs run in this process")
-    from worker.queue import broker_problem
+    from worker.queue.config import broker_problem
 
     problem = broker_problem(url, timeout=BROKER_CHECK_TIMEOUT)
     if problem is not None:

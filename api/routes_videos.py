@@ -12,8 +12,8 @@ from api.errors import ApiError
 from api.ranges import file_response
 from api.schemas import ErrorBody, TranscriptOut, TranscriptSummary, VideoOut, VideoSource
 from api.services import Services, article_info, get_services
-from worker.store import DONE, FAILED, SourceRecord, VideoMeta
-from worker.subtitles import render
+from worker.speech.subtitles import render
+from worker.storage.datadir import DONE, FAILED, SourceRecord, VideoMeta
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 VideoId = Annotated[str, Path(description="16 hex digits (the start of the video's SHA-256).")]

@@ -16,10 +16,10 @@ from api.schemas import ArticleInfo
 from indexer.domain import SearchPage
 from indexer.errors import BrokenIndexError, SearchIndexError
 from indexer.index import SearchIndex
-from worker.articles import article_id_for
-from worker.jobs import JobStore
+from worker.intake.articles import article_id_for
 from worker.settings import Settings
-from worker.store import DataDir
+from worker.storage.datadir import DataDir
+from worker.storage.jobs import JobStore
 
 EXCERPT_CHARS = 280
 
@@ -103,7 +103,7 @@ class Services:
     def submit(self, source: str, content: str | None) -> str:
         """Create an ingest job and start it on the queue or the in-process worker."""
         if self.settings.broker_url:
-            from worker.queue import submit_ingest
+            from worker.queue.config import submit_ingest
 
             job_id: str = submit_ingest(self.settings, self.jobs, source, content)
             return job_id
@@ -122,12 +122,12 @@ def build_services(settings: Settings) -> Services:
     jobs = JobStore(data.jobs_db)
     worker = None
     if not settings.broker_url:
-        from worker.wiring import build_context
+        from worker.pipeline.wiring import build_context
 
         worker = InlineWorker(lambda: build_context(settings), jobs)
 
     def rebuild() -> None:
-        from worker.pipeline import open_index
+        from worker.pipeline.inline import open_index
 
         open_index(data).close()
 

@@ -31,9 +31,9 @@ from benchmarks.transcription import (
     _fw_kwargs,
     bare_seconds,
 )
-from worker.media import probe_duration
-from worker.pipeline import ModelProvider
-from worker.transcribe import TranscribeOptions
+from worker.pipeline.inline import ModelProvider
+from worker.speech.media import probe_duration
+from worker.speech.transcribe import TranscribeOptions
 
 E2E_REDIS = "redis://127.0.0.1:6379"
 E2E_DB = 9  # claimed in database 0 the way tests/test_queue.py claims its own; flushed
@@ -104,7 +104,7 @@ def _searchable(index_root: Path, video_urls: Sequence[str]) -> int:
 def _inline_run(site: _Site, tag: str, provider: ModelProvider, data_dir: Path) -> float:
     """Seconds from ``ingest`` of a new article to its three videos searchable."""
     from benchmarks.search_quality import _context, _Timer
-    from worker.pipeline import ingest
+    from worker.pipeline.inline import ingest
 
     article, videos = site.article(tag)
     ctx = _context(data_dir, provider, TranscribeOptions(), _Timer())
@@ -151,7 +151,7 @@ def _worker_env(data_dir: Path, broker_url: str) -> dict[str, str]:
 
 def _ready(log: Path) -> bool:
     """True once a worker's log says it consumes and its pool process has loaded the model
-    (each pool process loads it before its first task: worker.tasks)."""
+    (each pool process loads it before its first task: worker.queue.tasks)."""
     text = log.read_text(errors="replace")
     return " ready." in text and "loaded Whisper model" in text
 
@@ -191,9 +191,9 @@ def _workers(count: int, data_dir: Path, broker_url: str, logs: Path) -> Iterato
 def _queued_run(site: _Site, tag: str, broker_url: str, data_dir: Path) -> float:
     """Seconds from submitting a new article to the queue to its job done and its three
     videos searchable (the job store is polled every 20 ms)."""
-    from worker.jobs import JobStore
-    from worker.queue import submit_ingest
+    from worker.queue.config import submit_ingest
     from worker.settings import Settings
+    from worker.storage.jobs import JobStore
 
     article, videos = site.article(tag)
     settings = Settings(data_dir=data_dir, broker_url=broker_url, allow_private_networks=True)

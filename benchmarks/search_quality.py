@@ -43,10 +43,10 @@ from benchmarks.corpus import QUERIES, Query
 from benchmarks.synth import BuiltCorpus, SynthError, build_corpus
 from indexer.domain import Clip
 from indexer.index import SearchIndex
-from worker.fetch import FetchLimits
-from worker.pipeline import Context, ModelProvider, NullProgress, ingest
-from worker.store import INDEXING, TRANSCRIBING, DataDir
-from worker.transcribe import PRIME_OFF, PRIME_PROMPT, TranscribeOptions
+from worker.intake.fetch import FetchLimits
+from worker.pipeline.inline import Context, ModelProvider, NullProgress, ingest
+from worker.speech.transcribe import PRIME_OFF, PRIME_PROMPT, TranscribeOptions
+from worker.storage.datadir import INDEXING, TRANSCRIBING, DataDir
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
 TOP_K = 5

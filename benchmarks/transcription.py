@@ -49,10 +49,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import describe
-from worker.fetch import FetchLimits, download
-from worker.media import extract_audio, ffmpeg_binary, probe_duration
-from worker.pipeline import ModelProvider, NullProgress, transcribe_source
-from worker.transcribe import TranscribeOptions, transcribe
+from worker.intake.fetch import FetchLimits, download
+from worker.pipeline.inline import ModelProvider, NullProgress, transcribe_source
+from worker.speech.media import extract_audio, ffmpeg_binary, probe_duration
+from worker.speech.transcribe import TranscribeOptions, transcribe
 
 REPO = Path(__file__).resolve().parents[1]
 SPEECH = (REPO / "tests/fixtures/media/briefing-a.mp4",
@@ -94,7 +94,7 @@ def loop_to(speech: Path, seconds: float, dest: Path) -> Path:
 
 
 def _fw_kwargs(options: TranscribeOptions) -> dict[str, Any]:
-    """faster-whisper keyword arguments equal to what worker.transcribe passes for *options*."""
+    """faster-whisper keyword arguments equal to what worker.speech.transcribe passes."""
     return dict(language="en", beam_size=options.beam_size, word_timestamps=True,
                 vad_filter=options.vad_filter,
                 condition_on_previous_text=options.condition_on_previous_text,

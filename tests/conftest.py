@@ -14,9 +14,9 @@ import pytest
 
 from indexer.index import SearchIndex
 from tests.siteserver import Site
-from worker.fetch import FetchLimits
-from worker.pipeline import Context, IngestReport, ModelProvider, ingest
-from worker.store import DataDir
+from worker.intake.fetch import FetchLimits
+from worker.pipeline.inline import Context, IngestReport, ModelProvider, ingest
+from worker.storage.datadir import DataDir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MEDIA = FIXTURES / "media"

@@ -27,8 +27,8 @@ from indexer.domain import ArticleHit, Clip
 from tests.apiserver import running, server_settings
 from tests.conftest import MANIFEST, MEDIA, Ingested, cli_env, make_context
 from tests.siteserver import Site
-from worker.jobs import JOB_FAILED, JobStore
-from worker.pipeline import ModelProvider
+from worker.pipeline.inline import ModelProvider
+from worker.storage.jobs import JOB_FAILED, JobStore
 
 TOKEN = "s3cret-token-for-tests"
 # The fields of a search result, in order, as the domain (and so the CLI's --json) has them.

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.articles import article_id_for, parse_article
+from worker.intake.articles import article_id_for, parse_article
 
 NEWS_URL = "https://news.example.org/world/2026/11/20/harbour-reopens"
 

@@ -182,10 +182,10 @@ def test_search_reads_the_same_data_dir_default_as_the_settings() -> None:
 
 
 def test_settings_decode_as_the_library_defaults_measured_best() -> None:
-    from worker.models import DEFAULT_CPU_THREADS
+    from worker.pipeline.wiring import model_provider, transcribe_options
     from worker.settings import Settings
-    from worker.transcribe import TranscribeOptions
-    from worker.wiring import model_provider, transcribe_options
+    from worker.speech.models import DEFAULT_CPU_THREADS
+    from worker.speech.transcribe import TranscribeOptions
 
     settings = Settings()
     assert transcribe_options(settings).batch_size == TranscribeOptions().batch_size == 8
@@ -196,8 +196,8 @@ def test_settings_decode_as_the_library_defaults_measured_best() -> None:
 
 
 def test_a_transcribing_worker_runs_one_process_per_thread_budget() -> None:
-    from worker.queue import INDEX, MEDIA, TRANSCRIBE
-    from worker.tasks import default_concurrency
+    from worker.queue.config import INDEX, MEDIA, TRANSCRIBE
+    from worker.queue.tasks import default_concurrency
 
     assert default_concurrency([TRANSCRIBE], cores=8) == 8  # one thread each (the default)
     assert default_concurrency([TRANSCRIBE], cores=8, threads=2) == 4

@@ -10,8 +10,8 @@ import pytest
 from tests.conftest import MEDIA
 from tests.siteserver import Site, redirect_to
 from worker.errors import BlockedAddressError, DownloadError, FetchError, TooLargeError
-from worker.fetch import FetchLimits, download
-from worker.netguard import check_url, is_public_address
+from worker.intake.fetch import FetchLimits, download
+from worker.intake.netguard import check_url, is_public_address
 
 OPEN = FetchLimits(max_bytes=10_000_000, connect_timeout=5, read_timeout=5, deadline=20,
                    allow_private=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from tests.conftest import make_context
 from tests.siteserver import Site
-from worker.jobs import JOB_DONE, JOB_FAILED, JobStore
-from worker.pipeline import ModelProvider, run_ingest_job
+from worker.pipeline.inline import ModelProvider, run_ingest_job
+from worker.storage.jobs import JOB_DONE, JOB_FAILED, JobStore
 
 
 def test_inline_job_records_each_video(tmp_path: Path, site: Site,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from worker.errors import ModelNotFoundError
-from worker.models import BASE_PACKAGES, BASE_SIZE, assemble_parts, resolve_model
+from worker.speech.models import BASE_PACKAGES, BASE_SIZE, assemble_parts, resolve_model
 
 
 def test_model_parts_are_joined_once_and_checked(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from indexer.domain import ArticleHit, Clip
 from indexer.index import MERGE_FAN
 from tests.conftest import MANIFEST, MEDIA, Ingested, make_context
 from tests.siteserver import Site
-from worker.pipeline import ModelProvider, ingest, reindex
-from worker.store import DONE, FAILED
+from worker.pipeline.inline import ModelProvider, ingest, reindex
+from worker.storage.datadir import DONE, FAILED
 
 SPOKEN = [
     (name, index, sentence)

@@ -18,8 +18,8 @@ import pytest
 from indexer.domain import Clip
 from tests.conftest import MEDIA, make_context
 from tests.siteserver import Handler, Site
-from worker.pipeline import ModelProvider, NullProgress, ingest
-from worker.store import DONE, DOWNLOADING, FAILED, INDEXING, TRANSCRIBING
+from worker.pipeline.inline import ModelProvider, NullProgress, ingest
+from worker.storage.datadir import DONE, DOWNLOADING, FAILED, INDEXING, TRANSCRIBING
 
 GATE_SECONDS = 30.0  # only ever waited in full when the download did not overlap
 BODY = (MEDIA / "briefing-a.mp4").read_bytes()[:1024]  # a real MP4 head: passes the sniffing

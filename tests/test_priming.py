@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from indexer.domain import Article, Segment, Word
-from worker.priming import linking_articles, primed_options, priming_terms
-from worker.store import DataDir
-from worker.transcribe import (
+from worker.speech.priming import linking_articles, primed_options, priming_terms
+from worker.speech.transcribe import (
     PRIME_OFF,
     PRIME_PROMPT,
     TranscribeOptions,
@@ -20,6 +19,7 @@ from worker.transcribe import (
     sentence_segments,
     too_fast,
 )
+from worker.storage.datadir import DataDir
 
 ARTICLE = Article(
     "a1", "https://news.example/red-sea", "Red Sea attacks push shipping around the Cape",

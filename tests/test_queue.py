@@ -33,11 +33,11 @@ from indexer.index import SearchIndex
 from tests.conftest import MANIFEST, MEDIA, cli_env
 from tests.siteserver import Site
 from worker.errors import BrokerUnavailableError
-from worker.jobs import Job, JobStore, JobVideo
-from worker.media import ffmpeg_binary
-from worker.queue import QUEUES, QueuePolicy, celery_config, submit_ingest
+from worker.queue.config import QUEUES, QueuePolicy, celery_config, submit_ingest
 from worker.settings import Settings
-from worker.store import DataDir
+from worker.speech.media import ffmpeg_binary
+from worker.storage.datadir import DataDir
+from worker.storage.jobs import Job, JobStore, JobVideo
 
 REPO = Path(__file__).resolve().parents[1]
 REDIS = "redis://127.0.0.1:6379"

@@ -6,7 +6,7 @@ import itertools
 import re
 
 from indexer.domain import Segment, Transcript, Word
-from worker.subtitles import MAX_LINE_CHARS, cues, to_srt, to_vtt
+from worker.speech.subtitles import MAX_LINE_CHARS, cues, to_srt, to_vtt
 
 
 def long_transcript() -> Transcript:

@@ -17,8 +17,8 @@ from indexer.domain import Article, ArticleRef, Segment, Transcript, Word
 from indexer.index import SearchIndex
 from tests.apiserver import running, server_settings
 from tests.conftest import MANIFEST, MEDIA, Ingested
-from worker.articles import article_id_for
-from worker.store import DataDir
+from worker.intake.articles import article_id_for
+from worker.storage.datadir import DataDir
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -10,9 +10,9 @@ import pytest
 
 from tests.conftest import MANIFEST, MEDIA
 from worker.errors import MediaError
-from worker.media import SAMPLE_RATE, AudioFile, decoded_audio
-from worker.pipeline import ModelProvider
-from worker.transcribe import transcribe_windows
+from worker.pipeline.inline import ModelProvider
+from worker.speech.media import SAMPLE_RATE, AudioFile, decoded_audio
+from worker.speech.transcribe import transcribe_windows
 
 
 def _pcm(path: Path, audio: np.ndarray) -> AudioFile:

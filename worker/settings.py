@@ -7,8 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from worker.models import DEFAULT_CPU_THREADS
-from worker.netguard import parse_allowlist
+from worker.intake.netguard import parse_allowlist
+from worker.speech.models import DEFAULT_CPU_THREADS
 
 
 class Settings(BaseSettings):

@@ -22,9 +22,9 @@ INDEXER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from indexer.domain import Article
-    from worker.store import DataDir
-    from worker.pipeline import open_index, index_video, tidy_index, Context, ModelProvider
-    from worker.fetch import FetchLimits
+    from worker.storage.datadir import DataDir
+    from worker.pipeline.inline import open_index, index_video, tidy_index, Context, ModelProvider
+    from worker.intake.fetch import FetchLimits
     data = DataDir(Path(sys.argv[1]))
     index = open_index(data)
     ctx = Context(data=data, index=index, models=ModelProvider("tiny.en"),

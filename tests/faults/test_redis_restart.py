@@ -15,10 +15,10 @@ import pytest
 from tests.conftest import cli_env
 from tests.siteserver import Site
 from tests.test_queue import BRIEFING, REPO, Fleet, page, publish, state_of, wait_for, wait_job
-from worker.jobs import JobStore
-from worker.queue import submit_ingest
+from worker.queue.config import submit_ingest
 from worker.settings import Settings
-from worker.store import DataDir
+from worker.storage.datadir import DataDir
+from worker.storage.jobs import JobStore
 
 
 class PrivateRedis:

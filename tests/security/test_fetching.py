@@ -15,10 +15,10 @@ import pytest
 
 from tests.conftest import MEDIA
 from tests.siteserver import Site, redirect_to
-from worker.articles import parse_article
 from worker.errors import BlockedAddressError, FetchError, TooLargeError
-from worker.fetch import FetchLimits, download, fetch_text
-from worker.netguard import check_url
+from worker.intake.articles import parse_article
+from worker.intake.fetch import FetchLimits, download, fetch_text
+from worker.intake.netguard import check_url
 
 LOOPBACK_ONLY = FetchLimits(max_bytes=5_000_000, connect_timeout=3, read_timeout=3,
                             deadline=10, private_allowlist=("127.0.0.1/32",))

@@ -13,9 +13,9 @@ import pytest
 from tests.conftest import MANIFEST, MEDIA
 from tests.siteserver import Site
 from worker.errors import MediaError
-from worker.media import extract_audio, ffmpeg_binary
-from worker.pipeline import ModelProvider
-from worker.transcribe import transcribe
+from worker.pipeline.inline import ModelProvider
+from worker.speech.media import extract_audio, ffmpeg_binary
+from worker.speech.transcribe import transcribe
 
 FAKE_FTYP = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 

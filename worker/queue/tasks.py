@@ -1,4 +1,4 @@
-"""The Celery app and its thin tasks: an id in, a step of :mod:`worker.stages` out, retry policy.
+"""The Celery app and its thin tasks: an id in, a pipeline step out, retry policy.
 
     ingest_article (media) -> per video: download_video (media)
                                          -> transcribe_video (transcribe) -> index_video (index)
@@ -45,10 +45,20 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from indexer.errors import BriefingError, SearchIndexError
 from worker.errors import BrokerUnavailableError
-from worker.jobs import JobStore
-from worker.locks import BrokerLocks, Busy
-from worker.models import DEFAULT_CPU_THREADS, resolve_model
-from worker.queue import (
+from worker.pipeline.locks import BrokerLocks, Busy
+from worker.pipeline.stages import (
+    Queued,
+    download_step,
+    fail_article,
+    fail_video,
+    index_step,
+    read_article_step,
+    sweep_stale_downloads,
+    transcribe_step,
+    video_settled,
+)
+from worker.pipeline.wiring import build_context, model_provider
+from worker.queue.config import (
     ARTICLE_LIMIT,
     DOWNLOAD_TASK,
     HARD_LIMIT_GRACE,
@@ -67,19 +77,9 @@ from worker.queue import (
     worker_celery_config,
 )
 from worker.settings import Settings
-from worker.stages import (
-    Queued,
-    download_step,
-    fail_article,
-    fail_video,
-    index_step,
-    read_article_step,
-    sweep_stale_downloads,
-    transcribe_step,
-    video_settled,
-)
-from worker.store import DataDir
-from worker.wiring import build_context, model_provider
+from worker.speech.models import DEFAULT_CPU_THREADS, resolve_model
+from worker.storage.datadir import DataDir
+from worker.storage.jobs import JobStore
 
 log = logging.getLogger("briefing.worker")
 
@@ -95,7 +95,7 @@ app = Celery("briefing", set_as_current=False)
 
 
 def _configure_from_settings(sender: Celery, **_: Any) -> None:
-    # `celery -A worker.tasks ...` reads BRIEFING_* like every other entry point.
+    # `celery -A worker.queue.tasks ...` reads BRIEFING_* like every other entry point.
     sender.conf.update(worker_celery_config(Settings()))
 
 

@@ -20,8 +20,8 @@ from dataclasses import replace
 
 from indexer.domain import Article
 from indexer.normalize import stem
-from worker.store import DataDir
-from worker.transcribe import PRIME_HOTWORDS, PRIME_OFF, PRIME_PROMPT, TranscribeOptions
+from worker.speech.transcribe import PRIME_HOTWORDS, PRIME_OFF, PRIME_PROMPT, TranscribeOptions
+from worker.storage.datadir import DataDir
 
 # Whisper's prompt holds at most 223 tokens; names cost 2-4 tokens each.
 MAX_TERMS = 40

@@ -15,10 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from worker.errors import MediaError
-from worker.jobs import JOB_FAILED, TERMINAL_VIDEO_STATES, JobProgress, JobStore
-from worker.locks import BrokerLocks
-from worker.media import probe_duration
-from worker.pipeline import (
+from worker.pipeline.inline import (
     Context,
     index_video,
     read_article,
@@ -29,8 +26,11 @@ from worker.pipeline import (
     transcribe_stored,
     video_urls_to_process,
 )
-from worker.queue import INDEX_LOCK_WAIT, QueuePolicy
-from worker.store import DONE, DOWNLOADING, FAILED, INDEXING, TRANSCRIBING, url_key
+from worker.pipeline.locks import BrokerLocks
+from worker.queue.config import INDEX_LOCK_WAIT, QueuePolicy
+from worker.speech.media import probe_duration
+from worker.storage.datadir import DONE, DOWNLOADING, FAILED, INDEXING, TRANSCRIBING, url_key
+from worker.storage.jobs import JOB_FAILED, TERMINAL_VIDEO_STATES, JobProgress, JobStore
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from worker.fetch import FetchLimits
-from worker.netguard import parse_allowlist
-from worker.pipeline import Context, ModelProvider, NullProgress, Progress, open_index
+from worker.intake.fetch import FetchLimits
+from worker.intake.netguard import parse_allowlist
+from worker.pipeline.inline import Context, ModelProvider, NullProgress, Progress, open_index
 from worker.settings import Settings
-from worker.store import DataDir
-from worker.transcribe import TranscribeOptions
+from worker.speech.transcribe import TranscribeOptions
+from worker.storage.datadir import DataDir
 
 
 def video_limits(settings: Settings) -> FetchLimits:

@@ -1,6 +1,6 @@
 """The queue's enqueue side and its numbers: Celery configuration, time limits, retry policy.
 
-Both ends use :func:`celery_config`: ``briefing worker`` (through :mod:`worker.tasks`, with
+Both ends use :func:`celery_config`: ``briefing worker`` (through :mod:`worker.queue.tasks`, with
 :func:`worker_celery_config`'s patient publishing) and whatever submits jobs (the CLI, the
 HTTP API) through :func:`submit_ingest`, which sends by task name and so never imports the
 pipeline.
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.errors import BrokerUnavailableError
-from worker.jobs import JOB_FAILED, JobStore
 from worker.settings import Settings
+from worker.storage.jobs import JOB_FAILED, JobStore
 
 # Queues: downloads are I/O-bound, transcription CPU-bound, index writes serialised.
 MEDIA = "media"

@@ -20,14 +20,14 @@ from urllib.request import url2pathname
 from indexer.domain import Article, Transcript
 from indexer.errors import BriefingError, BrokenIndexError
 from indexer.index import SearchIndex, rebuild_index
-from worker.articles import parse_article
 from worker.errors import DownloadError, FetchError
-from worker.fetch import Downloaded, FetchLimits, copy_local, download, fetch_text
-from worker.jobs import JOB_FAILED, JobProgress, JobStore
-from worker.media import decoded_audio
-from worker.models import DEFAULT_CPU_THREADS, LoadedModel, load_model
-from worker.priming import linking_articles, primed_options
-from worker.store import (
+from worker.intake.articles import parse_article
+from worker.intake.fetch import Downloaded, FetchLimits, copy_local, download, fetch_text
+from worker.speech.media import decoded_audio
+from worker.speech.models import DEFAULT_CPU_THREADS, LoadedModel, load_model
+from worker.speech.priming import linking_articles, primed_options
+from worker.speech.transcribe import TranscribeOptions, transcribe_windows
+from worker.storage.datadir import (
     DONE,
     DOWNLOADING,
     FAILED,
@@ -36,7 +36,7 @@ from worker.store import (
     DataDir,
     video_id_for,
 )
-from worker.transcribe import TranscribeOptions, transcribe_windows
+from worker.storage.jobs import JOB_FAILED, JobProgress, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def transcribe_stored(video_id: str, url: str, ctx: Context) -> Transcript:
     media = ctx.data.video_file(video_id)
     if media is None:
         raise DownloadError(f"video {video_id} is not stored")
-    # The linking articles spell the names the small models mangle (worker.priming).
+    # The linking articles spell the names the small models mangle (worker.speech.priming).
     options = primed_options(ctx.options, linking_articles(ctx.data, video_id))
     with decoded_audio(media, ctx.data.tmp, timeout=ctx.ffmpeg_timeout,
                        name="the video") as audio:

@@ -12,10 +12,10 @@ import numpy.typing as npt
 
 from indexer.domain import Segment, Transcript, Word
 from worker.errors import TranscriptionError
-from worker.media import SAMPLE_RATE
-from worker.models import LoadedModel
+from worker.speech.media import SAMPLE_RATE
+from worker.speech.models import LoadedModel
 
-# How the linking articles prime transcription (see worker.priming).
+# How the linking articles prime transcription (see worker.speech.priming).
 PRIME_OFF = "off"
 PRIME_HOTWORDS = "hotwords"
 PRIME_PROMPT = "prompt"

@@ -21,8 +21,8 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from api.errors import WorkerBusyError
-from api.inline_worker import InlineWorker
+from api.http.errors import WorkerBusyError
+from api.http.inline_worker import InlineWorker
 from indexer.domain import ArticleHit, Clip
 from tests.apiserver import running, server_settings
 from tests.conftest import MANIFEST, MEDIA, Ingested, cli_env, make_context

@@ -175,7 +175,7 @@ def test_search_loads_no_transcription_queue_or_server_modules(data_dir: Path,
 
 
 def test_search_reads_the_same_data_dir_default_as_the_settings() -> None:
-    from api.cli import DEFAULT_DATA_DIR
+    from api.cli.common import DEFAULT_DATA_DIR
     from worker.settings import Settings
 
     assert Settings.model_fields["data_dir"].default == DEFAULT_DATA_DIR

@@ -17,6 +17,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from indexer.errors import BriefingError, QueryError, SearchIndexError
 from worker.errors import BrokerUnavailableError
 
+__all__ = [
+    "ApiError",
+    "WorkerBusyError",
+    "briefing_status",
+    "error_response",
+    "install_error_handlers",
+]
+
 log = logging.getLogger("briefing.http")
 
 # Codes for statuses raised by the framework itself (unknown route, wrong method...).

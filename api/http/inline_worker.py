@@ -14,9 +14,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from api.errors import WorkerBusyError
+from api.http.errors import WorkerBusyError
 from worker.pipeline.inline import Context, run_ingest_job
 from worker.storage.jobs import JOB_FAILED, JobStore
+
+__all__ = ["MAX_PENDING", "InlineWorker"]
 
 log = logging.getLogger("briefing.worker")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi import Request
 
-from api.inline_worker import InlineWorker
-from api.schemas import ArticleInfo
+from api.http.inline_worker import InlineWorker
+from api.http.schemas import ArticleInfo
 from indexer.domain import SearchPage
 from indexer.errors import BrokenIndexError, SearchIndexError
 from indexer.index import SearchIndex
@@ -20,6 +20,15 @@ from worker.intake.articles import article_id_for
 from worker.settings import Settings
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
+
+__all__ = [
+    "EXCERPT_CHARS",
+    "Services",
+    "SharedIndex",
+    "article_info",
+    "build_services",
+    "get_services",
+]
 
 EXCERPT_CHARS = 280
 

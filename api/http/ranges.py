@@ -17,7 +17,9 @@ from pathlib import Path
 import anyio
 from starlette.responses import StreamingResponse
 
-from api.errors import ApiError
+from api.http.errors import ApiError
+
+__all__ = ["CHUNK_BYTES", "ByteRange", "file_response", "parse_range"]
 
 CHUNK_BYTES = 256 * 1024
 _SPEC = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")

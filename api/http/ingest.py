@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 
-from api.errors import ApiError
-from api.schemas import ErrorBody, IngestRequest, JobAccepted, JobOut, JobVideoOut
-from api.services import Services, get_services
+from api.http.errors import ApiError
+from api.http.schemas import ErrorBody, IngestRequest, JobAccepted, JobOut, JobVideoOut
+from api.http.services import Services, get_services
+
+__all__ = ["WriteRoute", "check_token", "get_job", "post_article", "read_router", "write_router"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 

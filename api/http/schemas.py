@@ -11,6 +11,27 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+__all__ = [
+    "ArticleInfo",
+    "ArticleLink",
+    "ArticleResult",
+    "ClipResult",
+    "ErrorBody",
+    "HealthCheck",
+    "HealthOut",
+    "IngestRequest",
+    "JobAccepted",
+    "JobOut",
+    "JobVideoOut",
+    "SearchResponse",
+    "SegmentOut",
+    "TranscriptOut",
+    "TranscriptSummary",
+    "VideoOut",
+    "VideoSource",
+    "WordOut",
+]
+
 
 class ErrorBody(BaseModel):
     """Every error response."""

@@ -8,12 +8,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.errors import ApiError
-from api.ranges import file_response
-from api.schemas import ErrorBody, TranscriptOut, TranscriptSummary, VideoOut, VideoSource
-from api.services import Services, article_info, get_services
+from api.http.errors import ApiError
+from api.http.ranges import file_response
+from api.http.schemas import (
+    ErrorBody,
+    TranscriptOut,
+    TranscriptSummary,
+    VideoOut,
+    VideoSource,
+)
+from api.http.services import Services, article_info, get_services
 from worker.speech.subtitles import render
 from worker.storage.datadir import DONE, FAILED, SourceRecord, VideoMeta
+
+__all__ = ["get_media", "get_transcript", "get_video", "head_media", "router"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 VideoId = Annotated[str, Path(description="16 hex digits (the start of the video's SHA-256).")]

@@ -14,13 +14,23 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from api.cli import app, clear_errors, err, fail, format_time, load_settings, out
+from api.cli.common import clear_errors, err, fail, format_time, load_settings, out
 
 if TYPE_CHECKING:
     # Type-only: importing the settings loads pydantic-settings, which `briefing search`
-    # (this module registers its commands on the same app) should not pay for.
+    # (api.cli imports this module to register its commands) should not pay for.
     from worker.settings import Settings
     from worker.storage.jobs import Job, JobStore, JobVideo
+
+__all__ = [
+    "follow",
+    "job_json",
+    "job_view",
+    "jobs_command",
+    "jobs_table",
+    "queue_ingest",
+    "worker",
+]
 
 _POLL = 0.5
 _STEP_ORDER = ("article", "download", "transcribe", "index")
@@ -41,7 +51,6 @@ def _store(settings: Settings) -> JobStore:
 # -- worker ------------------------------------------------------------------------------------
 
 
-@app.command()
 def worker(
     queues: Annotated[str, typer.Option(
         "--queues", "-Q", help="Comma-separated queues to serve: media (articles and "
@@ -158,7 +167,6 @@ def jobs_table(jobs: list[Job]) -> Table:
     return table
 
 
-@app.command("jobs")
 def jobs_command(
     job_id: Annotated[str | None, typer.Argument(help="Show this job (default: list the "
                                                  "newest).")] = None,

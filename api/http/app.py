@@ -20,13 +20,22 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import install_error_handlers
-from api.routes_ingest import read_router as jobs_router
-from api.routes_ingest import write_router as ingest_router
-from api.routes_search import router as search_router
-from api.routes_videos import router as videos_router
-from api.services import build_services
+from api.http.errors import install_error_handlers
+from api.http.ingest import read_router as jobs_router
+from api.http.ingest import write_router as ingest_router
+from api.http.search import router as search_router
+from api.http.services import build_services
+from api.http.videos import router as videos_router
 from worker.settings import Settings
+
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "SECURITY_HEADERS",
+    "WEB_DIR",
+    "BodyLimit",
+    "SecurityHeaders",
+    "create_app",
+]
 
 WEB_DIR = Path(__file__).parent / "web"
 

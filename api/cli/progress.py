@@ -13,6 +13,8 @@ from rich.text import Text
 if TYPE_CHECKING:
     from worker.pipeline.inline import IngestReport
 
+__all__ = ["RichProgress"]
+
 
 def _short(url: str, width: int = 40) -> str:
     name = url.rsplit("/", 1)[-1] or url

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api.schemas import (
+from api.http.schemas import (
     ArticleInfo,
     ArticleResult,
     ClipResult,
@@ -20,10 +20,12 @@ from api.schemas import (
     SearchResponse,
     SearchResultOut,
 )
-from api.services import Services, article_info, get_services
+from api.http.services import Services, article_info, get_services
 from indexer.domain import ArticleHit, Clip, SearchResult
 from indexer.errors import BriefingError
 from worker.storage.datadir import DataDir
+
+__all__ = ["healthz", "router", "search"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 MAX_OFFSET = 10_000

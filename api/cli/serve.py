@@ -1,4 +1,4 @@
-"""HTTP commands (``briefing serve``): registered on the CLI app."""
+"""``briefing serve``: the HTTP API and the search page, run with uvicorn."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from api.cli import app, clear_errors, err, fail, load_settings
+from api.cli.common import clear_errors, err, fail, load_settings
+
+__all__ = ["is_loopback", "serve"]
 
 
 def is_loopback(host: str) -> bool:
@@ -20,7 +22,6 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,

@@ -1,0 +1,86 @@
+"""What the ``briefing`` commands share: the consoles, settings, error lines, times."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+from indexer.errors import BriefingError
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
+
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "clear_errors",
+    "err",
+    "fail",
+    "format_time",
+    "load_settings",
+    "out",
+    "search_data_dir",
+]
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one error line on stderr and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or one clear error."""
+    # Imported here: pydantic-settings costs about 0.2 s, a third of a search's budget.
+    from pydantic import ValidationError
+
+    from worker.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "BRIEFING_" + str(first["loc"][0]).upper() if first["loc"] else "BRIEFING_*"
+        raise fail(f"invalid setting {name}: {first['msg']}") from None
+
+
+# The default of Settings.data_dir (tests/test_cli.py checks that they agree).
+DEFAULT_DATA_DIR = Path("briefing-data")
+
+
+def search_data_dir() -> Path:
+    """The one setting `briefing search` reads, without loading pydantic-settings.
+
+    A search must answer in well under half a second and importing pydantic-settings alone
+    takes about 0.2 s; every other setting concerns ingesting or serving.
+    """
+    value = os.environ.get("BRIEFING_DATA_DIR", "")
+    return Path(value) if value else DEFAULT_DATA_DIR
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Turn our errors (and file-system errors) into one line and exit code 1."""
+    try:
+        yield
+    except BriefingError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+
+def format_time(seconds: float) -> str:
+    """``83.4`` → ``01:23.4`` (hours added when needed)."""
+    tenths = round(seconds * 10)
+    minutes, tenth_secs = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{tenth_secs // 10:02d}.{tenth_secs % 10}"
+    return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes:02d}:{secs}"

@@ -1,0 +1,72 @@
+"""``briefing ingest``: articles in, their text and every linked video transcribed and indexed."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from api.cli.common import clear_errors, err, load_settings
+from indexer.errors import BriefingError
+
+if TYPE_CHECKING:
+    from worker.pipeline.inline import IngestReport
+
+__all__ = ["ingest"]
+
+
+def _report_json(report: IngestReport) -> dict[str, Any]:
+    return {
+        "article": {"id": report.article.id, "url": report.article.url,
+                    "title": report.article.title, "videos": len(report.article.video_urls)},
+        "videos": [
+            {"url": v.url, "state": v.state, "video_id": v.video_id, "error": v.error,
+             "reused": v.reused}
+            for v in report.videos
+        ],
+    }
+
+
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="Article URLs or local HTML/Markdown/"
+                                                 "text files.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="With a broker: follow the queued "
+                                       "jobs until they finish.")] = False,
+) -> None:
+    """Ingest articles: index their text and transcribe and index every video they link.
+
+    With BRIEFING_BROKER_URL set the articles are queued for `briefing worker` and their
+    job ids printed at once; otherwise everything runs here and now.
+    """
+    from api.cli.progress import RichProgress
+    from worker.pipeline.inline import ingest as run_ingest
+    from worker.pipeline.wiring import build_context
+
+    settings = load_settings()
+    if settings.broker_url:
+        from api.cli.queue import queue_ingest
+
+        queue_ingest(settings, sources, as_json=as_json, wait=wait)
+        return
+    reports: list[dict[str, Any]] = []
+    failed_articles = 0
+    with clear_errors(), RichProgress(err, enabled=not as_json) as progress:
+        ctx = build_context(settings, progress)
+        for source in sources:
+            try:
+                report = run_ingest(source, ctx)
+            except BriefingError as exc:
+                failed_articles += 1
+                err.print(f"[bold red]error:[/] article {source}: {exc}", highlight=False,
+                          soft_wrap=True)
+                reports.append({"source": source, "error": str(exc)})
+                continue
+            reports.append(_report_json(report))
+            if not as_json:
+                progress.summary(report)
+    if as_json:
+        print(json.dumps(reports if len(reports) != 1 else reports[0], ensure_ascii=False))
+    if failed_articles:
+        raise typer.Exit(1)

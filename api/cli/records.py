@@ -1,0 +1,51 @@
+"""``briefing status`` (what the data dir holds) and ``briefing reindex`` (the index rebuilt)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from api.cli.common import clear_errors, format_time, load_settings, out
+
+__all__ = ["reindex", "status"]
+
+
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What is in the data dir: articles, videos by state, hours transcribed."""
+    from worker.storage.datadir import DataDir
+
+    settings = load_settings()
+    with clear_errors():
+        data = DataDir(settings.data_dir)
+        articles = sum(1 for _ in data.articles())
+        sources = list(data.sources())
+        seconds = sum(t.duration for t in data.transcripts())
+    by_state: dict[str, int] = {}
+    for record in sources:
+        by_state[record.state] = by_state.get(record.state, 0) + 1
+    failed = [{"url": r.url, "error": r.error} for r in sources if r.state == "failed"]
+    if as_json:
+        print(json.dumps({"data_dir": str(settings.data_dir), "articles": articles,
+                          "videos": by_state, "failed": failed,
+                          "hours_transcribed": round(seconds / 3600, 3)}))
+        return
+    out.print(f"data dir: {settings.data_dir}", highlight=False)
+    out.print(f"articles: {articles}")
+    summary = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items())) or "none"
+    out.print(f"videos:   {summary}", highlight=False)
+    out.print(f"transcribed: {format_time(seconds)} ({seconds / 3600:.2f} h)", highlight=False)
+    for item in failed:
+        out.print(f"  failed  {item['url']}: {item['error']}", highlight=False, soft_wrap=True)
+
+
+def reindex() -> None:
+    """Rebuild the search index from the stored articles and transcripts."""
+    from worker.pipeline.inline import reindex as run_reindex
+    from worker.pipeline.wiring import build_context
+
+    settings = load_settings()
+    with clear_errors():
+        n_articles, n_videos = run_reindex(build_context(settings))
+    out.print(f"reindexed {n_articles} articles and {n_videos} transcripts")

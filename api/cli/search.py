@@ -1,0 +1,88 @@
+"""``briefing search``: what was said (time-coded clips) and written (articles), as a table."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from api.cli.common import clear_errors, format_time, out, search_data_dir
+from indexer.domain import Clip, SearchResult
+from indexer.errors import BriefingError
+
+__all__ = ["highlight_text", "results_table", "search"]
+
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
+
+
+def highlight_text(highlight: str) -> Text:
+    """Rich text from an escaped highlight, the marked words in bold yellow."""
+    text = Text()
+    pos = 0
+    for match in _MARK.finditer(highlight):
+        text.append(html.unescape(highlight[pos : match.start()]))
+        text.append(html.unescape(match.group(1)), style="bold yellow")
+        pos = match.end()
+    text.append(html.unescape(highlight[pos:]))
+    return text
+
+
+def results_table(results: list[SearchResult]) -> Table:
+    """A readable table of clips and articles."""
+    table = Table(show_lines=True, expand=False)
+    table.add_column("#", justify="right")
+    table.add_column("when / what", no_wrap=True)
+    table.add_column("said or written", ratio=3)
+    table.add_column("from", ratio=2)
+    for rank, result in enumerate(results, start=1):
+        if isinstance(result, Clip):
+            when = f"{format_time(result.start)}–{format_time(result.end)}"
+            titles = "; ".join(a.title or a.url for a in result.articles) or "(no article)"
+            table.add_row(str(rank), when, highlight_text(result.highlight),
+                          Text(f"{titles}\n{result.link}"))
+        else:
+            meta = " · ".join(x for x in (result.source, result.published) if x)
+            table.add_row(str(rank), "article", highlight_text(result.highlight),
+                          Text(f"{result.title}\n{meta}\n{result.url}".replace("\n\n", "\n")))
+    return table
+
+
+def search(
+    query: Annotated[str, typer.Argument(help='Words (all required) and "quoted phrases".')],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200)] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON results.")] = False,
+    kind: Annotated[str | None, typer.Option("--type", help="Only clip or article.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only from this source.")] = None,
+    published_from: Annotated[str | None, typer.Option("--from", help="Published on or "
+                                                        "after YYYY-MM-DD.")] = None,
+    published_to: Annotated[str | None, typer.Option("--to", help="Published on or before "
+                                                      "YYYY-MM-DD.")] = None,
+    language: Annotated[str | None, typer.Option(help="Only clips in this language.")] = None,
+) -> None:
+    """Search what was said (time-coded clips) and written (articles)."""
+    from indexer.index import SearchIndex
+
+    data_dir = search_data_dir()
+    with clear_errors():
+        index_root = data_dir / "index"
+        if not (index_root / "CURRENT").is_file():
+            raise BriefingError(f"nothing indexed yet in {data_dir}: run "
+                                "`briefing ingest ARTICLE` first")
+        index = SearchIndex(index_root)
+        results = index.search(query, limit=limit, kind=kind, source=source,
+                               published_from=published_from, published_to=published_to,
+                               language=language)
+        index.close()
+    if as_json:
+        payload = {"query": query, "results": [r.to_json() for r in results]}
+        print(json.dumps(payload, ensure_ascii=False))
+        return
+    if not results:
+        out.print(f"no results for {query!r}", highlight=False)
+        return
+    out.print(results_table(results))

@@ -1,0 +1,45 @@
+"""``briefing transcribe``: one video to json, srt, vtt or text, without touching the index."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.common import clear_errors, err, fail, load_settings
+
+__all__ = ["transcribe"]
+
+
+def transcribe(
+    source: Annotated[str, typer.Argument(help="A local video file or an http(s) URL.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, srt, vtt or txt.")] = "txt",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+) -> None:
+    """Transcribe one video without touching the index."""
+    from api.cli.progress import RichProgress
+    from worker.pipeline.inline import transcribe_source
+    from worker.pipeline.wiring import model_provider, transcribe_options, video_limits
+    from worker.speech.subtitles import FORMATS, render
+    from worker.storage.datadir import write_text_atomic
+
+    if fmt not in FORMATS:
+        raise fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    settings = load_settings()
+    with clear_errors(), RichProgress(err, enabled=True) as progress:
+        tmp = settings.data_dir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        transcript = transcribe_source(
+            source, tmp_dir=tmp, limits=video_limits(settings),
+            models=model_provider(settings), options=transcribe_options(settings),
+            ffmpeg_timeout=settings.ffmpeg_timeout, progress=progress,
+        )
+    text = render(transcript, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        with clear_errors():
+            write_text_atomic(output, text)
+        err.print(f"wrote {output}", highlight=False)

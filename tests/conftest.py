@@ -15,8 +15,9 @@ import pytest
 from indexer.index import SearchIndex
 from tests.siteserver import Site
 from worker.intake.fetch import FetchLimits
-from worker.pipeline.inline import Context, IngestReport, ModelProvider, ingest
+from worker.pipeline import Context, FileLocks, IngestReport, ModelProvider, ingest
 from worker.storage.datadir import DataDir
+from worker.storage.jobs import JobStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MEDIA = FIXTURES / "media"
@@ -104,6 +105,8 @@ def make_context(data_dir: Path, models: ModelProvider, *, allow_private: bool =
     return Context(
         data=data,
         index=SearchIndex(data.index_root),
+        jobs=JobStore(data.jobs_db),
+        locks=FileLocks(data.locks),
         models=models,
         video_limits=limits,
         article_limits=FetchLimits(max_bytes=1024**2, connect_timeout=5, read_timeout=10,

@@ -21,14 +21,15 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from api.http.errors import WorkerBusyError
 from api.http.inline_worker import InlineWorker
 from indexer.domain import ArticleHit, Clip
 from tests.apiserver import running, server_settings
 from tests.conftest import MANIFEST, MEDIA, Ingested, cli_env, make_context
 from tests.siteserver import Site
-from worker.pipeline.inline import ModelProvider
-from worker.storage.jobs import JOB_FAILED, JobStore
+from worker.errors import WorkerBusyError
+from worker.pipeline import ModelProvider
+from worker.storage.jobs import JobStore
+from worker.storage.states import JobState
 
 TOKEN = "s3cret-token-for-tests"
 # The fields of a search result, in order, as the domain (and so the CLI's --json) has them.
@@ -700,10 +701,10 @@ def test_worker_refuses_jobs_past_its_queue_and_fails_waiting_jobs_on_stop(
         worker.submit("https://example.org/second")
     refused = jobs.recent()[0]
     assert refused.source == "https://example.org/second"
-    assert refused.state == JOB_FAILED and refused.error == "too many jobs waiting"
+    assert refused.state == JobState.FAILED and refused.error == "too many jobs waiting"
     worker.stop()
     job = jobs.get(waiting)
-    assert job is not None and job.state == JOB_FAILED
+    assert job is not None and job.state == JobState.FAILED
     assert job.error == "the server stopped before this job started"
 
 

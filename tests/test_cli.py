@@ -197,7 +197,7 @@ def test_settings_decode_as_the_library_defaults_measured_best() -> None:
 
 def test_a_transcribing_worker_runs_one_process_per_thread_budget() -> None:
     from worker.queue.config import INDEX, MEDIA, TRANSCRIBE
-    from worker.queue.tasks import default_concurrency
+    from worker.queue.run import default_concurrency
 
     assert default_concurrency([TRANSCRIBE], cores=8) == 8  # one thread each (the default)
     assert default_concurrency([TRANSCRIBE], cores=8, threads=2) == 4

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_context
 from tests.siteserver import Site
-from worker.pipeline.inline import ModelProvider, run_ingest_job
-from worker.storage.jobs import JOB_DONE, JOB_FAILED, JobStore
+from worker.errors import BriefingError
+from worker.pipeline import ModelProvider, run_job
+from worker.storage.jobs import JobStore
+from worker.storage.states import JobState
 
 
 def test_inline_job_records_each_video(tmp_path: Path, site: Site,
                                        models: ModelProvider) -> None:
     ctx = make_context(tmp_path, models)
-    jobs = JobStore(ctx.data.jobs_db)
+    jobs = ctx.jobs
     job_id = jobs.create(site.url("article-b.html"))
     assert jobs.get(job_id).state == "queued"  # type: ignore[union-attr]
-    report = run_ingest_job(job_id, site.url("article-b.html"), ctx, jobs)
-    assert report is not None
+    run_job(ctx, job_id, site.url("article-b.html"))
     job = jobs.get(job_id)
-    assert job is not None and job.state == JOB_DONE
+    assert job is not None and job.state == JobState.DONE
     assert job.title == "Convoy reaches the city"
     assert [v.state for v in job.videos] == ["done", "done"]
     first, mirror = job.videos
@@ -32,23 +35,23 @@ def test_inline_job_records_each_video(tmp_path: Path, site: Site,
 def test_job_with_unreadable_article_fails_with_reason(tmp_path: Path, site: Site,
                                                        models: ModelProvider) -> None:
     ctx = make_context(tmp_path, models)
-    jobs = JobStore(ctx.data.jobs_db)
+    jobs = ctx.jobs
     job_id = jobs.create(site.url("gone.html"))
-    assert run_ingest_job(job_id, site.url("gone.html"), ctx, jobs) is None
+    with pytest.raises(BriefingError, match="HTTP 404"):
+        run_job(ctx, job_id, site.url("gone.html"))
     job = jobs.get(job_id)
-    assert job is not None and job.state == JOB_FAILED and "HTTP 404" in job.error
+    assert job is not None and job.state == JobState.FAILED and "HTTP 404" in job.error
 
 
 def test_html_given_inline_resolves_links_against_its_url(tmp_path: Path, site: Site,
                                                           models: ModelProvider) -> None:
     ctx = make_context(tmp_path, models)
-    jobs = JobStore(ctx.data.jobs_db)
+    jobs = ctx.jobs
     html = '<html><title>Posted</title><body><p>See <a href="media/briefing-b.mp4">it</a></p>'
     job_id = jobs.create(site.url("posted.html"))
-    report = run_ingest_job(job_id, site.url("posted.html"), ctx, jobs, content=html)
-    assert report is not None
+    report = run_job(ctx, job_id, site.url("posted.html"), content=html)
     assert [v.url for v in report.videos] == [site.url("media/briefing-b.mp4")]
-    assert jobs.get(job_id).state == JOB_DONE  # type: ignore[union-attr]
+    assert jobs.get(job_id).state == JobState.DONE  # type: ignore[union-attr]
 
 
 def test_unknown_job_is_none_and_old_jobs_stay(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from indexer.domain import ArticleHit, Clip
 from indexer.index import MERGE_FAN
 from tests.conftest import MANIFEST, MEDIA, Ingested, make_context
 from tests.siteserver import Site
-from worker.pipeline.inline import ModelProvider, ingest, reindex
-from worker.storage.datadir import DONE, FAILED
+from worker.pipeline import ModelProvider, ingest, reindex
+from worker.storage.states import VideoState
 
 SPOKEN = [
     (name, index, sentence)
@@ -46,8 +46,8 @@ def test_each_broken_video_fails_with_its_own_reason_and_nothing_else_is_lost(
     ingested: Ingested, site: Site
 ) -> None:
     by_name = {v.url.rsplit("/", 1)[-1].split("?")[0]: v for v in ingested.report_a.videos}
-    assert by_name["briefing-a.mp4"].state == DONE
-    assert by_name["briefing-b.mp4"].state == DONE
+    assert by_name["briefing-a.mp4"].state == VideoState.DONE
+    assert by_name["briefing-b.mp4"].state == VideoState.DONE
     expected = {
         "noaudio.mp4": "no audio track",
         "truncated.mp4": "truncated",
@@ -56,10 +56,10 @@ def test_each_broken_video_fails_with_its_own_reason_and_nothing_else_is_lost(
     }
     for name, reason in expected.items():
         outcome = by_name[name]
-        assert outcome.state == FAILED, outcome
+        assert outcome.state == VideoState.FAILED, outcome
         assert reason in outcome.error
         record = ingested.ctx.data.source(outcome.url)
-        assert record is not None and record.state == FAILED and reason in record.error
+        assert record is not None and record.state == VideoState.FAILED and reason in record.error
     # The article's own text is still searchable.
     hits = ingested.ctx.index.search("gale coastal towns")
     assert any(isinstance(h, ArticleHit) and h.url == site.url("article-a.html") for h in hits)
@@ -107,9 +107,9 @@ def test_reingest_and_reindex_change_nothing(ingested: Ingested, site: Site) -> 
     before = [_essence(ingested.ctx.index.search(q)) for q in queries]
     count = ingested.ctx.index.doc_count()
     again = ingest(site.url("article-a.html"), ingested.ctx)
-    assert all(v.reused for v in again.videos if v.state == DONE)
+    assert all(v.reused for v in again.videos if v.state == VideoState.DONE)
     assert ingested.ctx.index.doc_count() == count
-    assert reindex(ingested.ctx) == (2, 2)
+    assert reindex(ingested.ctx.data) == (2, 2)
     assert ingested.ctx.index.doc_count() == count
     after = [_essence(ingested.ctx.index.search(q)) for q in queries]
     assert after == before
@@ -140,7 +140,7 @@ def test_oversize_video_fails_and_leaves_no_temp_file(tmp_path: Path, site: Site
                                                       models: ModelProvider) -> None:
     ctx = make_context(tmp_path, models, max_video_bytes=50_000)
     report = ingest(site.url("article-b.html"), ctx)
-    assert all(v.state == FAILED and "size cap" in v.error for v in report.videos)
+    assert all(v.state == VideoState.FAILED and "size cap" in v.error for v in report.videos)
     assert list(ctx.data.tmp.iterdir()) == [] or all(
         p.suffix == ".lock" for p in ctx.data.tmp.iterdir())
     assert any(isinstance(h, ArticleHit) for h in ctx.index.search("convoy"))
@@ -155,7 +155,7 @@ def test_private_address_video_is_refused_without_the_setting(
     hits_before = len(site.hits)
     report = ingest(str(article), ctx)
     [outcome] = report.videos
-    assert outcome.state == FAILED
+    assert outcome.state == VideoState.FAILED
     assert "non-public address (127.0.0.1)" in outcome.error
     assert site.hits[hits_before:] == []  # refused before connecting
     assert any(isinstance(h, ArticleHit) for h in ctx.index.search("morning briefing"))
@@ -172,6 +172,6 @@ def test_local_markdown_article_with_relative_video(tmp_path: Path,
     ctx = make_context(tmp_path / "data", models)
     report = ingest(str(folder / "story.md"), ctx)
     assert report.article.title == "Flood warning raised"
-    assert [v.state for v in report.videos] == [DONE]
+    assert [v.state for v in report.videos] == [VideoState.DONE]
     clip = _clips(ctx.index.search('"thousands of sandbags"'))[0]
     assert clip.video_url == (folder / "clip.mp4").as_uri()

@@ -18,8 +18,8 @@ import pytest
 from indexer.domain import Clip
 from tests.conftest import MEDIA, make_context
 from tests.siteserver import Handler, Site
-from worker.pipeline.inline import ModelProvider, NullProgress, ingest
-from worker.storage.datadir import DONE, DOWNLOADING, FAILED, INDEXING, TRANSCRIBING
+from worker.pipeline import ModelProvider, NullProgress, ingest
+from worker.storage.states import VideoState
 
 GATE_SECONDS = 30.0  # only ever waited in full when the download did not overlap
 BODY = (MEDIA / "briefing-a.mp4").read_bytes()[:1024]  # a real MP4 head: passes the sniffing
@@ -125,28 +125,28 @@ def test_next_videos_download_during_transcription_and_a_broken_one_loses_nothin
     # ...on another thread, while this one transcribed, one video at a time.
     transcribing: list[str] = []
     for url, state, _ in gate.events:
-        if state == TRANSCRIBING:
+        if state == VideoState.TRANSCRIBING:
             assert not transcribing, gate.events
             transcribing.append(url)
-        elif url in transcribing and state in (INDEXING, FAILED):
+        elif url in transcribing and state in (VideoState.INDEXING, VideoState.FAILED):
             transcribing.remove(url)
-    [fetched_on] = {t for u, s, t in gate.events if u == mirror and s == DOWNLOADING}
+    [fetched_on] = {t for u, s, t in gate.events if u == mirror and s == VideoState.DOWNLOADING}
     assert fetched_on.startswith("briefing-download")
-    assert {t for _, s, t in gate.events if s == TRANSCRIBING} == {
+    assert {t for _, s, t in gate.events if s == VideoState.TRANSCRIBING} == {
         threading.current_thread().name}
 
     # Every video ends as it would one by one, in the article's order.
     by_url = {v.url: v for v in report.videos}
     assert [v.url for v in report.videos] == [first, mirror, broken, last]
-    assert by_url[first].state == DONE and not by_url[first].reused
+    assert by_url[first].state == VideoState.DONE and not by_url[first].reused
     # Downloaded before the first transcript existed, and still not transcribed again.
-    assert by_url[mirror].state == DONE and by_url[mirror].reused
+    assert by_url[mirror].state == VideoState.DONE and by_url[mirror].reused
     assert by_url[mirror].video_id == by_url[first].video_id
-    assert by_url[broken].state == FAILED
+    assert by_url[broken].state == VideoState.FAILED
     assert "failed mid-transfer" in by_url[broken].error
     record = ctx.data.source(broken)
-    assert record is not None and record.state == FAILED and record.video_id == ""
-    assert by_url[last].state == DONE
+    assert record is not None and record.state == VideoState.FAILED and record.video_id == ""
+    assert by_url[last].state == VideoState.DONE
     assert len(list(ctx.data.transcripts())) == 2
 
     # Both spoken videos are searchable; nothing is left in the scratch dir.

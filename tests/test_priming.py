@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexer.domain import Article, Segment, Word
-from worker.speech.priming import linking_articles, primed_options, priming_terms
+from worker.speech.priming import primed_options, priming_terms
 from worker.speech.transcribe import (
     PRIME_OFF,
     PRIME_PROMPT,
@@ -66,7 +66,7 @@ def test_linking_articles_are_found_through_the_video_urls(tmp_path: Path) -> No
     data.update_source("https://cdn.example/v.mp4", add_article="a1", video_id="vid1")
     data.update_source("https://mirror.example/v.mp4", add_article="a2", video_id="vid1")
     data.update_source("https://cdn.example/w.mp4", add_article="a3", video_id="vid2")
-    assert [a.id for a in linking_articles(data, "vid1")] == ["a1", "a2"]
+    assert [a.id for a in data.linking_articles("vid1")] == ["a1", "a2"]
 
 
 def words(text: str, start: float = 0.0) -> tuple[Word, ...]:

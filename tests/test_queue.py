@@ -33,6 +33,7 @@ from indexer.index import SearchIndex
 from tests.conftest import MANIFEST, MEDIA, cli_env
 from tests.siteserver import Site
 from worker.errors import BrokerUnavailableError
+from worker.pipeline import RetryPolicy
 from worker.queue.config import QUEUES, QueuePolicy, celery_config, submit_ingest
 from worker.settings import Settings
 from worker.speech.media import ffmpeg_binary
@@ -527,8 +528,8 @@ def test_ingest_of_a_missing_local_file_is_refused_before_queueing(tmp_path: Pat
 def test_visibility_timeout_covers_the_longest_task_and_retry_delay() -> None:
     policy = QueuePolicy()
     longest_transcription = policy.transcribe_limit(policy.max_video_seconds) + 60
-    assert policy.visibility_timeout > longest_transcription + policy.longest_retry_delay
-    assert policy.visibility_timeout > policy.download_limit + 60 + policy.longest_retry_delay
+    assert policy.visibility_timeout > longest_transcription + policy.retry.longest_delay
+    assert policy.visibility_timeout > policy.download_limit + 60 + policy.retry.longest_delay
     # Time limits grow with the video: an hour of audio gets about an hour more.
     assert policy.transcribe_limit(3600) - policy.transcribe_limit(0) == pytest.approx(3600)
     config = celery_config(Settings(broker_url="redis://127.0.0.1:6379/0"))
@@ -542,13 +543,13 @@ def test_visibility_timeout_covers_the_longest_task_and_retry_delay() -> None:
 def test_retry_delays_grow_exponentially_with_jitter_and_a_cap() -> None:
     import random
 
-    policy = QueuePolicy(retry_backoff=10, max_retries=8)
+    policy = QueuePolicy(retry=RetryPolicy(retry_backoff=10, max_retries=8))
     rng = random.Random(7)
     for failures, ceiling in [(0, 10), (1, 20), (2, 40), (3, 80), (7, 600), (12, 600)]:
-        delays = [policy.retry_delay(failures, rng) for _ in range(200)]
+        delays = [policy.retry.delay(failures, rng) for _ in range(200)]
         assert ceiling / 2 <= min(delays) and max(delays) <= ceiling
         assert max(delays) - min(delays) > ceiling / 4  # jittered, not all the same
-    assert policy.longest_retry_delay == 600
+    assert policy.retry.longest_delay == 600
 
 
 # -- deployment --------------------------------------------------------------------------------

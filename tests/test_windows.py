@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import MANIFEST, MEDIA
 from worker.errors import MediaError
-from worker.pipeline.inline import ModelProvider
+from worker.pipeline import ModelProvider
 from worker.speech.media import SAMPLE_RATE, AudioFile, decoded_audio
 from worker.speech.transcribe import transcribe_windows
 

@@ -1,25 +1,51 @@
-"""Errors of fetching, downloading, media handling and transcription.
+"""briefing's errors, in one tree.
 
-Each says whether trying again later could help (``transient``): the queue retries those and
-fails the rest at once.
+::
+
+    BriefingError                 (indexer.errors) one clear line for the user
+    ├── SearchIndexError          (indexer.errors) transient: the index is derived
+    │   └── BrokenIndexError      (indexer.errors) damaged on disk: rebuilt from the records
+    ├── QueryError                (indexer.errors) a search query we cannot read
+    ├── FetchError                an article or video could not be fetched (transient per case)
+    │   ├── BlockedAddressError   the URL points at an address we refuse to contact
+    │   └── DownloadError         a video download failed or is not a video
+    │       └── TooLargeError     over the size cap
+    ├── MediaError                ffmpeg could not turn the file into audio (keeps its stderr)
+    ├── TranscriptionError        faster-whisper failed on the audio
+    │   └── ModelNotFoundError    the configured model is not installed
+    └── BusyError                 transient: someone else has it; try again later
+        ├── LockBusyError         another runner holds a lock (carries when its lease ends)
+        ├── WorkerBusyError       too many jobs wait for the in-process worker
+        └── BrokerUnavailableError  the queue's broker (Redis) cannot be reached
+
+``transient`` is a class attribute (may trying again later help?) that an instance may
+override.  The runners retry transient errors and fail the video at once on the rest; the
+HTTP layer maps the classes to status codes, the CLI to one line and exit code 1.
 """
 
 from __future__ import annotations
 
-from indexer.errors import BriefingError, QueryError, SearchIndexError
+import sqlite3
+
+from indexer.errors import BriefingError, BrokenIndexError, QueryError, SearchIndexError
 
 __all__ = [
     "BlockedAddressError",
     "BriefingError",
+    "BrokenIndexError",
     "BrokerUnavailableError",
+    "BusyError",
     "DownloadError",
     "FetchError",
+    "LockBusyError",
     "MediaError",
     "ModelNotFoundError",
     "QueryError",
     "SearchIndexError",
     "TooLargeError",
     "TranscriptionError",
+    "WorkerBusyError",
+    "is_transient",
 ]
 
 
@@ -49,20 +75,41 @@ class MediaError(BriefingError):
     def __init__(self, message: str, stderr: str = "") -> None:
         super().__init__(message)
         self.stderr = stderr
-        self.transient = False
 
 
 class TranscriptionError(BriefingError):
     """faster-whisper failed on the audio."""
-
-    transient = False
 
 
 class ModelNotFoundError(TranscriptionError):
     """The configured Whisper model is not installed and cannot be fetched."""
 
 
-class BrokerUnavailableError(BriefingError):
-    """The queue's broker (Redis) cannot be reached, so a job could not be queued."""
+class BusyError(BriefingError):
+    """Someone else holds what this needs right now; trying again later helps."""
 
     transient = True
+
+
+class LockBusyError(BusyError):
+    """Another runner holds the lock (it is downloading or transcribing the same video)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # when the holder's lease runs out, if not renewed
+
+
+class WorkerBusyError(BusyError):
+    """Too many jobs are waiting for the in-process worker."""
+
+
+class BrokerUnavailableError(BusyError):
+    """The queue's broker (Redis) cannot be reached, so a job could not be queued."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again later could help: our errors say so themselves; a file-system
+    error or a busy job store is the machine's passing problem."""
+    if isinstance(exc, BriefingError):
+        return exc.transient
+    return isinstance(exc, OSError | sqlite3.OperationalError)

@@ -51,15 +51,15 @@ class Settings(BaseSettings):
 
     broker_url: str | None = Field(None, description="Celery broker, e.g. "
                                    "redis://127.0.0.1:6379/0; unset runs jobs inline.")
-    # The queue's reliability knobs (read by `briefing worker` and the Celery app only).
+    # Reliability knobs, the same for every runner (inline and queued).
     max_retries: int = Field(5, ge=0, le=20, description="Retries of a transient failure "
                              "(connection reset, 5xx, time-out) before a video fails.")
     retry_backoff: float = Field(15.0, gt=0, description="Seconds before the first retry; "
                                  "doubled for each further one (with jitter, at most 600).")
     max_deliveries: int = Field(3, ge=1, le=20, description="Deliveries of one step that may "
-                                "die with their worker before the video is failed.")
-    max_video_seconds: float = Field(4 * 3600.0, gt=0, description="Longest video the queue "
-                                     "accepts; bounds time limits and the visibility timeout.")
+                                "die with their runner before the video is failed.")
+    max_video_seconds: float = Field(4 * 3600.0, gt=0, description="Longest video transcribed "
+                                     "(longer ones fail); bounds the queue's time limits.")
     transcribe_time_factor: float = Field(1.0, gt=0, description="Seconds a queued "
                                           "transcription may take per second of audio "
                                           "(plus two minutes).")

@@ -10,6 +10,8 @@ from rich.filesize import decimal
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.text import Text
 
+from worker.storage.states import VideoState
+
 if TYPE_CHECKING:
     from worker.pipeline.inline import IngestReport
 
@@ -65,11 +67,11 @@ class RichProgress:
 
     def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
         """Hide a video's bars once it is past them."""
-        if state in ("transcribing", "indexing", "done", "failed"):
+        if state is not VideoState.DOWNLOADING:
             download = self._tasks.pop((url, "bytes"), None)
             if download is not None:
                 self._bars.remove_task(download)
-        if state in ("indexing", "done", "failed"):
+        if state not in (VideoState.DOWNLOADING, VideoState.TRANSCRIBING):
             audio = self._tasks.pop((url, "audio"), None)
             if audio is not None:
                 self._bars.remove_task(audio)
@@ -89,7 +91,7 @@ class RichProgress:
         self.console.print(f"[bold]article[/] {title} — {count} video(s) linked",
                            highlight=False, soft_wrap=True)
         for video in report.videos:
-            if video.state == "done":
+            if video.state is VideoState.DONE:
                 how = "already transcribed" if video.reused else "transcribed and indexed"
                 self.console.print(f"  [green]✓[/] {video.url}: {how}", highlight=False,
                                    soft_wrap=True)

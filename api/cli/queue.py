@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from api.cli.common import clear_errors, err, fail, format_time, load_settings, out
+from worker.storage.states import JobState, Step, VideoState
 
 if TYPE_CHECKING:
     # Type-only: importing the settings loads pydantic-settings, which `briefing search`
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 _POLL = 0.5
-_STEP_ORDER = ("article", "download", "transcribe", "index")
+_STEP_ORDER = tuple(Step)
 
 
 def _in_order(steps: dict[str, float]) -> dict[str, float]:
@@ -73,7 +74,7 @@ def worker(
     # the visibility timeout. Read by billiard when imported, hence before the import below.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     with clear_errors():
-        from worker.queue.tasks import run_worker
+        from worker.queue.run import run_worker
 
         code = run_worker(settings, queues=[q.strip() for q in queues.split(",") if q.strip()],
                           concurrency=concurrency, loglevel=loglevel, nodename=name)
@@ -108,11 +109,11 @@ def _name(url: str) -> str:
 
 
 def _video_state(video: JobVideo) -> Text:
-    if video.state == "transcribing":
+    if video.state is VideoState.TRANSCRIBING:
         return Text(f"transcribing {video.progress * 100:3.0f}% of audio", style="cyan")
-    if video.state == "failed":
+    if video.state is VideoState.FAILED:
         return Text(f"failed: {video.error}", style="red")
-    style = {"done": "green", "queued": "dim"}.get(video.state, "cyan")
+    style = {VideoState.DONE: "green", VideoState.QUEUED: "dim"}.get(video.state, "cyan")
     return Text(video.state, style=style)
 
 
@@ -200,19 +201,19 @@ def jobs_command(
 
 
 def _finished(job: Job) -> bool:
-    return job.state in ("done", "failed")
+    return job.state in (JobState.DONE, JobState.FAILED)
 
 
 def _summary(job: Job) -> None:
     """What happened, as inline ingest reports it: the article, then one line per video."""
-    if job.state == "failed":
+    if job.state is JobState.FAILED:
         err.print(f"[bold red]error:[/] article {job.source}: {job.error}", highlight=False,
                   soft_wrap=True)
         return
     err.print(f"[bold]article[/] {job.title or job.source} — {len(job.videos)} video(s) "
               f"linked", highlight=False, soft_wrap=True)
     for video in job.videos:
-        if video.state == "done":
+        if video.state is VideoState.DONE:
             err.print(f"  [green]✓[/] {video.url}: transcribed and indexed", highlight=False,
                       soft_wrap=True)
         else:
@@ -247,7 +248,7 @@ def follow(store: JobStore, job_ids: list[str]) -> list[Job]:
 
 def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait: bool) -> None:
     """``briefing ingest`` with a broker: queue each article, print its job id at once."""
-    from worker.pipeline.inline import is_url
+    from worker.intake.reading import is_url
     from worker.queue.config import submit_ingest
 
     unreadable = 0
@@ -273,7 +274,7 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
         raise typer.Exit(1)
     if not wait:
         if as_json:
-            queued = [{"job_id": i, "source": s, "state": "queued"}
+            queued = [{"job_id": i, "source": s, "state": JobState.QUEUED}
                       for i, s in zip(job_ids, queued_sources, strict=True)]
             print(json.dumps(queued if len(queued) != 1 else queued[0], ensure_ascii=False))
         else:
@@ -293,5 +294,5 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
     else:
         for job in jobs:
             _summary(job)
-    if unreadable or any(job.state == "failed" for job in jobs):
+    if unreadable or any(job.state is JobState.FAILED for job in jobs):
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from api.cli.common import clear_errors, format_time, load_settings, out
+from worker.storage.states import VideoState
 
 __all__ = ["reindex", "status"]
 
@@ -25,7 +26,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     by_state: dict[str, int] = {}
     for record in sources:
         by_state[record.state] = by_state.get(record.state, 0) + 1
-    failed = [{"url": r.url, "error": r.error} for r in sources if r.state == "failed"]
+    failed = [{"url": r.url, "error": r.error} for r in sources if r.state is VideoState.FAILED]
     if as_json:
         print(json.dumps({"data_dir": str(settings.data_dir), "articles": articles,
                           "videos": by_state, "failed": failed,
@@ -42,10 +43,10 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 def reindex() -> None:
     """Rebuild the search index from the stored articles and transcripts."""
-    from worker.pipeline.inline import reindex as run_reindex
-    from worker.pipeline.wiring import build_context
+    from worker.pipeline.maintenance import reindex as run_reindex
+    from worker.storage.datadir import DataDir
 
     settings = load_settings()
     with clear_errors():
-        n_articles, n_videos = run_reindex(build_context(settings))
+        n_articles, n_videos = run_reindex(DataDir(settings.data_dir))
     out.print(f"reindexed {n_articles} articles and {n_videos} transcripts")

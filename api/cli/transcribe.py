@@ -20,10 +20,10 @@ def transcribe(
 ) -> None:
     """Transcribe one video without touching the index."""
     from api.cli.progress import RichProgress
-    from worker.pipeline.inline import transcribe_source
+    from worker.pipeline.single import transcribe_source
     from worker.pipeline.wiring import model_provider, transcribe_options, video_limits
     from worker.speech.subtitles import FORMATS, render
-    from worker.storage.datadir import write_text_atomic
+    from worker.storage.files import write_text_atomic
 
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -34,7 +34,8 @@ def transcribe(
         transcript = transcribe_source(
             source, tmp_dir=tmp, limits=video_limits(settings),
             models=model_provider(settings), options=transcribe_options(settings),
-            ffmpeg_timeout=settings.ffmpeg_timeout, progress=progress,
+            ffmpeg_timeout=settings.ffmpeg_timeout,
+            max_video_seconds=settings.max_video_seconds, progress=progress,
         )
     text = render(transcript, fmt)
     if output is None:

@@ -15,11 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import BriefingError, QueryError, SearchIndexError
-from worker.errors import BrokerUnavailableError
+from worker.errors import BrokerUnavailableError, WorkerBusyError
 
 __all__ = [
     "ApiError",
-    "WorkerBusyError",
     "briefing_status",
     "error_response",
     "install_error_handlers",
@@ -50,10 +49,6 @@ class ApiError(Exception):
         self.error = error
         self.detail = detail
         self.headers = dict(headers or {})
-
-
-class WorkerBusyError(BriefingError):
-    """Too many jobs are waiting for the in-process worker."""
 
 
 def error_response(status: int, error: str, detail: str,

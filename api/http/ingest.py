@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from api.http.errors import ApiError
 from api.http.schemas import ErrorBody, IngestRequest, JobAccepted, JobOut, JobVideoOut
 from api.http.services import Services, get_services
+from worker.storage.states import JobState
 
 __all__ = ["WriteRoute", "check_token", "get_job", "post_article", "read_router", "write_router"]
 
@@ -74,7 +75,7 @@ def post_article(body: IngestRequest, services: ServicesDep, response: Response)
     job_id = services.submit(body.url, body.html)
     status_url = f"/jobs/{job_id}"
     response.headers["Location"] = status_url
-    return JobAccepted(job_id=job_id, state="queued", status_url=status_url)
+    return JobAccepted(job_id=job_id, state=JobState.QUEUED, status_url=status_url)
 
 
 @read_router.get(

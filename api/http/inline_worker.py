@@ -2,8 +2,9 @@
 
 One thread runs one job at a time with one Context, so the Whisper model is loaded once and
 kept, and a transcription has every core to itself (as a Celery worker with concurrency 1
-would).  It runs the same ``run_ingest_job`` the queue's task runs, and records progress in
-the same job store, so ``GET /jobs/{id}`` reads the same either way.
+would).  It runs jobs with the inline runner (``worker.pipeline.inline.run_job``), through
+the same steps as the queue's tasks and into the same job store, so ``GET /jobs/{id}`` reads
+the same either way.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from api.http.errors import WorkerBusyError
-from worker.pipeline.inline import Context, run_ingest_job
-from worker.storage.jobs import JOB_FAILED, JobStore
+from worker.errors import BriefingError, WorkerBusyError
+from worker.pipeline.context import Context
+from worker.pipeline.inline import run_job, runner_name
+from worker.storage.jobs import JobStore
+from worker.storage.states import JobState
 
 __all__ = ["MAX_PENDING", "InlineWorker"]
 
@@ -67,11 +70,11 @@ class InlineWorker:
 
         Raises :class:`WorkerBusyError` when too many jobs are already waiting.
         """
-        job_id = self.jobs.create(source)
+        job_id = self.jobs.create(source, runner=runner_name())
         try:
             self._queue.put_nowait(_Task(job_id, source, content))
         except queue.Full:
-            self.jobs.set_job_state(job_id, JOB_FAILED, "too many jobs waiting")
+            self.jobs.set_job_state(job_id, JobState.FAILED, "too many jobs waiting")
             raise WorkerBusyError(f"{self._queue.maxsize} jobs are already waiting; "
                                   "try again later") from None
         return job_id
@@ -90,12 +93,14 @@ class InlineWorker:
                 return
             self._current = task.job_id
             try:
-                run_ingest_job(task.job_id, task.source, self.ctx, self.jobs, task.content)
+                run_job(self.ctx, task.job_id, task.source, task.content)
+            except BriefingError:
+                pass  # the article could not be read: the job says why
             except Exception as exc:
-                # run_ingest_job records our own errors; anything else is a bug, and the
-                # thread must survive it to run the next job.
+                # run_job records our own errors; anything else is a bug, and the thread
+                # must survive it to run the next job.
                 log.exception("ingest job %s crashed", task.job_id)
-                self.jobs.set_job_state(task.job_id, JOB_FAILED,
+                self.jobs.set_job_state(task.job_id, JobState.FAILED,
                                         f"internal error ({type(exc).__name__})")
             finally:
                 self._current = None
@@ -112,7 +117,7 @@ class InlineWorker:
             except queue.Empty:
                 break
             if task is not None:
-                self.jobs.set_job_state(task.job_id, JOB_FAILED,
+                self.jobs.set_job_state(task.job_id, JobState.FAILED,
                                         "the server stopped before this job started")
         if self._thread is None:
             return
@@ -120,4 +125,4 @@ class InlineWorker:
         self._thread.join(timeout)
         running = self._current
         if self._thread.is_alive() and running is not None:
-            self.jobs.set_job_state(running, JOB_FAILED, "the server stopped during this job")
+            self.jobs.set_job_state(running, JobState.FAILED, "the server stopped during this job")

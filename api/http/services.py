@@ -136,7 +136,7 @@ def build_services(settings: Settings) -> Services:
         worker = InlineWorker(lambda: build_context(settings), jobs)
 
     def rebuild() -> None:
-        from worker.pipeline.inline import open_index
+        from worker.pipeline.maintenance import open_index
 
         open_index(data).close()
 

@@ -18,8 +18,10 @@ from api.http.schemas import (
     VideoSource,
 )
 from api.http.services import Services, article_info, get_services
+from worker.containers import CONTAINERS
 from worker.speech.subtitles import render
-from worker.storage.datadir import DONE, FAILED, SourceRecord, VideoMeta
+from worker.storage.datadir import SourceRecord, VideoMeta
+from worker.storage.states import VideoState
 
 __all__ = ["get_media", "get_transcript", "get_video", "head_media", "router"]
 
@@ -36,8 +38,6 @@ TRANSCRIPT_TYPES = {
     "vtt": "text/vtt; charset=utf-8",
     "txt": "text/plain; charset=utf-8",
 }
-MEDIA_TYPES = {"mp4": "video/mp4", "matroska": "video/webm"}
-MEDIA_EXTENSIONS = {"mp4": "mp4", "matroska": "webm"}
 
 router = APIRouter(tags=["videos"])
 
@@ -57,12 +57,12 @@ def _sources(services: Services, meta: VideoMeta) -> list[SourceRecord]:
 
 def _state(records: list[SourceRecord], has_transcript: bool) -> tuple[str, str]:
     """done once any URL of it is done; otherwise the newest state (and its error)."""
-    if any(r.state == DONE for r in records):
-        return DONE, ""
+    if any(r.state is VideoState.DONE for r in records):
+        return VideoState.DONE, ""
     if not records:
-        return (DONE if has_transcript else "unknown"), ""
+        return (VideoState.DONE if has_transcript else "unknown"), ""
     latest = max(records, key=lambda r: r.updated)
-    return latest.state, latest.error if latest.state == FAILED else ""
+    return latest.state, latest.error if latest.state is VideoState.FAILED else ""
 
 
 @router.get("/videos/{video_id}", response_model=VideoOut, responses=_NOT_FOUND,
@@ -136,10 +136,10 @@ def _media(video_id: str, services: Services, request: Request) -> StreamingResp
     path = services.data.video_file(meta.video_id)
     if path is None:
         raise ApiError(404, "not_found", "the video file is not stored")
+    container = CONTAINERS[meta.container]
     return file_response(
-        path, media_type=MEDIA_TYPES.get(meta.container, "application/octet-stream"),
-        etag=f'"{meta.sha256}"',
-        filename=f"{meta.video_id}.{MEDIA_EXTENSIONS.get(meta.container, 'bin')}",
+        path, media_type=container.media_type, etag=f'"{meta.sha256}"',
+        filename=f"{meta.video_id}.{container.extension}",
         request_headers=request.headers,
     )
 

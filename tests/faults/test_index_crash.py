@@ -19,7 +19,7 @@ from indexer.errors import BrokenIndexError
 from indexer.index import MERGE_FAN, SearchIndex
 from tests.apiserver import running, server_settings
 from tests.conftest import Ingested
-from worker.pipeline.inline import open_index
+from worker.pipeline import open_index
 from worker.storage.datadir import DataDir
 
 WRITER = textwrap.dedent("""

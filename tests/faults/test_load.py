@@ -23,18 +23,21 @@ INDEXER = textwrap.dedent("""
     from pathlib import Path
     from indexer.domain import Article
     from worker.storage.datadir import DataDir
-    from worker.pipeline.inline import open_index, index_video, tidy_index, Context, ModelProvider
+    from worker.pipeline import Context, FileLocks, ModelProvider, open_index
+    from worker.pipeline.steps import index_video, tidy_index
     from worker.intake.fetch import FetchLimits
+    from worker.storage.jobs import JobStore
     data = DataDir(Path(sys.argv[1]))
     index = open_index(data)
-    ctx = Context(data=data, index=index, models=ModelProvider("tiny.en"),
+    ctx = Context(data=data, index=index, jobs=JobStore(data.jobs_db),
+                  locks=FileLocks(data.locks), models=ModelProvider("tiny.en"),
                   video_limits=FetchLimits(), article_limits=FetchLimits())
     video_ids = [t.video_id for t in data.transcripts()]
     n = 0
     deadline = time.monotonic() + float(sys.argv[2])
     while time.monotonic() < deadline:
         # What a worker does: re-index a video (delete + add in one commit) and add articles.
-        index_video(video_ids[n % len(video_ids)], ctx)
+        index_video(ctx, video_ids[n % len(video_ids)])
         index.add_article(Article(f"load{n}", f"https://e.org/load/{n}", f"Load {n}",
                                   "a quiet report about nothing in particular"))
         tidy_index(index)  # the merges a worker runs after its commits

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import MANIFEST, MEDIA
 from tests.siteserver import Site
 from worker.errors import MediaError
-from worker.pipeline.inline import ModelProvider
+from worker.pipeline import ModelProvider
 from worker.speech.media import extract_audio, ffmpeg_binary
 from worker.speech.transcribe import transcribe
 

@@ -25,6 +25,7 @@ from worker.intake.netguard import (
     is_public_address,
     parse_allowlist,
 )
+from worker.intake.reading import is_url, read_article
 
 __all__ = [
     "ALLOWED_SCHEMES",
@@ -40,6 +41,8 @@ __all__ = [
     "fetch_text",
     "host_header",
     "is_public_address",
+    "is_url",
     "parse_allowlist",
     "parse_article",
+    "read_article",
 ]

@@ -14,9 +14,9 @@ from urllib.parse import urljoin
 
 import httpx
 
+from worker.containers import describe_head, sniff_container
 from worker.errors import DownloadError, FetchError, TooLargeError
 from worker.intake.netguard import check_url, host_header
-from worker.speech.media import describe_head, sniff_container
 
 MAX_REDIRECTS = 5
 _CHUNK = 256 * 1024

@@ -1,24 +1,40 @@
-"""Locks that hold across every worker machine: Redis keys on the queue's broker.
+"""Locks that keep two runners from doing one thing twice: one interface, two kinds.
 
-A file lock in the shared data dir only holds where the network file system honours it; the
-broker is the one thing every worker already reaches.  A lock has a short lease that a
-thread keeps renewing while its holder works, so the lock of a worker that was killed
-expires within one lease instead of blocking its video until someone intervenes.
+Every step takes the same named locks (:data:`INDEX_LOCK`, :func:`url_lock`,
+:func:`video_lock`) through :class:`Locks`:
+
+* :class:`FileLocks` (inline runners: ``briefing ingest``, ``briefing serve`` without a
+  broker): ``flock`` on files in the data dir, which the kernel releases when the holder dies.
+* :class:`BrokerLocks` (queue workers): Redis keys on the broker, the one thing every worker
+  machine reaches (a file lock on a network share holds only where the file system honours
+  it).  A lock has a short lease that a thread keeps renewing while its holder works, so the
+  lock of a worker that was killed expires within one lease.
+* :class:`LockChain` holds several kinds in turn: a queue worker takes the broker's lock and
+  then the data dir's, so it also excludes an inline run on the same data dir.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
-from worker.errors import BriefingError
+from worker.errors import BriefingError, LockBusyError
+from worker.storage.datadir import url_key
+from worker.storage.files import file_lock
+
+__all__ = ["INDEX_LOCK", "BrokerLocks", "FileLocks", "LockChain", "Locks", "url_lock",
+           "video_lock"]
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +42,53 @@ log = logging.getLogger(__name__)
 DEFAULT_LEASE = 10.0
 _PREFIX = "briefing:lock:"
 
+# Whoever writes the index holds this (Whoosh's own lock covers one machine only).
+INDEX_LOCK = "index-writer"
 
-class Busy(BriefingError):
-    """Another worker holds the lock (it is downloading or transcribing the same video)."""
 
-    transient = True
+def url_lock(url: str) -> str:
+    """The lock of downloading one URL."""
+    return f"url:{url_key(url)}"
 
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after  # when the holder's lease runs out, if not renewed
+
+def video_lock(video_id: str) -> str:
+    """The lock of transcribing one video (its bytes, whatever URL served them)."""
+    return f"video:{video_id}"
+
+
+class Locks(Protocol):
+    """Named exclusive locks shared by every runner that may do the same work."""
+
+    def hold(self, name: str, *, wait: float = math.inf) -> AbstractContextManager[None]:
+        """Hold lock *name* for the block; raise :class:`LockBusyError` if it stays taken
+        for *wait* seconds."""
+        ...
+
+
+class FileLocks:
+    """Locks as files under one folder of the data dir (one machine)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def hold(self, name: str, *, wait: float = math.inf) -> AbstractContextManager[None]:
+        """See :class:`Locks`."""
+        return file_lock(self.folder / f"{name.replace(':', '-')}.lock", wait=wait)
+
+
+class LockChain:
+    """Several kinds of lock taken in turn (and released in reverse)."""
+
+    def __init__(self, chain: Sequence[Locks]) -> None:
+        self.chain = tuple(chain)
+
+    @contextlib.contextmanager
+    def hold(self, name: str, *, wait: float = math.inf) -> Iterator[None]:
+        """See :class:`Locks`; *wait* applies to each kind."""
+        with contextlib.ExitStack() as held:
+            for locks in self.chain:
+                held.enter_context(locks.hold(name, wait=wait))
+            yield
 
 
 class BrokerLocks:
@@ -53,15 +107,16 @@ class BrokerLocks:
                                         socket_timeout=15, health_check_interval=30))
 
     @contextlib.contextmanager
-    def hold(self, name: str, *, wait: float = 0.0,
+    def hold(self, name: str, *, wait: float = math.inf,
              lease: float = DEFAULT_LEASE) -> Iterator[None]:
-        """Hold lock *name* for the block; raise :class:`Busy` if it stays taken *wait* s."""
+        """See :class:`Locks`; the lease is renewed every third of *lease* while held."""
         lock = self.client.lock(_PREFIX + name, timeout=lease, sleep=0.1,
-                                blocking=wait > 0, blocking_timeout=wait if wait > 0 else None,
+                                blocking=wait > 0,
+                                blocking_timeout=wait if 0 < wait < math.inf else None,
                                 thread_local=False)
         if not lock.acquire():
             left = self.client.pttl(_PREFIX + name)
-            raise Busy(f"{name} is locked by another worker",
+            raise LockBusyError(f"{name} is locked by another worker",
                        retry_after=max(0.0, float(left)) / 1000 if left else 0.0)
         stop = threading.Event()
         renewer = threading.Thread(target=_renew, args=(lock, name, lease, stop),

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from worker.intake.fetch import FetchLimits
 from worker.intake.netguard import parse_allowlist
-from worker.pipeline.inline import Context, ModelProvider, NullProgress, Progress, open_index
+from worker.pipeline.context import Context, ModelProvider, NullProgress, Progress
+from worker.pipeline.locks import FileLocks, Locks
+from worker.pipeline.maintenance import open_index
+from worker.pipeline.policy import LockWaits, RetryPolicy
 from worker.settings import Settings
 from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
+from worker.storage.jobs import JobStore
+
+__all__ = ["article_limits", "build_context", "model_provider", "transcribe_options",
+           "video_limits"]
 
 
 def video_limits(settings: Settings) -> FetchLimits:
@@ -46,16 +53,26 @@ def model_provider(settings: Settings) -> ModelProvider:
                          cache_dir=settings.data_dir / "models")
 
 
-def build_context(settings: Settings, progress: Progress | None = None) -> Context:
-    """Everything the pipeline needs, from settings."""
+def build_context(settings: Settings, progress: Progress | None = None, *,
+                  locks: Locks | None = None, waits: LockWaits | None = None) -> Context:
+    """Everything the steps need, from settings.
+
+    Inline runners leave *locks* and *waits* unset: file locks in the data dir, waited for
+    as long as they are held.  The queue passes its broker's locks and bounded waits.
+    """
     data = DataDir(settings.data_dir)
     return Context(
         data=data,
         index=open_index(data),
+        jobs=JobStore(data.jobs_db),
+        locks=locks or FileLocks(data.locks),
         models=model_provider(settings),
         video_limits=video_limits(settings),
         article_limits=article_limits(settings),
         options=transcribe_options(settings),
         ffmpeg_timeout=settings.ffmpeg_timeout,
+        max_video_seconds=settings.max_video_seconds,
+        retry=RetryPolicy.from_settings(settings),
+        waits=waits or LockWaits(),
         progress=progress or NullProgress(),
     )

@@ -1,4 +1,4 @@
-"""The queue's enqueue side and its numbers: Celery configuration, time limits, retry policy.
+"""The queue's enqueue side and its numbers: Celery configuration, time limits, lock waits.
 
 Both ends use :func:`celery_config`: ``briefing worker`` (through :mod:`worker.queue.tasks`, with
 :func:`worker_celery_config`'s patient publishing) and whatever submits jobs (the CLI, the
@@ -16,14 +16,15 @@ healthy transcription would start a second time elsewhere.
 from __future__ import annotations
 
 import math
-import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from worker.errors import BrokerUnavailableError
+from worker.pipeline.policy import LockWaits, RetryPolicy
 from worker.settings import Settings
-from worker.storage.jobs import JOB_FAILED, JobStore
+from worker.storage.jobs import JobStore
+from worker.storage.states import JobState
 
 # Queues: downloads are I/O-bound, transcription CPU-bound, index writes serialised.
 MEDIA = "media"
@@ -43,7 +44,6 @@ ROUTES = {
     INDEX_TASK: {"queue": INDEX},
 }
 
-RETRY_BACKOFF_MAX = 600.0  # no retry waits longer than this
 HARD_LIMIT_GRACE = 60.0  # the soft limit lets a task record why it stopped; then SIGKILL
 TRANSCRIBE_BASE = 120.0  # model load, ffmpeg decode, writing the transcript
 INDEX_LOCK_WAIT = 300.0  # how long an index write queues for the fleet-wide index lock
@@ -51,15 +51,18 @@ INDEX_LIMIT = INDEX_LOCK_WAIT + 300.0
 ARTICLE_LIMIT = INDEX_LOCK_WAIT + 180.0  # a fetch of at most 120 s, then an index write
 DOWNLOAD_EXTRA = 120.0  # beyond the download deadline: moving the file, probing it
 VISIBILITY_MARGIN = 300.0
+URL_LOCK_WAIT = 30.0  # downloads hold a media slot, which is cheap: wait rather than requeue
+
+# A queue worker waits a while for a URL and for the index, but puts a transcription that
+# another worker is running back on the queue (a CPU slot must not sit idle for an hour).
+QUEUE_WAITS = LockWaits(url=URL_LOCK_WAIT, video=0.0, index=INDEX_LOCK_WAIT)
 
 
 @dataclass(frozen=True)
 class QueuePolicy:
-    """Retry, time-limit and redelivery numbers, derived from Settings."""
+    """Time-limit and redelivery numbers, derived from Settings (retries: ``retry``)."""
 
-    max_retries: int = 5
-    retry_backoff: float = 15.0
-    max_deliveries: int = 3
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_video_seconds: float = 4 * 3600.0
     transcribe_time_factor: float = 1.0
     download_deadline: float = 3600.0
@@ -68,28 +71,11 @@ class QueuePolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> QueuePolicy:
         """The policy configured by ``BRIEFING_*`` settings."""
-        return cls(max_retries=settings.max_retries, retry_backoff=settings.retry_backoff,
-                   max_deliveries=settings.max_deliveries,
+        return cls(retry=RetryPolicy.from_settings(settings),
                    max_video_seconds=settings.max_video_seconds,
                    transcribe_time_factor=settings.transcribe_time_factor,
                    download_deadline=settings.download_deadline,
                    visibility_override=settings.visibility_timeout)
-
-    def retry_delay(self, failures: int, rng: random.Random | None = None) -> float:
-        """Seconds before retry number *failures* + 1: exponential, with "equal jitter".
-
-        Half the delay is fixed and half random, so retries of many tasks that failed
-        together (a server restarting) spread out instead of arriving in waves.
-        """
-        ceiling = min(RETRY_BACKOFF_MAX, self.retry_backoff * 2.0 ** max(0, failures))
-        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
-
-    @property
-    def longest_retry_delay(self) -> float:
-        """The longest delay :meth:`retry_delay` can choose."""
-        if self.max_retries == 0:
-            return 0.0
-        return min(RETRY_BACKOFF_MAX, self.retry_backoff * 2.0 ** (self.max_retries - 1))
 
     def transcribe_limit(self, duration: float) -> float:
         """Soft time limit of transcribing *duration* seconds of audio."""
@@ -110,7 +96,7 @@ class QueuePolicy:
     @property
     def derived_visibility_timeout(self) -> int:
         """The visibility timeout the other numbers call for."""
-        return math.ceil(self.longest_task + self.longest_retry_delay + VISIBILITY_MARGIN)
+        return math.ceil(self.longest_task + self.retry.longest_delay + VISIBILITY_MARGIN)
 
     @property
     def visibility_timeout(self) -> int:
@@ -226,16 +212,29 @@ def submit_ingest(settings: Settings, jobs: JobStore, source: str,
     """
     if not settings.broker_url:
         raise BrokerUnavailableError("no broker is configured (set BRIEFING_BROKER_URL)")
-    job_id = jobs.create(source)
+    job_id = jobs.create(source, runner="queue")
     try:
         _producer(settings).send_task(
             INGEST_TASK, kwargs={"job_id": job_id, "source": source, "content": content},
             queue=MEDIA)
     except _broker_errors() as exc:
         reason = f"the broker at {redacted(settings.broker_url)} cannot be reached ({exc})"
-        jobs.set_job_state(job_id, JOB_FAILED, f"not queued: {reason}")
+        jobs.set_job_state(job_id, JobState.FAILED, f"not queued: {reason}")
         raise BrokerUnavailableError(reason) from exc
     return job_id
+
+
+def broker_down(exc: BaseException) -> bool:
+    """Whether *exc* says the broker (Redis: the queue and the locks) cannot be reached.
+
+    That is the fleet's problem, not the video's: it is neither counted as a retry nor
+    a reason to fail the video.
+    """
+    import redis
+    from kombu.exceptions import OperationalError
+
+    return isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError |
+                      OperationalError)
 
 
 def broker_problem(broker_url: str, timeout: float = 3.0) -> str | None:

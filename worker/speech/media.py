@@ -18,6 +18,7 @@ import ffmpeg
 import numpy as np
 import numpy.typing as npt
 
+from worker.containers import CONTAINERS, describe_head, sniff_container
 from worker.errors import MediaError
 
 SAMPLE_RATE = 16_000
@@ -26,35 +27,6 @@ SAMPLE_RATE = 16_000
 WINDOW_SECONDS = 300.0
 CUT_SEARCH_SECONDS = 30.0
 CUT_FRAME_SECONDS = 0.1
-# The input demuxer is forced from what we sniffed, so a ".mp4" that is really a playlist
-# (HLS, concat, an AVI with references) is never opened by a demuxer that follows links.
-_DEMUXERS = {"mp4": "mov", "matroska": "matroska"}
-_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
-
-
-def sniff_container(head: bytes) -> str | None:
-    """The container kind from a file's first bytes: "mp4", "matroska", or None."""
-    if len(head) >= 8 and head[4:8] in _MP4_BOXES:
-        return "mp4"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "matroska"
-    return None
-
-
-def describe_head(head: bytes) -> str:
-    """What a file that is not a video seems to be, for an error message."""
-    start = head[:64].lstrip().lower()
-    if start.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
-        return "it is an HTML page, perhaps an error page"
-    if start.startswith(b"#extm3u"):
-        return "it is an HLS playlist"
-    if start.startswith(b"ffconcat"):
-        return "it is an ffmpeg concat list"
-    if not head:
-        return "it is empty"
-    return f"unknown content starting {head[:8]!r}"
-
-
 @cache
 def ffmpeg_binary() -> str:
     """The system ffmpeg when on PATH, else the binary shipped by the imageio-ffmpeg wheel."""
@@ -85,7 +57,7 @@ def audio_command(path: Path, container: str) -> list[str]:
     """The ffmpeg argv that writes *path*'s first audio track as 16 kHz mono s16le to stdout."""
     stream = ffmpeg.input(
         f"file:{path.resolve()}",
-        f=_DEMUXERS[container],
+        f=CONTAINERS[container].demuxer,
         protocol_whitelist="file",
     )
     out = ffmpeg.output(
@@ -108,7 +80,7 @@ def probe_duration(path: Path, *, timeout: float = 60.0, name: str | None = None
     """
     name = name or path.name
     container = container_of(path, name)
-    argv = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-f", _DEMUXERS[container],
+    argv = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-f", CONTAINERS[container].demuxer,
             "-protocol_whitelist", "file", "-i", f"file:{path.resolve()}"]
     try:
         # Without an output ffmpeg prints the input's description and exits non-zero.

@@ -21,7 +21,6 @@ from dataclasses import replace
 from indexer.domain import Article
 from indexer.normalize import stem
 from worker.speech.transcribe import PRIME_HOTWORDS, PRIME_OFF, PRIME_PROMPT, TranscribeOptions
-from worker.storage.datadir import DataDir
 
 # Whisper's prompt holds at most 223 tokens; names cost 2-4 tokens each.
 MAX_TERMS = 40
@@ -152,15 +151,3 @@ def primed_options(options: TranscribeOptions, articles: Sequence[Article]) -> T
     if options.prime == PRIME_HOTWORDS:
         return options if options.hotwords else replace(options, hotwords=text)
     return options
-
-
-def linking_articles(data: DataDir, video_id: str) -> list[Article]:
-    """Every stored article that links a URL serving *video_id*, oldest URL first."""
-    meta = data.video_meta(video_id)
-    urls = set(meta.urls) if meta else set()
-    ids: list[str] = []
-    for record in data.sources():
-        if record.video_id == video_id or record.url in urls:
-            ids.extend(a for a in record.articles if a not in ids)
-    articles = [data.load_article(article_id) for article_id in ids]
-    return sorted((a for a in articles if a is not None), key=lambda a: (a.published, a.id))

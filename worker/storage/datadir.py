@@ -12,17 +12,16 @@ Layout::
     videos/<video_id>/meta.json       sha256, size, container, the URLs that served it
     videos/<video_id>/transcript.json the transcript
     index/                            the Whoosh index (derived)
-    tmp/                              downloads in progress
+    tmp/                              downloads and decoded audio in progress
+    locks/                            lock files of the processes sharing the data dir
+    jobs.sqlite3                      the job store (worker.storage.jobs)
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -30,14 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from indexer.domain import Article, ArticleRef, Transcript
+from worker.containers import CONTAINERS
+from worker.storage.files import file_lock, read_json, write_json_atomic
+from worker.storage.states import VideoState
 
-# Source states, in pipeline order.
-QUEUED = "queued"
-DOWNLOADING = "downloading"
-TRANSCRIBING = "transcribing"
-INDEXING = "indexing"
-DONE = "done"
-FAILED = "failed"
+__all__ = ["DataDir", "SourceRecord", "VideoMeta", "index_root", "url_key", "video_id_for"]
 
 
 def url_key(url: str) -> str:
@@ -50,29 +46,9 @@ def video_id_for(sha256: str) -> str:
     return sha256[:16]
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write *data* as JSON to *path* so that readers never see a partial file."""
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write *text* to *path* via a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+def index_root(data_dir: Path) -> Path:
+    """Where the search index of the data dir at *data_dir* lives."""
+    return data_dir / "index"
 
 
 @dataclass(frozen=True)
@@ -80,7 +56,7 @@ class SourceRecord:
     """What we know about one video URL."""
 
     url: str
-    state: str = QUEUED
+    state: VideoState = VideoState.QUEUED
     video_id: str = ""
     error: str = ""
     articles: tuple[str, ...] = ()
@@ -92,6 +68,7 @@ class SourceRecord:
         """Inverse of ``asdict``."""
         values = dict(data)
         values["articles"] = tuple(values.get("articles", ()))
+        values["state"] = VideoState(values.get("state", VideoState.QUEUED))
         return cls(**values)
 
 
@@ -118,13 +95,13 @@ class DataDir:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        for sub in ("articles", "sources", "videos", "tmp"):
+        for sub in ("articles", "sources", "videos", "tmp", "locks"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
     @property
     def index_root(self) -> Path:
         """Where the search index lives."""
-        return self.root / "index"
+        return index_root(self.root)
 
     @property
     def jobs_db(self) -> Path:
@@ -136,16 +113,16 @@ class DataDir:
         """Scratch space for downloads in progress (same file system as the videos)."""
         return self.root / "tmp"
 
+    @property
+    def locks(self) -> Path:
+        """Where the lock files of processes sharing this data dir live."""
+        return self.root / "locks"
+
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
-        """An exclusive lock across processes sharing this data dir."""
-        path = self.root / "tmp" / f"{name}.lock"
-        with open(path, "a+b") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        """An exclusive lock across processes sharing this data dir (held briefly)."""
+        with file_lock(self.locks / f"{name}.lock"):
+            yield
 
     # -- articles --------------------------------------------------------------------------
 
@@ -156,12 +133,12 @@ class DataDir:
     def load_article(self, article_id: str) -> Article | None:
         """The stored article, or None."""
         path = self.root / "articles" / f"{article_id}.json"
-        return Article.from_json(_read_json(path)) if path.is_file() else None
+        return Article.from_json(read_json(path)) if path.is_file() else None
 
     def articles(self) -> Iterator[Article]:
         """Every stored article."""
         for path in sorted((self.root / "articles").glob("*.json")):
-            yield Article.from_json(_read_json(path))
+            yield Article.from_json(read_json(path))
 
     # -- sources (video URLs) --------------------------------------------------------------
 
@@ -171,12 +148,12 @@ class DataDir:
     def source(self, url: str) -> SourceRecord | None:
         """The record of a video URL, or None when never seen."""
         path = self._source_path(url)
-        return SourceRecord.from_json(_read_json(path)) if path.is_file() else None
+        return SourceRecord.from_json(read_json(path)) if path.is_file() else None
 
     def sources(self) -> Iterator[SourceRecord]:
         """Every video URL record."""
         for path in sorted((self.root / "sources").glob("*.json")):
-            yield SourceRecord.from_json(_read_json(path))
+            yield SourceRecord.from_json(read_json(path))
 
     def update_source(self, url: str, **changes: Any) -> SourceRecord:
         """Read-modify-write a source record under a lock; ``add_article`` appends a link."""
@@ -198,14 +175,14 @@ class DataDir:
     def video_meta(self, video_id: str) -> VideoMeta | None:
         """Stored facts of a video, or None."""
         path = self.video_dir(video_id) / "meta.json"
-        return VideoMeta.from_json(_read_json(path)) if path.is_file() else None
+        return VideoMeta.from_json(read_json(path)) if path.is_file() else None
 
     def video_file(self, video_id: str) -> Path | None:
         """The stored media file of a video, or None."""
         meta = self.video_meta(video_id)
         if meta is None:
             return None
-        path = self.video_dir(video_id) / f"video.{_EXT[meta.container]}"
+        path = self.video_dir(video_id) / f"video.{CONTAINERS[meta.container].extension}"
         return path if path.is_file() else None
 
     def adopt_video(self, temp: Path, sha256: str, size: int, container: str,
@@ -216,7 +193,7 @@ class DataDir:
         folder.mkdir(parents=True, exist_ok=True)
         with self.lock(f"video-{video_id}"):
             meta = self.video_meta(video_id)
-            final = folder / f"video.{_EXT[container]}"
+            final = folder / f"video.{CONTAINERS[container].extension}"
             if meta is not None and final.is_file():
                 temp.unlink(missing_ok=True)
                 urls = meta.urls if url in meta.urls else (*meta.urls, url)
@@ -235,33 +212,36 @@ class DataDir:
     def load_transcript(self, video_id: str) -> Transcript | None:
         """The stored transcript of a video, or None."""
         path = self.video_dir(video_id) / "transcript.json"
-        return Transcript.from_json(_read_json(path)) if path.is_file() else None
+        return Transcript.from_json(read_json(path)) if path.is_file() else None
 
     def transcripts(self) -> Iterator[Transcript]:
         """Every stored transcript."""
         for path in sorted((self.root / "videos").glob("*/transcript.json")):
-            yield Transcript.from_json(_read_json(path))
+            yield Transcript.from_json(read_json(path))
 
-    def article_refs_for_video(self, video_id: str) -> list[ArticleRef]:
-        """Every stored article that links any URL serving this video."""
+    def linking_articles(self, video_id: str) -> list[Article]:
+        """Every stored article that links a URL serving *video_id*, oldest first."""
         meta = self.video_meta(video_id)
         urls = set(meta.urls) if meta else set()
         ids: list[str] = []
         for record in self.sources():
             if record.video_id == video_id or record.url in urls:
                 ids.extend(a for a in record.articles if a not in ids)
-        refs = []
-        for article_id in ids:
-            article = self.load_article(article_id)
-            if article is not None:
-                refs.append(ArticleRef(url=article.url, title=article.title,
-                                       source=article.source, published=article.published))
+        articles = [self.load_article(article_id) for article_id in ids]
+        return sorted((a for a in articles if a is not None), key=lambda a: (a.published, a.id))
+
+    def article_refs_for_video(self, video_id: str) -> list[ArticleRef]:
+        """:meth:`linking_articles` as the index and the API show them, by URL."""
+        refs = [ArticleRef(url=a.url, title=a.title, source=a.source, published=a.published)
+                for a in self.linking_articles(video_id)]
         return sorted(refs, key=lambda ref: ref.url)
+
+    def has_transcript(self, video_id: str) -> bool:
+        """Whether a transcript of the video is stored."""
+        return (self.video_dir(video_id) / "transcript.json").is_file()
 
     def video_url(self, video_id: str) -> str:
         """The URL a clip of this video links to: the first URL that served it."""
         meta = self.video_meta(video_id)
         return meta.urls[0] if meta and meta.urls else ""
 
-
-_EXT = {"mp4": "mp4", "matroska": "mkv"}

@@ -1,7 +1,9 @@
 """Our own job store (SQLite in the data dir): what was asked, and how each video is doing.
 
 Job state lives here rather than in Celery's result backend so that an unknown id is plainly
-"not found", old jobs stay visible, and the inline and queued modes report the same way.
+"not found", old jobs stay visible, and every runner (``briefing ingest`` inline, the HTTP
+app's in-process worker, the queue's workers) records its jobs the same way, through the same
+steps (:mod:`worker.pipeline.steps`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# Job states.
-JOB_QUEUED = "queued"
-JOB_RUNNING = "running"
-JOB_DONE = "done"
-JOB_FAILED = "failed"
-TERMINAL_VIDEO_STATES = ("done", "failed")
+from worker.storage.states import JobState, Step, VideoState
+
+__all__ = ["Delivery", "Job", "JobProgress", "JobStore", "JobVideo"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -31,7 +30,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     title TEXT NOT NULL DEFAULT '',
     error TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    runner TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS job_videos (
     job_id TEXT NOT NULL REFERENCES jobs(id),
@@ -68,7 +68,7 @@ class JobVideo:
     """One video of a job."""
 
     url: str
-    state: str
+    state: VideoState
     progress: float
     attempts: int
     error: str
@@ -99,13 +99,14 @@ class Job:
 
     id: str
     source: str
-    state: str
+    state: JobState
     article_id: str
     title: str
     error: str
     created: float
     updated: float
     videos: tuple[JobVideo, ...]
+    runner: str = ""  # "queue", or "inline" and the process that runs it
 
 
 class JobStore:
@@ -116,7 +117,11 @@ class JobStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         # executescript commits on its own, so it runs outside our transaction helper.
-        self._db().executescript(_SCHEMA)
+        db = self._db()
+        db.executescript(_SCHEMA)
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+        if "runner" not in columns:  # a job store written before jobs named their runner
+            db.execute("ALTER TABLE jobs ADD COLUMN runner TEXT NOT NULL DEFAULT ''")
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -139,13 +144,14 @@ class JobStore:
             raise
         db.execute("COMMIT")
 
-    def create(self, source: str) -> str:
-        """Record a new queued job and return its id."""
+    def create(self, source: str, *, runner: str = "") -> str:
+        """Record a new queued job and return its id; *runner* says who runs it."""
         job_id = uuid.uuid4().hex
         now = time.time()
         with self._tx() as db:
-            db.execute("INSERT INTO jobs (id, source, state, created, updated) "
-                       "VALUES (?, ?, ?, ?, ?)", (job_id, source, JOB_QUEUED, now, now))
+            db.execute("INSERT INTO jobs (id, source, state, created, updated, runner) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       (job_id, source, JobState.QUEUED, now, now, runner))
         return job_id
 
     def set_article(self, job_id: str, article_id: str, title: str, urls: list[str]) -> None:
@@ -153,19 +159,19 @@ class JobStore:
         now = time.time()
         with self._tx() as db:
             db.execute("UPDATE jobs SET article_id=?, title=?, state=?, updated=? WHERE id=?",
-                       (article_id, title, JOB_RUNNING, now, job_id))
+                       (article_id, title, JobState.RUNNING, now, job_id))
             for position, url in enumerate(urls):
                 db.execute("INSERT OR IGNORE INTO job_videos (job_id, url, position, state) "
-                           "VALUES (?, ?, ?, 'queued')", (job_id, url, position))
+                           "VALUES (?, ?, ?, ?)", (job_id, url, position, VideoState.QUEUED))
             self._settle(db, job_id, now)
 
-    def set_job_state(self, job_id: str, state: str, error: str = "") -> None:
+    def set_job_state(self, job_id: str, state: JobState, error: str = "") -> None:
         """Set a job's own state (e.g. failed because the article could not be read)."""
         with self._tx() as db:
             db.execute("UPDATE jobs SET state=?, error=?, updated=? WHERE id=?",
                        (state, error, time.time(), job_id))
 
-    def update_video(self, job_id: str, url: str, *, state: str | None = None,
+    def update_video(self, job_id: str, url: str, *, state: VideoState | None = None,
                      progress: float | None = None, error: str | None = None,
                      video_id: str | None = None, new_attempt: bool = False) -> None:
         """Record a video's progress; the job is done once every video is done or failed."""
@@ -180,13 +186,13 @@ class JobStore:
             if state is not None:
                 sets.append("state=?")
                 args.append(state)
-                if state in TERMINAL_VIDEO_STATES:
+                if state.settled:
                     sets.append("finished=?")
                     args.append(now)
                 elif row["started"] is None:
                     sets.append("started=?")
                     args.append(now)
-                if state == "done":
+                if state is VideoState.DONE:
                     sets.append("progress=1")
             if progress is not None:
                 sets.append("progress=?")
@@ -206,12 +212,12 @@ class JobStore:
 
     def _settle(self, db: sqlite3.Connection, job_id: str, now: float) -> None:
         job = db.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
-        if job is None or job["state"] == JOB_FAILED:
+        if job is None or job["state"] == JobState.FAILED:
             return
         open_videos = db.execute(
-            "SELECT COUNT(*) FROM job_videos WHERE job_id=? AND state NOT IN ('done','failed')",
-            (job_id,)).fetchone()[0]
-        state = JOB_RUNNING if open_videos else JOB_DONE
+            "SELECT COUNT(*) FROM job_videos WHERE job_id=? AND state NOT IN (?, ?)",
+            (job_id, VideoState.DONE, VideoState.FAILED)).fetchone()[0]
+        state = JobState.RUNNING if open_videos else JobState.DONE
         db.execute("UPDATE jobs SET state=?, updated=? WHERE id=?", (state, now, job_id))
 
     def get(self, job_id: str) -> Job | None:
@@ -221,18 +227,19 @@ class JobStore:
         if row is None:
             return None
         videos = tuple(
-            JobVideo(url=v["url"], state=v["state"], progress=v["progress"],
+            JobVideo(url=v["url"], state=VideoState(v["state"]), progress=v["progress"],
                      attempts=v["attempts"], error=v["error"], video_id=v["video_id"],
                      started=v["started"], finished=v["finished"])
             for v in db.execute("SELECT * FROM job_videos WHERE job_id=? ORDER BY position",
                                 (job_id,))
         )
-        return Job(id=row["id"], source=row["source"], state=row["state"],
+        return Job(id=row["id"], source=row["source"], state=JobState(row["state"]),
                    article_id=row["article_id"], title=row["title"], error=row["error"],
-                   created=row["created"], updated=row["updated"], videos=videos)
+                   created=row["created"], updated=row["updated"], videos=videos,
+                   runner=row["runner"])
 
-    def begin_delivery(self, job_id: str, url: str, step: str) -> Delivery:
-        """Count a delivery of a queued step before it does any work.
+    def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
+        """Count a delivery of a step (a try at it, by any runner) before it does any work.
 
         Deliveries begun but never ended belonged to workers that died (SIGKILL, out of
         memory, a crash in native code); they are counted as crashes here.
@@ -252,7 +259,7 @@ class JobStore:
                         new_crashes=lost, failures=row["failures"],
                         retrying=bool(row["retry_pending"]))
 
-    def end_delivery(self, job_id: str, url: str, step: str, *,
+    def end_delivery(self, job_id: str, url: str, step: Step, *,
                      transient_failure: bool = False) -> None:
         """A delivery of a step ended (finished, failed, or handed on to a retry)."""
         now = time.time()
@@ -265,7 +272,7 @@ class JobStore:
                         job_id, url, step))
 
     def step_seconds(self, job_id: str) -> dict[str, dict[str, float]]:
-        """Seconds spent in each queued step, per video URL ("" for the article)."""
+        """Seconds spent in each step, per video URL ("" for the article)."""
         timings: dict[str, dict[str, float]] = {}
         for row in self._db().execute("SELECT url, step, seconds FROM job_deliveries "
                                       "WHERE job_id=?", (job_id,)):
@@ -282,18 +289,15 @@ class JobStore:
 class JobProgress:
     """The pipeline's Progress, written to the job store (audio progress in 2 % steps)."""
 
-    def __init__(self, store: JobStore, job_id: str, *, count_attempts: bool = True) -> None:
+    def __init__(self, store: JobStore, job_id: str) -> None:
         self.store = store
         self.job_id = job_id
-        # The queue counts attempts itself (retries and redeliveries of every step).
-        self.count_attempts = count_attempts
         self._last: dict[str, float] = {}
 
-    def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
+    def state(self, url: str, state: VideoState, *, video_id: str = "", error: str = "") -> None:
         """Record a state change."""
         self.store.update_video(self.job_id, url, state=state, error=error,
-                                video_id=video_id or None,
-                                new_attempt=self.count_attempts and state == "downloading")
+                                video_id=video_id or None)
 
     def downloaded(self, url: str, done: int, total: int | None) -> None:
         """Download progress is not stored (it is short next to transcription)."""

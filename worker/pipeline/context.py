@@ -1,0 +1,115 @@
+"""What every step needs, built once by an entry point: the Context, and its parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from indexer.index import SearchIndex
+from worker.intake.fetch import FetchLimits
+from worker.pipeline.locks import Locks
+from worker.pipeline.policy import LockWaits, RetryPolicy
+from worker.speech.models import DEFAULT_CPU_THREADS, LoadedModel, load_model
+from worker.speech.transcribe import TranscribeOptions
+from worker.storage.datadir import DataDir
+from worker.storage.jobs import JobStore
+from worker.storage.states import VideoState
+
+__all__ = ["Context", "LockWaits", "ModelProvider", "NullProgress", "Progress", "ProgressTee",
+           "RetryPolicy"]
+
+class Progress(Protocol):
+    """Where the steps report what they are doing (a job's record, a progress bar...).
+
+    An inline runner downloads the next videos on a second thread while one is transcribed,
+    so ``state`` and ``downloaded`` may be called from that thread; calls about one video
+    never overlap.
+    """
+
+    def state(self, url: str, state: VideoState, *, video_id: str = "",
+              error: str = "") -> None:
+        """A video moved to a new state."""
+
+    def downloaded(self, url: str, done: int, total: int | None) -> None:
+        """Bytes of a video received so far."""
+
+    def transcribed(self, url: str, fraction: float) -> None:
+        """Share of a video's audio transcribed so far."""
+
+
+class NullProgress:
+    """Reports nothing."""
+
+    def state(self, url: str, state: VideoState, *, video_id: str = "",
+              error: str = "") -> None:
+        """Ignore."""
+
+    def downloaded(self, url: str, done: int, total: int | None) -> None:
+        """Ignore."""
+
+    def transcribed(self, url: str, fraction: float) -> None:
+        """Ignore."""
+
+
+class ProgressTee:
+    """Reports to several Progress targets in turn (a job's record and a progress bar)."""
+
+    def __init__(self, *targets: Progress) -> None:
+        self.targets = targets
+
+    def state(self, url: str, state: VideoState, *, video_id: str = "",
+              error: str = "") -> None:
+        """Tell every target."""
+        for target in self.targets:
+            target.state(url, state, video_id=video_id, error=error)
+
+    def downloaded(self, url: str, done: int, total: int | None) -> None:
+        """Tell every target."""
+        for target in self.targets:
+            target.downloaded(url, done, total)
+
+    def transcribed(self, url: str, fraction: float) -> None:
+        """Tell every target."""
+        for target in self.targets:
+            target.transcribed(url, fraction)
+
+
+@dataclass
+class ModelProvider:
+    """Loads the Whisper model on first use and keeps it for the life of the process."""
+
+    name: str
+    compute_type: str = "int8"
+    cpu_threads: int = DEFAULT_CPU_THREADS
+    cache_dir: Path | None = None  # where models assembled from parts are kept
+    _loaded: LoadedModel | None = field(default=None, init=False, repr=False)
+
+    def get(self) -> LoadedModel:
+        """The loaded model."""
+        if self._loaded is None:
+            self._loaded = load_model(self.name, compute_type=self.compute_type,
+                                      cpu_threads=self.cpu_threads, cache_dir=self.cache_dir)
+        return self._loaded
+
+
+@dataclass
+class Context:
+    """What the steps need, built once by an entry point from Settings (worker.pipeline.wiring).
+
+    ``progress`` is where one job's steps report; :meth:`for_job` binds it.
+    """
+
+    data: DataDir
+    index: SearchIndex
+    jobs: JobStore
+    locks: Locks
+    models: ModelProvider
+    video_limits: FetchLimits
+    article_limits: FetchLimits
+    options: TranscribeOptions = field(default_factory=TranscribeOptions)
+    ffmpeg_timeout: float = 1800.0
+    max_video_seconds: float = 4 * 3600.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    waits: LockWaits = field(default_factory=LockWaits)
+    progress: Progress = field(default_factory=NullProgress)

@@ -1,0 +1,75 @@
+"""Our own files: written whole or not at all, and locked across processes of one machine."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from worker.errors import LockBusyError
+
+__all__ = ["file_lock", "read_json", "write_json_atomic", "write_text_atomic"]
+
+# How often a lock with a finite wait is tried again.
+_POLL = 0.05
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write *data* as JSON to *path* so that readers never see a partial file."""
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write *text* to *path* via a temporary file and a rename (our own files only)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value stored at *path*."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, wait: float = math.inf) -> Iterator[None]:
+    """Hold an exclusive lock on *path* for the block, across processes of this machine.
+
+    The kernel drops the lock when its holder dies, so a killed process never leaves it
+    taken.  Raises :class:`LockBusyError` when it stays taken for *wait* seconds.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        if wait == math.inf:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        else:
+            give_up = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= give_up:
+                        raise LockBusyError(f"{path.stem} is locked by another process",
+                                            retry_after=1.0) from None
+                    time.sleep(_POLL)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

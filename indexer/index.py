@@ -1,163 +1,62 @@
 """The search index: one Whoosh index of article and transcript-segment documents.
 
-The index lives in a generation directory under its root; a ``CURRENT`` file names the live
-generation.  A rebuild fills a fresh generation and swaps ``CURRENT`` with an atomic rename,
-so readers see either the old index or the new one, never a half-built one.
+:class:`SearchIndex` opens the live generation (:mod:`indexer.generations`), writes to it,
+compacts it (:mod:`indexer.compaction`) and searches it (:mod:`indexer.search`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import shutil
-import tempfile
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from whoosh import index as windex
-from whoosh import query as wq
-from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.index import LockError
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from indexer.clips import (
-    clip_for_segment,
-    highlight_fragment,
-    merge_overlapping,
-    sound_alike_clip,
+from indexer.compaction import (
+    BULK_LIMIT_MB,
+    MERGE_BACKSTOP,
+    MERGE_DIR_PREFIX,
+    MERGE_FAN,
+    MERGE_TIER_DOCS,
+    merge_once,
+    merge_plan,
 )
-from indexer.domain import (
-    Article,
-    ArticleHit,
-    ArticleRef,
-    Clip,
-    SearchPage,
-    SearchResult,
-    Transcript,
-    Word,
+from indexer.domain import Article, ArticleRef, SearchPage, SearchResult, Transcript
+from indexer.errors import BrokenIndexError, SearchIndexError
+from indexer.generations import (
+    TOC_RETRIES,
+    _new_generation,
+    _read_current,
+    _reading_toc,
+    _swap_in_generation,
+    _write_current,
 )
-from indexer.errors import BrokenIndexError, QueryError, SearchIndexError
 from indexer.phonetic import sounds_text
-from indexer.query import (
-    SEARCH_FIELDS,
-    SOUNDS_FIELD,
-    ParsedQuery,
-    expand,
-    parse_query,
-    sound_alike_query,
-    to_whoosh,
-)
-from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, build_schema
-from indexer.vocabulary import Vocabulary, expand_multiterms
+from indexer.query import parse_query
+from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, _keyword
+from indexer.search import DOCSET_CACHE, SearcherCache, search_page
 
-_CURRENT = "CURRENT"
-T = TypeVar("T")
+# Names that moved to the concept modules stay importable from here, where callers found them.
+__all__ = [
+    "BULK_LIMIT_MB",
+    "DOCSET_CACHE",
+    "MERGE_BACKSTOP",
+    "MERGE_DIR_PREFIX",
+    "MERGE_FAN",
+    "MERGE_TIER_DOCS",
+    "TOC_RETRIES",
+    "WRITE_LOCK_TIMEOUT",
+    "SearchIndex",
+    "merge_plan",
+    "rebuild_index",
+    "segment_doc_id",
+]
+
 WRITE_LOCK_TIMEOUT = 120.0
-# Filter document sets kept per searcher (one per distinct filter combination).
-DOCSET_CACHE = 32
-# Merging.  Whoosh merges by re-adding every posting in Python, so a merge inside a commit
-# (its default policy, MERGE_SMALL) stalls that commit, and every writer waiting for the lock,
-# for seconds.  Our commits never merge: each adds one small segment, and `compact()` folds
-# segments together aside, holding the write lock only to swap the merged segment in.
-# Segments are tiered by size (MERGE_TIER_DOCS, then MERGE_FAN times more per tier).
-MERGE_TIER_DOCS = 250
-MERGE_FAN = 8
-# Times to re-read the table of contents that a concurrent commit replaced under us.
-TOC_RETRIES = 5
-# Segments past which a commit runs the merges itself (compact() keeps an index of 100,000
-# documents at about 8; a writer that never calls it reaches this).
-MERGE_BACKSTOP = 4 * MERGE_FAN
-# The side directory, inside the generation, where a merge writes its segment.
-MERGE_DIR_PREFIX = "merging-"
-# Memory for the writer's posting pool before it spills sorted runs to disk (Whoosh: 128).
-BULK_LIMIT_MB = 256
-
-
-def _read_current(root: Path) -> str | None:
-    try:
-        name = (root / _CURRENT).read_text().strip()
-    except FileNotFoundError:
-        return None
-    return name or None
-
-
-def _write_current(root: Path, name: str) -> None:
-    tmp = root / f".{_CURRENT}.{os.getpid()}.tmp"
-    tmp.write_text(name + "\n")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / _CURRENT)
-
-
-def _new_generation(root: Path) -> Path:
-    stamp = time.strftime("%Y%m%d%H%M%S")
-    path = root / f"gen-{stamp}-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
-    path.mkdir(parents=True)
-    windex.create_in(str(path), build_schema())
-    return path
-
-
-def _reading_toc(read: Callable[[], T]) -> T:
-    """*read* (something that reads the index's table of contents), tried again when a
-    concurrent commit deleted the TOC file it had just found (Whoosh lists, then opens)."""
-    for attempt in range(TOC_RETRIES):
-        try:
-            return read()
-        except FileNotFoundError:
-            if attempt == TOC_RETRIES - 1:
-                raise
-            time.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def merge_plan(segments: Sequence[Any]) -> list[Any]:
-    """The segments to fold into one next, or [] when the index is tidy enough.
-
-    Tiers by size, each MERGE_FAN times the last (a video's commit is tier 0): once MERGE_FAN
-    segments share a tier, they are merged into one of the next tier.  An index of N documents
-    thus keeps at most about MERGE_FAN segments per tier (a few dozen at 100,000), and each
-    document is copied about log(N) / log(MERGE_FAN) times in its life.
-    """
-    tiers: dict[int, list[Any]] = {}
-    for seg in segments:
-        live = max(1, seg.doc_count())
-        tier = 0
-        while live > MERGE_TIER_DOCS * MERGE_FAN ** tier:
-            tier += 1
-        tiers.setdefault(tier, []).append(seg)
-    for tier in sorted(tiers):
-        if len(tiers[tier]) >= MERGE_FAN:
-            return sorted(tiers[tier], key=lambda seg: seg.doc_count())[:MERGE_FAN]
-    # Segments that lost most of their documents to re-indexing are worth rewriting alone.
-    sparse = [seg for seg in segments if seg.doc_count_all() >= MERGE_TIER_DOCS
-              and seg.deleted_count() > seg.doc_count_all() // 2]
-    return sparse[:1]
-
-
-class _EveryMatch(TopCollector):  # type: ignore[misc]
-    """Whoosh's top-N collector that also keeps every matching document number.
-
-    Without block-quality skipping it sees every match anyway; keeping them spares the
-    sound-alike pass an ``AndNot`` of the exact query, which Whoosh would re-check (phrases
-    and all) at every sound-alike candidate.
-    """
-
-    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
-        super().prepare(top_searcher, q, context)
-        self.matched: set[int] = set()
-
-    def _collect(self, global_docnum: int, score: float) -> Any:
-        self.matched.add(global_docnum)
-        return super()._collect(global_docnum, score)
-
-
-class _StaleMerge(Exception):
-    """The segments merged aside changed (a video was re-indexed) before the swap."""
 
 
 def segment_doc_id(video_id: str, segment_id: int) -> str:
@@ -173,12 +72,7 @@ class SearchIndex:
         self._pinned = _generation
         self._batch: IndexWriter | None = None
         self._searcher: Searcher | None = None
-        # Document sets of filters (kinds, sources, dates) for the current searcher: a Whoosh
-        # filter query is otherwise expanded over every matching document on each search
-        # (100,000 segments for "clips only": most of a search's time).
-        self._docsets: OrderedDict[str, set[int]] = OrderedDict()
-        # The terms of the sound-alike fields, read on the first such search of a searcher.
-        self._vocabulary: Vocabulary | None = None
+        self._cache = SearcherCache()
         self._opened_gen: str | None = None
         self._ix = self._open()
 
@@ -334,67 +228,7 @@ class SearchIndex:
         if self._batch is not None:
             return 0  # the batch's own commit comes first
         self._fresh()
-        path = self._generation_path()
-        merge_lock = self._ix.storage.lock("MERGELOCK")
-        if not merge_lock.acquire(blocking=False):
-            return 0
-        try:
-            for stale in path.glob(MERGE_DIR_PREFIX + "*"):
-                shutil.rmtree(stale, ignore_errors=True)  # left by a killed merge
-            return self._merge_aside(path)
-        finally:
-            merge_lock.release()
-
-    def _merge_aside(self, path: Path) -> int:
-        from whoosh.reading import SegmentReader
-
-        chosen = merge_plan(_reading_toc(self._ix._segments))
-        if not chosen:
-            return 0
-        before = {seg.segid: seg.deleted_count() for seg in chosen}
-        side = Path(tempfile.mkdtemp(prefix=MERGE_DIR_PREFIX, dir=path))
-        try:
-            side_ix = windex.create_in(str(side), self._ix.schema, indexname=self._ix.indexname)
-            writer = side_ix.writer(limitmb=BULK_LIMIT_MB)
-            try:
-                for seg in chosen:
-                    reader = SegmentReader(self._ix.storage, self._ix.schema, seg)
-                    try:
-                        writer.add_reader(reader)  # live documents only
-                    finally:
-                        reader.close()
-                writer.commit(merge=False)
-            except BaseException:
-                writer.cancel()
-                raise
-            merged: list[Any] = list(side_ix._segments())
-            moved = int(sum(seg.doc_count() for seg in merged))
-            side_ix.close()
-
-            def swap(_writer: IndexWriter, segments: list[Any]) -> list[Any]:
-                current = {seg.segid: seg for seg in segments}
-                if any(segid not in current or current[segid].deleted_count() != deleted
-                       for segid, deleted in before.items()):
-                    raise _StaleMerge
-                prefix = f"{self._ix.indexname}_"
-                for seg in merged:
-                    for file in side.glob(f"{prefix}{seg.segid}*"):
-                        os.replace(file, path / file.name)
-                return [seg for seg in segments if seg.segid not in before] + merged
-
-            main = self._writer()
-            try:
-                main.commit(mergetype=swap)
-            except _StaleMerge:
-                main.cancel()
-                return 0
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    main.cancel()
-                raise
-            return moved
-        finally:
-            shutil.rmtree(side, ignore_errors=True)
+        return merge_once(self._ix, self._generation_path(), self._writer)
 
     def segment_count(self) -> int:
         """Number of Whoosh segments in the live generation (each search visits them all)."""
@@ -415,24 +249,8 @@ class SearchIndex:
         else:
             self._searcher = _reading_toc(previous.refresh)
         if self._searcher is not previous:
-            self._docsets.clear()  # document numbers change with the segments
-            self._vocabulary = None
+            self._cache = SearcherCache()  # document numbers change with the segments
         return self._searcher
-
-    def _docset(self, searcher: Searcher, query: wq.Query | None) -> set[int] | None:
-        """The document numbers matching *query* in *searcher*, kept while it is current."""
-        if query is None:
-            return None
-        key = repr(query)
-        found = self._docsets.get(key)
-        if found is None:
-            found = set(searcher.docs_for_query(query))  # Whoosh takes a set, not a frozenset
-            self._docsets[key] = found
-            if len(self._docsets) > DOCSET_CACHE:
-                self._docsets.popitem(last=False)
-        else:
-            self._docsets.move_to_end(key)
-        return found
 
     def doc_count(self) -> int:
         """Number of live documents (articles plus segments)."""
@@ -468,167 +286,21 @@ class SearchIndex:
         """
         parsed = parse_query(text)
         searcher = self._get_searcher()
-        wanted = offset + limit
-        wanted_docs = _filter_query(kind, source, published_from, published_to, language)
-        try:
-            restrict = self._docset(searcher, wanted_docs)
-            if restrict is not None and not restrict:
-                # Whoosh reads an empty filter as no filter at all.
-                return SearchPage(results=[], total=0)
-            reader = searcher.reader()
-            parsed = expand(parsed, lambda term: any((field, term) in reader
-                                                     for field in SEARCH_FIELDS))
-            exact = to_whoosh(parsed)
-            # Every match is scored (no block skipping), so one pass gives the page, the
-            # total and the documents the sound-alike pass must leave out.
-            top = _EveryMatch(limit=max(wanted * 3, 30), usequality=False)
-            searcher.search_with_collector(
-                exact, top if restrict is None else FilterCollector(top, allow=restrict))
-            hits = top.results()
-            total = len(top.matched)
-        except Exception as exc:
-            raise SearchIndexError(f"search failed: {exc}") from exc
-        clips, articles, dropped = _results(hits, parsed)
-        total -= dropped
-        # Sound-alike clips rank below every exact match, so they only matter once the exact
-        # ones no longer fill the page (and are only counted from then on): a common word
-        # never pays for the sound-alike pass on its first pages.
-        if (sound_alike and kind != "article"
-                and len(merge_overlapping(clips)) + len(articles) < wanted):
-            try:
-                if self._vocabulary is None:
-                    self._vocabulary = Vocabulary(searcher.reader())
-                articles_only = self._docset(searcher, wq.Term("kind", KIND_ARTICLE))
-                loose = _sound_alike_hits(searcher, self._vocabulary, parsed, restrict,
-                                          top.matched.union(articles_only or ()),
-                                          max(wanted * 3, 30))
-            except Exception as exc:
-                raise SearchIndexError(f"search failed: {exc}") from exc
-            # Those of a video whose linking article prints the query's words come first.
-            backing = {a.url for a in articles}
-            floor = min((float(h.score) for h in hits), default=1.0)
-            best = max((float(h.score) for h in loose), default=1.0) or 1.0
-            alike, _, dropped = _results(
-                loose, parsed,
-                lambda hit, doc: float(hit.score) / best * floor * (
-                    0.9 if any(url in backing for url, _ in doc.get("articles", [])) else 0.5))
-            clips += alike
-            total += len(loose) - dropped
-        merged = merge_overlapping(clips)
-        results: list[SearchResult] = [*merged, *articles]
-        results.sort(key=lambda r: r.score, reverse=True)
-        # Overlapping clips that merged no longer count separately.
-        total -= len(clips) - len(merged)
-        return SearchPage(results=results[offset:wanted], total=max(total, 0))
-
-
-def _results(hits: Any, parsed: ParsedQuery,
-             loose_score: Callable[[Any, dict[str, Any]], float] | None = None,
-             ) -> tuple[list[Clip], list[ArticleHit], int]:
-    """Clips and articles of Whoosh *hits*, and how many hits gave neither.
-
-    With *loose_score* the hits are sound-alike ones: scored by it, their clips built by
-    :func:`sound_alike_clip`.
-    """
-    clips: list[Clip] = []
-    articles: list[ArticleHit] = []
-    dropped = 0
-    for hit in hits:
-        doc = hit.fields()
-        score = round(float(hit.score) if loose_score is None else loose_score(hit, doc), 3)
-        if doc["kind"] == KIND_ARTICLE:
-            articles.append(
-                ArticleHit(
-                    score=score,
-                    article_id=doc["article_id"],
-                    url=doc.get("url", ""),
-                    title=doc.get("title", ""),
-                    source=doc.get("source", ""),
-                    published=doc.get("published", ""),
-                    highlight=highlight_fragment(doc.get("text", ""), parsed),
-                )
-            )
-            continue
-        segment = {
-            "score": score,
-            "video_id": doc["video_id"],
-            "video_url": doc.get("url", ""),
-            "seg_start": float(doc["start"]),
-            "seg_end": float(doc["end"]),
-            "seg_text": doc.get("text", ""),
-            "words": [Word(w, float(s), float(e)) for w, s, e in doc.get("words", [])],
-            "query": parsed,
-        }
-        found = (clip_for_segment(**segment) if loose_score is None
-                 else sound_alike_clip(**segment))
-        if found is None:
-            dropped += 1  # the words were all there, only in another order: no sound-alike
-            continue
-        refs = tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
-        clips.append(Clip(found.score, found.video_id, found.video_url, found.start, found.end,
-                          found.text, found.highlight, refs, found.match))
-    return clips, articles, dropped
-
-
-def _sound_alike_hits(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,
-                      restrict: set[int] | None, excluded: set[int], limit: int) -> list[Any]:
-    """Segments answering *parsed* only by sound-alike names: not in *excluded* (the exact
-    matches and the articles)."""
-    if SOUNDS_FIELD not in searcher.schema:
-        return []
-    loose = sound_alike_query(parsed)
-    if loose is None:
-        return []
-    loose = expand_multiterms(loose, vocabulary)
-    return list(searcher.search(loose, limit=limit, filter=restrict, mask=excluded or None))
-
-
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _keyword(value: str) -> str:
-    # Commas separate keyword values, so they cannot appear inside one.
-    return value.replace(",", " ").strip()
-
-
-def _filter_query(kind: str | None, source: str | None, published_from: str | None,
-                  published_to: str | None, language: str | None) -> wq.Query | None:
-    parts: list[wq.Query] = []
-    if kind is not None:
-        kinds = {"clip": KIND_SEGMENT, "article": KIND_ARTICLE}
-        if kind not in kinds:
-            raise QueryError(f"unknown result type {kind!r}: use clip or article")
-        parts.append(wq.Term("kind", kinds[kind]))
-    if source:
-        parts.append(wq.Term("source", _keyword(source).lower()))
-    for value in (published_from, published_to):
-        if value and not _ISO_DATE.fullmatch(value):
-            raise QueryError(f"dates must look like 2026-11-20, not {value!r}")
-    if published_from or published_to:
-        parts.append(wq.TermRange("published", published_from or None, published_to or None))
-    if language:
-        parts.append(wq.Term("language", language.lower()))
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else wq.And(parts)
+        return search_page(searcher, self._cache, parsed, limit=limit, offset=offset,
+                           kind=kind, source=source, published_from=published_from,
+                           published_to=published_to, language=language,
+                           sound_alike=sound_alike)
 
 
 def rebuild_index(root: Path, fill: Callable[[SearchIndex], object]) -> None:
     """Build a new generation with *fill*, then make it the live one atomically."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = _new_generation(root)
-    try:
+
+    def build(path: Path) -> None:
         fresh = SearchIndex(root, _generation=path)
         try:
             with fresh.batch():
                 fill(fresh)
         finally:
             fresh.close()
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
-    _write_current(root, path.name)
-    for child in root.iterdir():
-        if child.is_dir() and child.name.startswith("gen-") and child.name != path.name:
-            # Readers still holding old files keep them open; on POSIX removal is safe.
-            shutil.rmtree(child, ignore_errors=True)
+
+    _swap_in_generation(root, build)

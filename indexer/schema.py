@@ -50,3 +50,8 @@ def build_schema() -> Schema:
 def analyze(text: str) -> list[str]:
     """The index terms of *text*, in order (a name's whole form right after its stem)."""
     return index_terms(text)
+
+
+def _keyword(value: str) -> str:
+    # Commas separate keyword values, so they cannot appear inside one.
+    return value.replace(",", " ").strip()

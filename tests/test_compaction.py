@@ -6,8 +6,9 @@ import multiprocessing
 import random
 from pathlib import Path
 
+from indexer.compaction import MERGE_BACKSTOP, MERGE_FAN
 from indexer.domain import ArticleRef, Clip, Segment, Transcript, Word
-from indexer.index import MERGE_BACKSTOP, MERGE_FAN, SearchIndex
+from indexer.index import SearchIndex
 
 REFS = [ArticleRef("https://example.org/a", "Daily report")]
 NAMES = ("harbour", "bridge", "convoy", "river", "station", "market", "school", "tower")

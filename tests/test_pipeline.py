@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from indexer.compaction import MERGE_FAN
 from indexer.domain import ArticleHit, Clip
-from indexer.index import MERGE_FAN
 from tests.conftest import MANIFEST, MEDIA, Ingested, make_context
 from tests.siteserver import Site
 from worker.pipeline import ModelProvider, ingest, reindex

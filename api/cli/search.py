@@ -65,12 +65,13 @@ def search(
     language: Annotated[str | None, typer.Option(help="Only clips in this language.")] = None,
 ) -> None:
     """Search what was said (time-coded clips) and written (articles)."""
-    from indexer.index import SearchIndex
+    from indexer import SearchIndex, has_index
+    from worker.storage.datadir import index_root as index_root_of
 
     data_dir = search_data_dir()
     with clear_errors():
-        index_root = data_dir / "index"
-        if not (index_root / "CURRENT").is_file():
+        index_root = index_root_of(data_dir)
+        if not has_index(index_root):
             raise BriefingError(f"nothing indexed yet in {data_dir}: run "
                                 "`briefing ingest ARTICLE` first")
         index = SearchIndex(index_root)

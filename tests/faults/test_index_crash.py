@@ -8,15 +8,17 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from indexer.compaction import MERGE_FAN
 from indexer.domain import Article, ArticleHit
 from indexer.errors import BrokenIndexError
-from indexer.index import MERGE_FAN, SearchIndex
+from indexer.index import SearchIndex
 from tests.apiserver import running, server_settings
 from tests.conftest import Ingested
 from worker.pipeline import open_index
@@ -39,17 +41,41 @@ WRITER = textwrap.dedent("""
 """)
 
 
+# Where each writer dies: after how many of its commits (None: the one that makes a merge due,
+# so the kill lands in that merge), then how far into what follows, as a fraction of the time
+# its last commit took (its first: since it started).  Counted in commits rather than seconds,
+# so that a loaded machine gets the writers as far (past MERGE_FAN commits in all) and the
+# kills still land mid-commit and mid-merge.
+KILLS = ((3, 0.0), (2, 0.5), (None, 0.1), (3, 0.8), (None, 0.3))
+# A writer that stops printing is killed after this long, failing the test instead of hanging it.
+WRITER_DEADLINE = 300.0
+
+
 def test_sigkill_during_commits_never_leaves_a_broken_or_partial_index(tmp_path: Path) -> None:
     root = tmp_path / "index"
     SearchIndex(root).close()
-    next_id = probes = 0
-    for delay in (0.4, 0.9, 1.3, 0.7, 1.7):
+    next_id = probes = segments = 0
+    for commits, fraction in KILLS:
+        # The writer compacts after each commit; once MERGE_FAN segments are there it merges.
+        wait = max(1, MERGE_FAN - segments) if commits is None else commits
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(next_id)],
                                 stdout=subprocess.PIPE, text=True, cwd=Path.cwd())
-        time.sleep(delay)
+        assert proc.stdout is not None
+        watchdog = threading.Timer(WRITER_DEADLINE, proc.kill)
+        watchdog.start()
+        seen: list[str] = []
+        last = time.monotonic()
+        while len(seen) < wait:
+            line = proc.stdout.readline()
+            assert line, f"the writer died after {len(seen)} of {wait} commits"
+            seen.append(line)
+            now = time.monotonic()
+            took, last = now - last, now
+        time.sleep(fraction * took)
         proc.send_signal(signal.SIGKILL)
+        watchdog.cancel()
         out, _ = proc.communicate()
-        printed = [int(line) for line in out.split()]
+        printed = [int(line) for line in [*seen, *out.split()]]
         index = SearchIndex(root)  # opens: no BrokenIndexError
         hits = index.search("storm", limit=1000)
         # Every commit reported done is there; at most the one in flight besides.
@@ -61,6 +87,7 @@ def test_sigkill_during_commits_never_leaves_a_broken_or_partial_index(tmp_path:
         index.add_article(Article("probe", "https://e.org/probe", "probe", "probe"))
         probes = 1
         next_id = len(hits)
+        segments = index.segment_count()
         index.close()
     # The writers got far enough for merges to run (and be killed) too.
     assert next_id >= MERGE_FAN

@@ -1,0 +1,240 @@
+"""Searching one Whoosh searcher: filters, the exact pass, the sound-alike pass, results."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from whoosh import query as wq
+from whoosh.collectors import FilterCollector, TopCollector
+from whoosh.searching import Searcher
+
+from indexer.clips import (
+    clip_for_segment,
+    highlight_fragment,
+    merge_overlapping,
+    sound_alike_clip,
+)
+from indexer.domain import ArticleHit, ArticleRef, Clip, SearchPage, SearchResult, Word
+from indexer.errors import QueryError, SearchIndexError
+from indexer.query import (
+    SEARCH_FIELDS,
+    SOUNDS_FIELD,
+    ParsedQuery,
+    expand,
+    sound_alike_query,
+    to_whoosh,
+)
+from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, _keyword
+from indexer.vocabulary import Vocabulary, expand_multiterms
+
+# Filter document sets kept per searcher (one per distinct filter combination).
+DOCSET_CACHE = 32
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclasses.dataclass
+class SearcherCache:
+    """What searches read once per searcher and keep while it stays current.
+
+    Document numbers change with the segments, so a new searcher needs a new cache.
+    """
+
+    # Document sets of filters (kinds, sources, dates): a Whoosh filter query is otherwise
+    # expanded over every matching document on each search (100,000 segments for "clips
+    # only": most of a search's time).
+    docsets: OrderedDict[str, set[int]] = dataclasses.field(default_factory=OrderedDict)
+    # The terms of the sound-alike fields, read on the first such search.
+    vocabulary: Vocabulary | None = None
+
+
+class _EveryMatch(TopCollector):  # type: ignore[misc]
+    """Whoosh's top-N collector that also keeps every matching document number.
+
+    Without block-quality skipping it sees every match anyway; keeping them spares the
+    sound-alike pass an ``AndNot`` of the exact query, which Whoosh would re-check (phrases
+    and all) at every sound-alike candidate.
+    """
+
+    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
+        super().prepare(top_searcher, q, context)
+        self.matched: set[int] = set()
+
+    def _collect(self, global_docnum: int, score: float) -> Any:
+        self.matched.add(global_docnum)
+        return super()._collect(global_docnum, score)
+
+
+def search_page(
+    searcher: Searcher,
+    cache: SearcherCache,
+    parsed: ParsedQuery,
+    *,
+    limit: int,
+    offset: int,
+    kind: str | None,
+    source: str | None,
+    published_from: str | None,
+    published_to: str | None,
+    language: str | None,
+    sound_alike: bool,
+) -> SearchPage:
+    """One page of results for *parsed* from *searcher*, with the number of matching documents.
+
+    *cache* belongs to *searcher*.  The filters and *sound_alike* are those of
+    :meth:`indexer.index.SearchIndex.search_page`.
+    """
+    wanted = offset + limit
+    wanted_docs = _filter_query(kind, source, published_from, published_to, language)
+    try:
+        restrict = _docset(cache, searcher, wanted_docs)
+        if restrict is not None and not restrict:
+            # Whoosh reads an empty filter as no filter at all.
+            return SearchPage(results=[], total=0)
+        reader = searcher.reader()
+        parsed = expand(parsed, lambda term: any((field, term) in reader
+                                                 for field in SEARCH_FIELDS))
+        exact = to_whoosh(parsed)
+        # Every match is scored (no block skipping), so one pass gives the page, the
+        # total and the documents the sound-alike pass must leave out.
+        top = _EveryMatch(limit=max(wanted * 3, 30), usequality=False)
+        searcher.search_with_collector(
+            exact, top if restrict is None else FilterCollector(top, allow=restrict))
+        hits = top.results()
+        total = len(top.matched)
+    except Exception as exc:
+        raise SearchIndexError(f"search failed: {exc}") from exc
+    clips, articles, dropped = _results(hits, parsed)
+    total -= dropped
+    # Sound-alike clips rank below every exact match, so they only matter once the exact
+    # ones no longer fill the page (and are only counted from then on): a common word
+    # never pays for the sound-alike pass on its first pages.
+    if (sound_alike and kind != "article"
+            and len(merge_overlapping(clips)) + len(articles) < wanted):
+        try:
+            if cache.vocabulary is None:
+                cache.vocabulary = Vocabulary(searcher.reader())
+            articles_only = _docset(cache, searcher, wq.Term("kind", KIND_ARTICLE))
+            loose = _sound_alike_hits(searcher, cache.vocabulary, parsed, restrict,
+                                      top.matched.union(articles_only or ()),
+                                      max(wanted * 3, 30))
+        except Exception as exc:
+            raise SearchIndexError(f"search failed: {exc}") from exc
+        # Those of a video whose linking article prints the query's words come first.
+        backing = {a.url for a in articles}
+        floor = min((float(h.score) for h in hits), default=1.0)
+        best = max((float(h.score) for h in loose), default=1.0) or 1.0
+        alike, _, dropped = _results(
+            loose, parsed,
+            lambda hit, doc: float(hit.score) / best * floor * (
+                0.9 if any(url in backing for url, _ in doc.get("articles", [])) else 0.5))
+        clips += alike
+        total += len(loose) - dropped
+    merged = merge_overlapping(clips)
+    results: list[SearchResult] = [*merged, *articles]
+    results.sort(key=lambda r: r.score, reverse=True)
+    # Overlapping clips that merged no longer count separately.
+    total -= len(clips) - len(merged)
+    return SearchPage(results=results[offset:wanted], total=max(total, 0))
+
+
+def _docset(cache: SearcherCache, searcher: Searcher, query: wq.Query | None) -> set[int] | None:
+    """The document numbers matching *query* in *searcher*, kept in its *cache*."""
+    if query is None:
+        return None
+    key = repr(query)
+    found = cache.docsets.get(key)
+    if found is None:
+        found = set(searcher.docs_for_query(query))  # Whoosh takes a set, not a frozenset
+        cache.docsets[key] = found
+        if len(cache.docsets) > DOCSET_CACHE:
+            cache.docsets.popitem(last=False)
+    else:
+        cache.docsets.move_to_end(key)
+    return found
+
+
+def _results(hits: Any, parsed: ParsedQuery,
+             loose_score: Callable[[Any, dict[str, Any]], float] | None = None,
+             ) -> tuple[list[Clip], list[ArticleHit], int]:
+    """Clips and articles of Whoosh *hits*, and how many hits gave neither.
+
+    With *loose_score* the hits are sound-alike ones: scored by it, their clips built by
+    :func:`sound_alike_clip`.
+    """
+    clips: list[Clip] = []
+    articles: list[ArticleHit] = []
+    dropped = 0
+    for hit in hits:
+        doc = hit.fields()
+        score = round(float(hit.score) if loose_score is None else loose_score(hit, doc), 3)
+        if doc["kind"] == KIND_ARTICLE:
+            articles.append(
+                ArticleHit(
+                    score=score,
+                    article_id=doc["article_id"],
+                    url=doc.get("url", ""),
+                    title=doc.get("title", ""),
+                    source=doc.get("source", ""),
+                    published=doc.get("published", ""),
+                    highlight=highlight_fragment(doc.get("text", ""), parsed),
+                )
+            )
+            continue
+        segment = {
+            "score": score,
+            "video_id": doc["video_id"],
+            "video_url": doc.get("url", ""),
+            "seg_start": float(doc["start"]),
+            "seg_end": float(doc["end"]),
+            "seg_text": doc.get("text", ""),
+            "words": [Word(w, float(s), float(e)) for w, s, e in doc.get("words", [])],
+            "query": parsed,
+        }
+        found = (clip_for_segment(**segment) if loose_score is None
+                 else sound_alike_clip(**segment))
+        if found is None:
+            dropped += 1  # the words were all there, only in another order: no sound-alike
+            continue
+        refs = tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
+        clips.append(Clip(found.score, found.video_id, found.video_url, found.start, found.end,
+                          found.text, found.highlight, refs, found.match))
+    return clips, articles, dropped
+
+
+def _sound_alike_hits(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,
+                      restrict: set[int] | None, excluded: set[int], limit: int) -> list[Any]:
+    """Segments answering *parsed* only by sound-alike names: not in *excluded* (the exact
+    matches and the articles)."""
+    if SOUNDS_FIELD not in searcher.schema:
+        return []
+    loose = sound_alike_query(parsed)
+    if loose is None:
+        return []
+    loose = expand_multiterms(loose, vocabulary)
+    return list(searcher.search(loose, limit=limit, filter=restrict, mask=excluded or None))
+
+
+def _filter_query(kind: str | None, source: str | None, published_from: str | None,
+                  published_to: str | None, language: str | None) -> wq.Query | None:
+    parts: list[wq.Query] = []
+    if kind is not None:
+        kinds = {"clip": KIND_SEGMENT, "article": KIND_ARTICLE}
+        if kind not in kinds:
+            raise QueryError(f"unknown result type {kind!r}: use clip or article")
+        parts.append(wq.Term("kind", kinds[kind]))
+    if source:
+        parts.append(wq.Term("source", _keyword(source).lower()))
+    for value in (published_from, published_to):
+        if value and not _ISO_DATE.fullmatch(value):
+            raise QueryError(f"dates must look like 2026-11-20, not {value!r}")
+    if published_from or published_to:
+        parts.append(wq.TermRange("published", published_from or None, published_to or None))
+    if language:
+        parts.append(wq.Term("language", language.lower()))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)

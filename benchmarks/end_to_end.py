@@ -31,7 +31,7 @@ from benchmarks.transcription import (
     _fw_kwargs,
     bare_seconds,
 )
-from worker.pipeline.inline import ModelProvider
+from worker.pipeline import ModelProvider
 from worker.speech.media import probe_duration
 from worker.speech.transcribe import TranscribeOptions
 
@@ -104,7 +104,7 @@ def _searchable(index_root: Path, video_urls: Sequence[str]) -> int:
 def _inline_run(site: _Site, tag: str, provider: ModelProvider, data_dir: Path) -> float:
     """Seconds from ``ingest`` of a new article to its three videos searchable."""
     from benchmarks.search_quality import _context, _Timer
-    from worker.pipeline.inline import ingest
+    from worker.pipeline import ingest
 
     article, videos = site.article(tag)
     ctx = _context(data_dir, provider, TranscribeOptions(), _Timer())

@@ -44,9 +44,11 @@ from benchmarks.synth import BuiltCorpus, SynthError, build_corpus
 from indexer.domain import Clip
 from indexer.index import SearchIndex
 from worker.intake.fetch import FetchLimits
-from worker.pipeline.inline import Context, ModelProvider, NullProgress, ingest
+from worker.pipeline import Context, FileLocks, ModelProvider, NullProgress, ingest
 from worker.speech.transcribe import PRIME_OFF, PRIME_PROMPT, TranscribeOptions
-from worker.storage.datadir import INDEXING, TRANSCRIBING, DataDir
+from worker.storage.datadir import DataDir
+from worker.storage.jobs import JobStore
+from worker.storage.states import VideoState
 
 CACHE_DIR = Path(__file__).resolve().parent / "cache"
 TOP_K = 5
@@ -227,11 +229,12 @@ class _Timer(NullProgress):
         self.seconds = 0.0
         self._since: float | None = None
 
-    def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
+    def state(self, url: str, state: VideoState, *, video_id: str = "",
+              error: str = "") -> None:
         """Start the clock on TRANSCRIBING, stop it on INDEXING."""
-        if state == TRANSCRIBING:
+        if state is VideoState.TRANSCRIBING:
             self._since = time.perf_counter()
-        elif state == INDEXING and self._since is not None:
+        elif state is VideoState.INDEXING and self._since is not None:
             self.seconds += time.perf_counter() - self._since
             self._since = None
 
@@ -271,7 +274,8 @@ def _context(data_dir: Path, models: ModelProvider, options: TranscribeOptions,
     data = DataDir(data_dir)
     limits = FetchLimits(max_bytes=1024**3, connect_timeout=5, read_timeout=10, deadline=60,
                          allow_private=True)
-    return Context(data=data, index=SearchIndex(data.index_root), models=models,
+    return Context(data=data, index=SearchIndex(data.index_root), jobs=JobStore(data.jobs_db),
+                   locks=FileLocks(data.locks), models=models,
                    video_limits=limits, article_limits=limits, options=options,
                    ffmpeg_timeout=120, progress=progress)
 

@@ -19,6 +19,9 @@ from worker.pipeline import Context, FileLocks, IngestReport, ModelProvider, ing
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
 
+# The queue fixtures (Redis, worker fleets), for every module that needs them.
+pytest_plugins = ["tests.fleet"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 MEDIA = FIXTURES / "media"
 MANIFEST: dict[str, Any] = json.loads((MEDIA / "manifest.json").read_text())["files"]

@@ -18,6 +18,7 @@ __all__ = ["ingest"]
 
 def _report_json(report: IngestReport) -> dict[str, Any]:
     return {
+        "job_id": report.job_id,
         "article": {"id": report.article.id, "url": report.article.url,
                     "title": report.article.title, "videos": len(report.article.video_urls)},
         "videos": [

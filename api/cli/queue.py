@@ -57,7 +57,7 @@ def worker(
         "--queues", "-Q", help="Comma-separated queues to serve: media (articles and "
         "downloads), transcribe, index.")] = "media,transcribe,index",
     concurrency: Annotated[int | None, typer.Option(
-        "--concurrency", "-c", min=1, help="Processes [default: a quarter of the cores "
+        "--concurrency", "-c", min=1, help="Processes [default: one per core "
         "when transcribing, 8 for media only, 1 for index only].")] = None,
     loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="debug, info, warning "
                                           "or error.")] = "info",
@@ -90,7 +90,7 @@ def job_json(job: Job, seconds: dict[str, dict[str, float]] | None = None) -> di
     return {
         "id": job.id, "source": job.source, "state": job.state, "article_id": job.article_id,
         "title": job.title, "error": job.error, "created": job.created, "updated": job.updated,
-        "seconds": _in_order(seconds.get("", {})),
+        "runner": job.runner, "seconds": _in_order(seconds.get("", {})),
         "videos": [
             {"url": v.url, "state": v.state, "progress": v.progress, "attempts": v.attempts,
              "error": v.error, "video_id": v.video_id, "started": v.started,
@@ -160,11 +160,11 @@ def job_view(job: Job, seconds: dict[str, dict[str, float]] | None = None) -> Re
 def jobs_table(jobs: list[Job]) -> Table:
     """The newest jobs, one line each."""
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("job", "state", "videos", "created", "article"):
+    for column in ("job", "state", "videos", "created", "runner", "article"):
         table.add_column(column, overflow="fold")
     for job in jobs:
         table.add_row(job.id, job.state, _counts(job), _when(job.created),
-                      job.title or job.source)
+                      job.runner.split(" ", 1)[0], job.title or job.source)
     return table
 
 

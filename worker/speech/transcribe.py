@@ -36,10 +36,12 @@ DEFAULT_BATCH_SIZE = 8
 
 @dataclass(frozen=True)
 class TranscribeOptions:
-    """Decoding options; the defaults favour not inventing text over speed.
+    """Decoding options; the defaults favour not inventing text, then speed.
 
-    We use the sequential pipeline on purpose: faster-whisper's BatchedInferencePipeline
-    ignores ``condition_on_previous_text`` and ``hallucination_silence_threshold``.
+    The default is faster-whisper's batched pipeline (``batch_size`` 8), measured to keep
+    the same recall and no words on silence at twice the speed; it ignores
+    ``condition_on_previous_text`` and ``hallucination_silence_threshold``, which still
+    guard the sequential pipeline (``batch_size`` 0).
     """
 
     beam_size: int = 5
@@ -52,7 +54,7 @@ class TranscribeOptions:
     initial_prompt: str | None = None
     hotwords: str | None = None
     # Names and rare words of the articles linking a video, passed as hotwords (or as the
-    # initial prompt); the pipeline fills them in with worker.priming.primed_options.
+    # initial prompt); the pipeline fills them in with worker.speech.priming.primed_options.
     prime: str = PRIME_HOTWORDS
     # Decode each 30-second window as one text, without Whisper's timestamp tokens (word
     # times still come from the alignment).  A prompt makes tiny models stop early inside

@@ -15,7 +15,7 @@ import pytest
 from indexer.index import SearchIndex
 from tests.siteserver import Site
 from worker.intake.fetch import FetchLimits
-from worker.pipeline import Context, FileLocks, IngestReport, ModelProvider, ingest
+from worker.pipeline import Context, FileLocks, IngestReport, ModelProvider, RetryPolicy, ingest
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
 
@@ -99,6 +99,10 @@ def models() -> ModelProvider:
     return provider
 
 
+# Retries come quickly in tests (the queue tests' QUICK settings); the policy is the shipped one.
+QUICK_RETRY = RetryPolicy(max_retries=3, retry_backoff=0.5)
+
+
 def make_context(data_dir: Path, models: ModelProvider, *, allow_private: bool = True,
                  max_video_bytes: int = 2 * 1024**3) -> Context:
     """A pipeline context over *data_dir* with test-friendly limits."""
@@ -115,6 +119,7 @@ def make_context(data_dir: Path, models: ModelProvider, *, allow_private: bool =
         article_limits=FetchLimits(max_bytes=1024**2, connect_timeout=5, read_timeout=10,
                                    deadline=30, allow_private=allow_private),
         ffmpeg_timeout=60,
+        retry=QUICK_RETRY,
     )
 
 

@@ -45,7 +45,7 @@ def parity_site(site: Site) -> Site:
     shutil.copy(MEDIA / "briefing-b.mp4", folder / "b.mp4")
     shutil.copy(MEDIA / "briefing-b.mp4", folder / "b-mirror.mp4")
     shutil.copy(MEDIA / "briefing-a.mp4", folder / "long.mp4")
-    shutil.copy(MEDIA / "briefing-a.mp4", folder / "killed.mp4")
+    shutil.copy(MEDIA / "briefing-b.mp4", folder / "killed.mp4")
     (folder / "good.html").write_text(_page("Good article", "b.mp4", "long.mp4",
                                             "missing.mp4"))
     (folder / "shared.html").write_text(_page("Shared video", "b.mp4", "b-mirror.mp4"))

@@ -143,7 +143,9 @@ def test_next_videos_download_during_transcription_and_a_broken_one_loses_nothin
     assert by_url[mirror].state == VideoState.DONE and by_url[mirror].reused
     assert by_url[mirror].video_id == by_url[first].video_id
     assert by_url[broken].state == VideoState.FAILED
+    # A transient failure, tried again as the queue would, then failed with its reason.
     assert "failed mid-transfer" in by_url[broken].error
+    assert "gave up after 3 retries" in by_url[broken].error
     record = ctx.data.source(broken)
     assert record is not None and record.state == VideoState.FAILED and record.video_id == ""
     assert by_url[last].state == VideoState.DONE

@@ -233,7 +233,7 @@ def test_permanent_failures_fail_at_once_with_their_reason(
     assert gone.error == f"HTTP 404 Not Found from {site.url('permanent/gone.mp4')}"
     assert hits(site, "/permanent/gone.mp4") == 1
     assert long.state == "failed" and long.attempts == 1
-    assert "the video is 0:00:32 long, over the queue's cap of 0:00:30" in long.error
+    assert "the video is 0:00:32 long, over the cap of 0:00:30" in long.error
     assert short.state == "done"
     assert len(fleet.transcribed()) == 1  # only the short one
 

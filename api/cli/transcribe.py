@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import clear_errors, err, fail, load_settings
+from api.cli.common import clear_errors, err, fail, load_settings, shown
 
 __all__ = ["transcribe"]
 
@@ -43,4 +43,4 @@ def transcribe(
     else:
         with clear_errors():
             write_text_atomic(output, text)
-        err.print(f"wrote {output}", highlight=False)
+        err.print(shown(f"wrote {output}"), highlight=False)

@@ -19,6 +19,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: rich markup mode would eat our own `[default: …]` as markup.
+    rich_markup_mode=None,
 )
 
 # The order here is the order of `briefing --help`.

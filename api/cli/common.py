@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from indexer.errors import BriefingError
 
@@ -25,15 +27,51 @@ __all__ = [
     "load_settings",
     "out",
     "search_data_dir",
+    "shown",
+    "visible",
 ]
 
 out = Console()
 err = Console(stderr=True)
 
 
+# C0 controls, DEL and C1 controls: a terminal acts on them (ESC starts sequences that clear
+# the screen, set the window title or open hyperlinks; C1's CSI and OSC do so in one character).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # Unicode's control pictures: ␛ for ESC, ␊ for a newline
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"\\x{code:02x}"  # C1 has no pictures
+
+
+def visible(value: object) -> str:
+    """*value* as a string with every control character replaced by a visible stand-in."""
+    return _CONTROLS.sub(_picture, str(value))
+
+
+def shown(value: object, style: str = "") -> Text:
+    """Text from outside (titles, URLs, errors, arguments) as rich text to print.
+
+    Never read as markup, so ``[/i]`` cannot crash a print and ``[link=…]`` is not applied;
+    control characters are made visible, so escape sequences never reach the terminal.
+    Line breaks are made visible too: our own layout adds the ones it needs.
+    """
+    return Text(visible(value), style=style)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one error line on stderr and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    """Print one error line on stderr and return the exit to raise.
+
+    *message* usually quotes outside text (a file name, an option's value, a server's error),
+    so all of it is printed as text.
+    """
+    err.print(Text.assemble(("error:", "bold red"), " ", shown(message)), highlight=False,
+              soft_wrap=True)
     return typer.Exit(code)
 
 

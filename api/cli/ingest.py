@@ -6,8 +6,9 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 
-from api.cli.common import clear_errors, err, load_settings
+from api.cli.common import clear_errors, err, load_settings, shown
 from indexer.errors import BriefingError
 
 if TYPE_CHECKING:
@@ -60,8 +61,9 @@ def ingest(
                 report = run_ingest(source, ctx)
             except BriefingError as exc:
                 failed_articles += 1
-                err.print(f"[bold red]error:[/] article {source}: {exc}", highlight=False,
-                          soft_wrap=True)
+                err.print(Text.assemble(("error:", "bold red"), " ",
+                                        shown(f"article {source}: {exc}")),
+                          highlight=False, soft_wrap=True)
                 reports.append({"source": source, "error": str(exc)})
                 continue
             reports.append(_report_json(report))

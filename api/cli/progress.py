@@ -10,6 +10,7 @@ from rich.filesize import decimal
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.text import Text
 
+from api.cli.common import shown, visible
 from worker.storage.states import VideoState
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ class RichProgress:
     def __init__(self, console: Console, *, enabled: bool = True) -> None:
         self.console = console
         self._bars = Progress(
-            TextColumn("{task.description}"),
+            # Descriptions quote URLs: never markup (see api.cli.common.shown).
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             _DetailColumn(),
             console=console,
@@ -61,7 +63,7 @@ class RichProgress:
         key = (url, kind)
         if key not in self._tasks:
             verb = "transcribing" if kind == "audio" else "downloading"
-            self._tasks[key] = self._bars.add_task(f"{verb} {_short(url)}", total=total,
+            self._tasks[key] = self._bars.add_task(f"{verb} {visible(_short(url))}", total=total,
                                                    kind=kind)
         return self._tasks[key]
 
@@ -88,13 +90,16 @@ class RichProgress:
         """One line per video: what happened to it."""
         title = report.article.title or report.article.url
         count = len(report.article.video_urls)
-        self.console.print(f"[bold]article[/] {title} — {count} video(s) linked",
+        self.console.print(Text.assemble(("article", "bold"), " ", shown(title),
+                                         f" — {count} video(s) linked"),
                            highlight=False, soft_wrap=True)
         for video in report.videos:
             if video.state is VideoState.DONE:
                 how = "already transcribed" if video.reused else "transcribed and indexed"
-                self.console.print(f"  [green]✓[/] {video.url}: {how}", highlight=False,
-                                   soft_wrap=True)
+                self.console.print(Text.assemble("  ", ("✓", "green"), " ", shown(video.url),
+                                                 f": {how}"),
+                                   highlight=False, soft_wrap=True)
             else:
-                self.console.print(f"  [red]✗[/] video {video.url}: {video.error}",
+                self.console.print(Text.assemble("  ", ("✗", "red"), " video ",
+                                                 shown(video.url), ": ", shown(video.error)),
                                    highlight=False, soft_wrap=True)

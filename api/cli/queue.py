@@ -14,7 +14,16 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from api.cli.common import clear_errors, err, fail, format_time, load_settings, out
+from api.cli.common import (
+    clear_errors,
+    err,
+    fail,
+    format_time,
+    load_settings,
+    out,
+    shown,
+    visible,
+)
 from worker.storage.states import JobState, Step, VideoState
 
 if TYPE_CHECKING:
@@ -112,7 +121,7 @@ def _video_state(video: JobVideo) -> Text:
     if video.state is VideoState.TRANSCRIBING:
         return Text(f"transcribing {video.progress * 100:3.0f}% of audio", style="cyan")
     if video.state is VideoState.FAILED:
-        return Text(f"failed: {video.error}", style="red")
+        return Text.assemble("failed: ", shown(video.error), style="red")
     style = {VideoState.DONE: "green", VideoState.QUEUED: "dim"}.get(video.state, "cyan")
     return Text(video.state, style=style)
 
@@ -136,14 +145,14 @@ def job_view(job: Job, seconds: dict[str, dict[str, float]] | None = None) -> Re
     """One job: a header line and a row per video (state, attempts, time, steps)."""
     seconds = seconds or {}
     head = Text()
-    head.append(f"job {job.id}", style="bold")
+    head.append(f"job {visible(job.id)}", style="bold")
     head.append(f" · {job.state}")
     if job.title:
-        head.append(f" · {job.title}")
-    head.append(f"\nsource  {job.source}\ncreated {_when(job.created)}, updated "
+        head.append(f" · {visible(job.title)}")
+    head.append(f"\nsource  {visible(job.source)}\ncreated {_when(job.created)}, updated "
                 f"{_when(job.updated)}")
     if job.error:
-        head.append(f"\nerror   {job.error}", style="red")
+        head.append(f"\nerror   {visible(job.error)}", style="red")
     if not job.videos:
         return head
     table = Table(show_edge=False, pad_edge=False)
@@ -152,7 +161,7 @@ def job_view(job: Job, seconds: dict[str, dict[str, float]] | None = None) -> Re
     for video in job.videos:
         steps = " · ".join(f"{step} {secs:.1f} s" for step, secs in
                            _in_order(seconds.get(video.url, {})).items())
-        table.add_row(_name(video.url), _video_state(video), str(video.attempts),
+        table.add_row(shown(_name(video.url)), _video_state(video), str(video.attempts),
                       _elapsed(video), steps)
     return Group(head, table)
 
@@ -163,8 +172,9 @@ def jobs_table(jobs: list[Job]) -> Table:
     for column in ("job", "state", "videos", "created", "runner", "article"):
         table.add_column(column, overflow="fold")
     for job in jobs:
-        table.add_row(job.id, job.state, _counts(job), _when(job.created),
-                      job.runner.split(" ", 1)[0], job.title or job.source)
+        table.add_row(shown(job.id), shown(job.state), shown(_counts(job)),
+                      _when(job.created), shown(job.runner.split(" ", 1)[0]),
+                      shown(job.title or job.source))
     return table
 
 
@@ -207,17 +217,21 @@ def _finished(job: Job) -> bool:
 def _summary(job: Job) -> None:
     """What happened, as inline ingest reports it: the article, then one line per video."""
     if job.state is JobState.FAILED:
-        err.print(f"[bold red]error:[/] article {job.source}: {job.error}", highlight=False,
-                  soft_wrap=True)
+        err.print(Text.assemble(("error:", "bold red"), " ",
+                                shown(f"article {job.source}: {job.error}")),
+                  highlight=False, soft_wrap=True)
         return
-    err.print(f"[bold]article[/] {job.title or job.source} — {len(job.videos)} video(s) "
-              f"linked", highlight=False, soft_wrap=True)
+    err.print(Text.assemble(("article", "bold"), " ", shown(job.title or job.source),
+                            f" — {len(job.videos)} video(s) linked"),
+              highlight=False, soft_wrap=True)
     for video in job.videos:
         if video.state is VideoState.DONE:
-            err.print(f"  [green]✓[/] {video.url}: transcribed and indexed", highlight=False,
-                      soft_wrap=True)
+            err.print(Text.assemble("  ", ("✓", "green"), " ", shown(video.url),
+                                    ": transcribed and indexed"),
+                      highlight=False, soft_wrap=True)
         else:
-            err.print(f"  [red]✗[/] video {video.url}: {video.error or video.state}",
+            err.print(Text.assemble("  ", ("✗", "red"), " video ", shown(video.url), ": ",
+                                    shown(video.error or video.state)),
                       highlight=False, soft_wrap=True)
 
 
@@ -261,8 +275,9 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
                 path = Path(source).expanduser()
                 if not path.is_file():
                     unreadable += 1
-                    err.print(f"[bold red]error:[/] article {source}: no such file: {source}",
-                              highlight=False, soft_wrap=True)
+                    err.print(Text.assemble(("error:", "bold red"), " ", shown(
+                        f"article {source}: no such file: {source}")),
+                        highlight=False, soft_wrap=True)
                     continue
                 source = str(path.resolve())
             job_id = submit_ingest(settings, store, source)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import clear_errors, format_time, load_settings, out
+from api.cli.common import clear_errors, format_time, load_settings, out, shown
 from worker.storage.states import VideoState
 
 __all__ = ["reindex", "status"]
@@ -32,13 +32,14 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                           "videos": by_state, "failed": failed,
                           "hours_transcribed": round(seconds / 3600, 3)}))
         return
-    out.print(f"data dir: {settings.data_dir}", highlight=False)
+    out.print(shown(f"data dir: {settings.data_dir}"), highlight=False)
     out.print(f"articles: {articles}")
     summary = ", ".join(f"{n} {state}" for state, n in sorted(by_state.items())) or "none"
-    out.print(f"videos:   {summary}", highlight=False)
+    out.print(shown(f"videos:   {summary}"), highlight=False)
     out.print(f"transcribed: {format_time(seconds)} ({seconds / 3600:.2f} h)", highlight=False)
     for item in failed:
-        out.print(f"  failed  {item['url']}: {item['error']}", highlight=False, soft_wrap=True)
+        out.print(shown(f"  failed  {item['url']}: {item['error']}"), highlight=False,
+                  soft_wrap=True)
 
 
 def reindex() -> None:

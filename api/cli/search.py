@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from api.cli.common import clear_errors, format_time, out, search_data_dir
+from api.cli.common import clear_errors, format_time, out, search_data_dir, shown, visible
 from indexer.domain import Clip, SearchResult
 from indexer.errors import BriefingError
 
@@ -25,11 +25,16 @@ def highlight_text(highlight: str) -> Text:
     text = Text()
     pos = 0
     for match in _MARK.finditer(highlight):
-        text.append(html.unescape(highlight[pos : match.start()]))
-        text.append(html.unescape(match.group(1)), style="bold yellow")
+        text.append(visible(html.unescape(highlight[pos : match.start()])))
+        text.append(visible(html.unescape(match.group(1))), style="bold yellow")
         pos = match.end()
-    text.append(html.unescape(highlight[pos:]))
+    text.append(visible(html.unescape(highlight[pos:])))
     return text
+
+
+def _lines(*values: str) -> Text:
+    """Outside values shown as text, one per line (our line breaks, not theirs)."""
+    return Text("\n").join(shown(value) for value in values if value)
 
 
 def results_table(results: list[SearchResult]) -> Table:
@@ -44,11 +49,11 @@ def results_table(results: list[SearchResult]) -> Table:
             when = f"{format_time(result.start)}–{format_time(result.end)}"
             titles = "; ".join(a.title or a.url for a in result.articles) or "(no article)"
             table.add_row(str(rank), when, highlight_text(result.highlight),
-                          Text(f"{titles}\n{result.link}"))
+                          _lines(titles, result.link))
         else:
             meta = " · ".join(x for x in (result.source, result.published) if x)
             table.add_row(str(rank), "article", highlight_text(result.highlight),
-                          Text(f"{result.title}\n{meta}\n{result.url}".replace("\n\n", "\n")))
+                          _lines(result.title, meta, result.url))
     return table
 
 
@@ -84,6 +89,6 @@ def search(
         print(json.dumps(payload, ensure_ascii=False))
         return
     if not results:
-        out.print(f"no results for {query!r}", highlight=False)
+        out.print(shown(f"no results for {query!r}"), highlight=False)
         return
     out.print(results_table(results))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import clear_errors, err, fail, load_settings
+from api.cli.common import clear_errors, err, fail, load_settings, shown
 
 __all__ = ["is_loopback", "serve"]
 
@@ -38,7 +38,7 @@ def serve(
         raise fail(f"refusing to listen on {host} without BRIEFING_API_TOKEN: anyone who can "
                    "reach it could make this server fetch URLs; set a token or pass --insecure")
     if not is_loopback(host) and settings.api_token is None:
-        err.print(f"warning: listening on {host} with open write endpoints (--insecure)",
+        err.print(shown(f"warning: listening on {host} with open write endpoints (--insecure)"),
                   highlight=False)
     with clear_errors():
         web = create_app(settings)

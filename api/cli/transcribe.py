@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import clear_errors, err, fail, load_settings
+from api.cli.common import clear_errors, err, fail, load_settings, shown
+from api.cli.output import check_output_path, write_output
 
 __all__ = ["transcribe"]
 
@@ -16,18 +17,22 @@ __all__ = ["transcribe"]
 def transcribe(
     source: Annotated[str, typer.Argument(help="A local video file or an http(s) URL.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="json, srt, vtt or txt.")] = "txt",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write to FILE (a file, a device or FIFO, - for stdout).")
+    ] = None,
 ) -> None:
     """Transcribe one video without touching the index."""
     from api.cli.progress import RichProgress
     from worker.pipeline.single import transcribe_source
     from worker.pipeline.wiring import model_provider, transcribe_options, video_limits
     from worker.speech.subtitles import FORMATS, render
-    from worker.storage.files import write_text_atomic
 
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     settings = load_settings()
+    if output is not None:
+        with clear_errors():
+            check_output_path(output)
     with clear_errors(), RichProgress(err, enabled=True) as progress:
         tmp = settings.data_dir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
@@ -40,7 +45,8 @@ def transcribe(
     text = render(transcript, fmt)
     if output is None:
         sys.stdout.write(text)
-    else:
-        with clear_errors():
-            write_text_atomic(output, text)
-        err.print(f"wrote {output}", highlight=False)
+        return
+    with clear_errors():
+        write_output(output, text)
+    if str(output) != "-":
+        err.print(shown(f"wrote {output}"), highlight=False)

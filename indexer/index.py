@@ -59,6 +59,25 @@ __all__ = [
 WRITE_LOCK_TIMEOUT = 120.0
 
 
+def _abandon(writer: IndexWriter) -> None:
+    """Cancel a writer whose work failed, and release its write lock whatever happens.
+
+    Whoosh's ``cancel`` flushes the segment files before it releases the lock; on a full
+    disk that flush fails again and the lock would stay held by this process, so every
+    later write here (the retry included) would wait out the lock timeout.
+    """
+    try:
+        writer.cancel()
+    except Exception:
+        lock = getattr(writer, "writelock", None)
+        if lock is not None:
+            with contextlib.suppress(Exception):
+                lock.release()
+        with contextlib.suppress(Exception):
+            writer._tempstorage.destroy()
+        writer.is_closed = True
+
+
 def segment_doc_id(video_id: str, segment_id: int) -> str:
     """The unique id of one transcript segment's document."""
     return f"s:{video_id}:{segment_id}"
@@ -142,7 +161,7 @@ class SearchIndex:
         try:
             yield
         except BaseException:
-            writer.cancel()
+            _abandon(writer)
             raise
         else:
             # A rebuild's generation starts empty and gets one segment; a live index gets a
@@ -152,8 +171,7 @@ class SearchIndex:
             except BaseException:
                 # Release the write lock (a long-lived worker would otherwise hold it until
                 # it exits); the commit's own error is the one to report.
-                with contextlib.suppress(Exception):
-                    writer.cancel()
+                _abandon(writer)
                 raise
         finally:
             self._batch = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,13 +107,15 @@ def search_data_dir() -> Path:
 
 @contextmanager
 def clear_errors() -> Iterator[None]:
-    """Turn our errors (and file-system errors) into one line and exit code 1."""
+    """Turn our errors (and file-system and job-store errors) into one line and exit code 1."""
     try:
         yield
     except BriefingError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+    except sqlite3.Error as exc:  # the job store: a full disk, a damaged file
+        raise fail(f"the job store cannot be used: {exc}") from None
 
 
 def format_time(seconds: float) -> str:

@@ -16,6 +16,7 @@ __all__ = ["reindex", "status"]
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """What is in the data dir: articles, videos by state, hours transcribed."""
     from worker.storage.datadir import DataDir
+    from worker.storage.runs import shown_state
 
     settings = load_settings()
     with clear_errors():
@@ -25,7 +26,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         seconds = sum(t.duration for t in data.transcripts())
     by_state: dict[str, int] = {}
     for record in sources:
-        by_state[record.state] = by_state.get(record.state, 0) + 1
+        state = shown_state(data.root, record.state, record.runner)
+        by_state[state] = by_state.get(state, 0) + 1
     failed = [{"url": r.url, "error": r.error} for r in sources if r.state is VideoState.FAILED]
     if as_json:
         print(json.dumps({"data_dir": str(settings.data_dir), "articles": articles,

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from worker.errors import BriefingError, WorkerBusyError
 from worker.pipeline.context import Context
-from worker.pipeline.inline import run_job, runner_name
+from worker.pipeline.inline import run_job
 from worker.storage.jobs import JobStore
+from worker.storage.runs import INLINE
 from worker.storage.states import JobState
 
 __all__ = ["MAX_PENDING", "InlineWorker"]
@@ -70,7 +71,7 @@ class InlineWorker:
 
         Raises :class:`WorkerBusyError` when too many jobs are already waiting.
         """
-        job_id = self.jobs.create(source, runner=runner_name())
+        job_id = self.jobs.create(source, runner=INLINE)
         try:
             self._queue.put_nowait(_Task(job_id, source, content))
         except queue.Full:

@@ -14,6 +14,7 @@ from worker.speech.models import DEFAULT_CPU_THREADS, LoadedModel, load_model
 from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
+from worker.storage.runs import Run
 from worker.storage.states import VideoState
 
 __all__ = ["Context", "LockWaits", "ModelProvider", "NullProgress", "Progress", "ProgressTee",
@@ -113,3 +114,14 @@ class Context:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     waits: LockWaits = field(default_factory=LockWaits)
     progress: Progress = field(default_factory=NullProgress)
+    run: Run | None = None  # this process's claim on the data dir (worker.storage.runs)
+
+    @property
+    def scratch(self) -> Path:
+        """Where this process keeps downloads in progress and decoded audio."""
+        return self.run.scratch if self.run is not None else self.data.tmp
+
+    @property
+    def run_id(self) -> str:
+        """The id of this process's run ("" when it claimed none)."""
+        return self.run.id if self.run is not None else ""

@@ -30,6 +30,7 @@ from worker.pipeline.steps import (
     transcribe_step,
 )
 from worker.storage.jobs import JobProgress
+from worker.storage.runs import INLINE
 from worker.storage.states import JobState, Step, VideoState
 
 __all__ = ["PREFETCH", "IngestReport", "VideoOutcome", "for_job", "ingest", "run_job",
@@ -65,9 +66,9 @@ class ArticleFailedError(BriefingError):
     """The job's article could not be read (the job is failed with the same reason)."""
 
 
-def runner_name() -> str:
-    """How jobs run in this process are labelled in the job store."""
-    return f"inline {os.getpid()}@{socket.gethostname()}"
+def runner_name(ctx: Context) -> str:
+    """How jobs run by this process are labelled in the job store."""
+    return f"{INLINE} {ctx.run_id or f'{socket.gethostname()}-{os.getpid()}'}"
 
 
 def for_job(ctx: Context, job_id: str) -> Context:
@@ -172,6 +173,7 @@ def run_job(ctx: Context, job_id: str, source: str, content: str | None = None, 
     A run stopped by an exception (Ctrl-C, a bug) fails the job rather than leave it running.
     """
     ctx = for_job(ctx, job_id)
+    ctx.jobs.set_runner(job_id, runner_name(ctx))
     stop = threading.Event()
     try:
         read = _attempts(ctx, job_id, "", Step.ARTICLE,
@@ -192,5 +194,5 @@ def run_job(ctx: Context, job_id: str, source: str, content: str | None = None, 
 def ingest(source: str, ctx: Context, content: str | None = None, *,
            ahead: int = PREFETCH) -> IngestReport:
     """Record a job for *source* and run it inline (see :func:`run_job`)."""
-    job_id = ctx.jobs.create(source, runner=runner_name())
+    job_id = ctx.jobs.create(source, runner=runner_name(ctx))
     return run_job(ctx, job_id, source, content, ahead=ahead)

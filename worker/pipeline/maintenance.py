@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from indexer.errors import BrokenIndexError
+from indexer.domain import Transcript
+from indexer.errors import BriefingError, BrokenIndexError
 from indexer.index import SearchIndex, rebuild_index
 from worker.storage.datadir import DataDir
 
-__all__ = ["open_index", "reindex"]
+__all__ = ["open_index", "reindex", "repair_pending"]
 
 log = logging.getLogger(__name__)
+
+
+def _add_transcript(data: DataDir, index: SearchIndex, transcript: Transcript) -> None:
+    index.add_transcript(transcript, data.video_url(transcript.video_id),
+                         data.article_refs_for_video(transcript.video_id))
 
 
 def _fill_from_records(data: DataDir, fresh: SearchIndex) -> tuple[int, int]:
@@ -19,10 +25,37 @@ def _fill_from_records(data: DataDir, fresh: SearchIndex) -> tuple[int, int]:
         fresh.add_article(article)
         articles += 1
     for transcript in data.transcripts():
-        fresh.add_transcript(transcript, data.video_url(transcript.video_id),
-                             data.article_refs_for_video(transcript.video_id))
+        _add_transcript(data, fresh, transcript)
         videos += 1
     return articles, videos
+
+
+def repair_pending(data: DataDir, index: SearchIndex) -> int:
+    """Write again what a run began writing to the index and never committed (its commit
+    failed for a full disk, or it was killed); returns how many items were repaired.
+
+    A repair that fails again leaves its mark for the next run, and is logged, not raised:
+    the run that found it has its own work to do.
+    """
+    repaired = 0
+    for kind, item_id in data.pending():
+        try:
+            if kind == "article":
+                article = data.load_article(item_id)
+                if article is not None:
+                    index.add_article(article)
+            else:
+                transcript = data.load_transcript(item_id)
+                if transcript is not None:
+                    _add_transcript(data, index, transcript)
+        except (OSError, BriefingError) as exc:
+            log.warning("could not repair the index entry of %s %s: %s", kind, item_id, exc)
+            continue
+        data.clear_pending(kind, item_id)
+        repaired += 1
+    if repaired:
+        log.info("wrote %d index entries an earlier run left unfinished", repaired)
+    return repaired
 
 
 def reindex(data: DataDir) -> tuple[int, int]:

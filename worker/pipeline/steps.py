@@ -89,7 +89,7 @@ def video_urls_to_process(article: Article) -> list[str]:
 
 
 def _set_state(ctx: Context, url: str, state: VideoState, **changes: Any) -> None:
-    record = ctx.data.update_source(url, state=state, **changes)
+    record = ctx.data.update_source(url, state=state, runner=ctx.run_id, **changes)
     ctx.progress.state(url, state, video_id=record.video_id, error=record.error)
 
 
@@ -114,7 +114,9 @@ def article_step(ctx: Context, job_id: str, source: str, content: str | None) ->
     article = read_article(source, ctx.article_limits, content)
     with ctx.locks.hold(INDEX_LOCK, wait=ctx.waits.index):
         ctx.data.save_article(article)
+        ctx.data.mark_pending("article", article.id)
         ctx.index.add_article(article)
+        ctx.data.clear_pending("article", article.id)
         for url in article.video_urls:
             ctx.data.update_source(url, add_article=article.id)
     tidy_index(ctx.index)  # an article's commit adds a segment too
@@ -150,9 +152,9 @@ def _store_video(ctx: Context, url: str, stop: threading.Event | None) -> str:
         path = Path(url2pathname(urlsplit(url).path))
         if not path.is_file():
             raise DownloadError(f"no such video file: {path}")
-        got = copy_local(path, ctx.data.tmp, ctx.video_limits.max_bytes, report)
+        got = copy_local(path, ctx.scratch, ctx.video_limits.max_bytes, report)
     else:
-        got = download(url, ctx.data.tmp, ctx.video_limits, report)
+        got = download(url, ctx.scratch, ctx.video_limits, report)
     meta = ctx.data.adopt_video(got.path, got.sha256, got.size, got.container, url)
     ctx.data.update_source(url, video_id=meta.video_id)
     return meta.video_id
@@ -190,7 +192,7 @@ def _transcribe_stored(ctx: Context, url: str, video_id: str) -> Transcript:
         raise DownloadError(f"video {video_id} is not stored")
     # The linking articles spell the names the small models mangle (worker.speech.priming).
     options = primed_options(ctx.options, ctx.data.linking_articles(video_id))
-    with decoded_audio(media, ctx.data.tmp, timeout=ctx.ffmpeg_timeout,
+    with decoded_audio(media, ctx.scratch, timeout=ctx.ffmpeg_timeout,
                        name="the video") as audio:
         transcript = transcribe_windows(
             audio.windows(), audio.duration, ctx.models.get(), video_id, options,
@@ -234,7 +236,9 @@ def index_step(ctx: Context, url: str, video_id: str) -> None:
     """
     _set_state(ctx, url, VideoState.INDEXING)
     with ctx.locks.hold(INDEX_LOCK, wait=ctx.waits.index):
+        ctx.data.mark_pending("video", video_id)
         index_video(ctx, video_id)
+        ctx.data.clear_pending("video", video_id)
     _set_state(ctx, url, VideoState.DONE, error="")
     # Merges run aside, after the lock is released: other writers never wait for them.
     tidy_index(ctx.index)

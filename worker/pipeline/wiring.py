@@ -6,12 +6,13 @@ from worker.intake.fetch import FetchLimits
 from worker.intake.netguard import parse_allowlist
 from worker.pipeline.context import Context, ModelProvider, NullProgress, Progress
 from worker.pipeline.locks import FileLocks, Locks
-from worker.pipeline.maintenance import open_index
+from worker.pipeline.maintenance import open_index, repair_pending
 from worker.pipeline.policy import LockWaits, RetryPolicy
 from worker.settings import Settings
 from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
+from worker.storage.runs import claim_run, sweep_dead_runs
 
 __all__ = ["article_limits", "build_context", "model_provider", "transcribe_options",
            "video_limits"]
@@ -59,11 +60,18 @@ def build_context(settings: Settings, progress: Progress | None = None, *,
 
     Inline runners leave *locks* and *waits* unset: file locks in the data dir, waited for
     as long as they are held.  The queue passes its broker's locks and bounded waits.
+
+    Claims this process's run on the data dir, after sweeping what dead runs left there
+    (their scratch folders), and writes again what they left half-written to the index.
     """
     data = DataDir(settings.data_dir)
+    sweep_dead_runs(data.root)
+    run = claim_run(data.root)
+    index = open_index(data)
+    repair_pending(data, index)
     return Context(
         data=data,
-        index=open_index(data),
+        index=index,
         jobs=JobStore(data.jobs_db),
         locks=locks or FileLocks(data.locks),
         models=model_provider(settings),
@@ -75,4 +83,5 @@ def build_context(settings: Settings, progress: Progress | None = None, *,
         retry=RetryPolicy.from_settings(settings),
         waits=waits or LockWaits(),
         progress=progress or NullProgress(),
+        run=run,
     )

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from celery.utils.log import mlevel
 from celery.utils.nodenames import host_format
@@ -30,27 +28,14 @@ from worker.queue.config import (
 from worker.settings import Settings
 from worker.speech.models import DEFAULT_CPU_THREADS, resolve_model
 from worker.storage.datadir import DataDir
+from worker.storage.runs import sweep_dead_runs
 
-__all__ = ["default_concurrency", "run_worker", "sweep_stale_downloads"]
+__all__ = ["default_concurrency", "run_worker"]
 
 log = logging.getLogger("briefing.worker")
 
 # The tasks register themselves on the app when their module is imported; say so here.
 assert tasks.TASKS
-
-
-def sweep_stale_downloads(tmp: Path, older_than: float) -> int:
-    """Delete downloads in progress older than *older_than* s (left by killed workers)."""
-    removed = 0
-    cutoff = time.time() - older_than
-    for part in tmp.glob("download-*.part"):
-        try:
-            if part.stat().st_mtime < cutoff:
-                part.unlink()
-                removed += 1
-        except FileNotFoundError:
-            continue
-    return removed
 
 
 def _cores() -> int:
@@ -92,9 +77,9 @@ def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int | 
         resolve_model(models.name, cache_dir=models.cache_dir)
     policy = QueuePolicy.from_settings(settings)
     data = DataDir(settings.data_dir)
-    swept = sweep_stale_downloads(data.tmp, policy.download_limit + HARD_LIMIT_GRACE)
-    if swept:
-        log.info("removed %d downloads left by killed workers", swept)
+    # What killed runs left (their scratch folders; loose files of older versions once
+    # older than the longest download could take).
+    sweep_dead_runs(data.root, loose_age=policy.download_limit + HARD_LIMIT_GRACE)
     processes = concurrency or default_concurrency(queues, threads=settings.cpu_threads)
     cores = _cores()
     serving.queues = tuple(queues)

@@ -62,6 +62,7 @@ class SourceRecord:
     articles: tuple[str, ...] = ()
     attempts: int = 0
     updated: float = field(default_factory=time.time)
+    runner: str = ""  # the run (worker.storage.runs) that last changed its state
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SourceRecord:
@@ -235,6 +236,30 @@ class DataDir:
         refs = [ArticleRef(url=a.url, title=a.title, source=a.source, published=a.published)
                 for a in self.linking_articles(video_id)]
         return sorted(refs, key=lambda ref: ref.url)
+
+    # -- index writes not yet committed ------------------------------------------------------
+
+    def _pending_path(self, kind: str, item_id: str) -> Path:
+        return self.root / "pending" / f"{kind}-{item_id}"
+
+    def mark_pending(self, kind: str, item_id: str) -> None:
+        """Note that the index is about to get *kind* ("article" or "video") *item_id*.
+
+        Cleared once its commit is done: a mark left behind (the commit failed for a full
+        disk, the process was killed) is how the next run knows to write it again.
+        """
+        path = self._pending_path(kind, item_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+    def clear_pending(self, kind: str, item_id: str) -> None:
+        """The index has *kind* *item_id* now."""
+        self._pending_path(kind, item_id).unlink(missing_ok=True)
+
+    def pending(self) -> list[tuple[str, str]]:
+        """Index writes that were begun and never finished, as (kind, id)."""
+        marks = sorted((self.root / "pending").glob("*-*"))
+        return [tuple(mark.name.split("-", 1)) for mark in marks]  # type: ignore[misc]
 
     def has_transcript(self, video_id: str) -> bool:
         """Whether a transcript of the video is stored."""

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.storage.runs import INLINE, interrupted
 from worker.storage.states import JobState, Step, VideoState
 
 __all__ = ["Delivery", "Job", "JobProgress", "JobStore", "JobVideo"]
@@ -165,6 +166,12 @@ class JobStore:
                            "VALUES (?, ?, ?, ?)", (job_id, url, position, VideoState.QUEUED))
             self._settle(db, job_id, now)
 
+    def set_runner(self, job_id: str, runner: str) -> None:
+        """Record who runs the job now (``inline <run id>``, or ``queue``)."""
+        with self._tx() as db:
+            db.execute("UPDATE jobs SET runner=?, updated=? WHERE id=?",
+                       (runner, time.time(), job_id))
+
     def set_job_state(self, job_id: str, state: JobState, error: str = "") -> None:
         """Set a job's own state (e.g. failed because the article could not be read)."""
         with self._tx() as db:
@@ -233,8 +240,14 @@ class JobStore:
             for v in db.execute("SELECT * FROM job_videos WHERE job_id=? ORDER BY position",
                                 (job_id,))
         )
-        return Job(id=row["id"], source=row["source"], state=JobState(row["state"]),
-                   article_id=row["article_id"], title=row["title"], error=row["error"],
+        state, error = JobState(row["state"]), row["error"]
+        if (state in (JobState.QUEUED, JobState.RUNNING) and row["runner"].startswith(INLINE)
+                and interrupted(self.path.parent, row["runner"])):
+            state = JobState.INTERRUPTED
+            error = error or ("its run stopped before it finished (killed or crashed); "
+                              "ingest the article again to finish it")
+        return Job(id=row["id"], source=row["source"], state=state,
+                   article_id=row["article_id"], title=row["title"], error=error,
                    created=row["created"], updated=row["updated"], videos=videos,
                    runner=row["runner"])
 

@@ -11,6 +11,7 @@ dead run was doing is shown as interrupted rather than as still going.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -23,11 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-__all__ = ["Run", "SweepReport", "claim_run", "run_alive", "sweep_dead_runs"]
+from worker.storage.states import VideoState
+
+__all__ = ["INLINE", "Run", "SweepReport", "claim_run", "interrupted", "run_alive",
+           "shown_state", "sweep_dead_runs"]
 
 log = logging.getLogger(__name__)
 
 _SCRATCH_PREFIX = "run-"
+# A job's runner in the job store: "inline <run id>" (or "inline" before it starts), "queue".
+INLINE = "inline"
 # Temp files an older version left loose in tmp/ (before runs had scratch folders), and
 # whose owner cannot be told: removed once older than any download or decode may take.
 _LOOSE = ("download-*.part", "audio-*.s16le", "*.wav")
@@ -40,11 +46,15 @@ class Run:
 
     id: str
     scratch: Path
+    lock_path: Path
     _lock: IO[bytes] = field(repr=False)
 
     def release(self) -> None:
-        """Give the claim up (at exit; a killed process releases it all the same)."""
+        """Give the claim up: at exit (a killed process's claim is swept by the next run)."""
+        if self._lock.closed:
+            return
         shutil.rmtree(self.scratch, ignore_errors=True)
+        self.lock_path.unlink(missing_ok=True)
         self._lock.close()
 
 
@@ -64,7 +74,9 @@ def claim_run(root: Path) -> Run:
     os.replace(claiming, path)
     scratch = root / "tmp" / f"{_SCRATCH_PREFIX}{run_id}"
     scratch.mkdir(parents=True, exist_ok=True)
-    return Run(run_id, scratch, fh)
+    run = Run(run_id, scratch, path, fh)
+    atexit.register(run.release)
+    return run
 
 
 def run_alive(root: Path, run_id: str) -> bool:
@@ -83,6 +95,23 @@ def run_alive(root: Path, run_id: str) -> bool:
             return False
     except FileNotFoundError:
         return False
+
+
+def interrupted(root: Path, runner: str) -> bool:
+    """Whether the run named by *runner* (a run id, or a job's ``inline <run id>``) has
+    died: what it left in progress will not move again by itself."""
+    run_id = runner.removeprefix(f"{INLINE} ").strip()
+    if not run_id or run_id == INLINE:
+        return False
+    return not run_alive(root, run_id)
+
+
+def shown_state(root: Path, state: VideoState, runner: str) -> VideoState:
+    """A video's *state* as a user should see it: in progress under a dead run, it is
+    interrupted (until a runner takes it up again)."""
+    if state.settled or state is VideoState.QUEUED or not interrupted(root, runner):
+        return state
+    return VideoState.INTERRUPTED
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ class VideoState(StrEnum):
     INDEXING = "indexing"
     DONE = "done"
     FAILED = "failed"
+    # Shown, never stored: in progress when the run doing it died (worker.storage.runs).
+    INTERRUPTED = "interrupted"
 
     @property
     def settled(self) -> bool:
@@ -30,6 +32,8 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # Shown, never stored: an inline job whose run died before it finished.
+    INTERRUPTED = "interrupted"
 
 
 class Step(StrEnum):

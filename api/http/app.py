@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.errors import install_error_handlers
@@ -33,6 +34,7 @@ __all__ = [
     "SECURITY_HEADERS",
     "WEB_DIR",
     "BodyLimit",
+    "HeadAsGet",
     "SecurityHeaders",
     "create_app",
 ]
@@ -136,6 +138,35 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class HeadAsGet:
+    """Answer ``HEAD`` wherever ``GET`` is answered: GET's status and headers, no body.
+
+    FastAPI routes only the methods they declare (Starlette's own routes add HEAD to GET),
+    so without this every page and endpoint answered HEAD with 405.  A route that declares
+    HEAD itself (the media, which must not read the file) is left to do so.
+    """
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run a HEAD request as GET and drop the body on its way out."""
+        if (scope["type"] != "http" or scope["method"] != "HEAD"
+                or any(route.matches(scope)[0] is Match.FULL for route in self.routes)):
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def _version() -> str:
     try:
         return metadata.version("briefing")
@@ -177,6 +208,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(search_router)
     app.include_router(videos_router)
     _add_web(app)
+    app.add_middleware(HeadAsGet, routes=app.router.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

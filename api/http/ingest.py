@@ -56,6 +56,8 @@ read_router = APIRouter(tags=["ingest"])
     response_model=JobAccepted,
     summary="Ingest an article and every video it links",
     responses={
+        # FastAPI's own answer to a body it cannot decode (bytes that are not UTF-8).
+        400: {"model": ErrorBody, "description": "The body cannot be decoded as UTF-8."},
         401: {"model": ErrorBody, "description": "Missing or wrong token (when one is set)."},
         413: {"model": ErrorBody, "description": "Body or posted HTML too large."},
         422: {"model": ErrorBody, "description": "Not an http(s) URL, or unknown fields."},

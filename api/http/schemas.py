@@ -6,15 +6,19 @@ the same order), so the API and ``briefing search --json`` print the same object
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 __all__ = [
+    "HTTP_URL_PATTERN",
     "ArticleInfo",
     "ArticleLink",
     "ArticleResult",
+    "CalendarDate",
     "ClipResult",
     "ErrorBody",
     "HealthCheck",
@@ -31,6 +35,24 @@ __all__ = [
     "VideoSource",
     "WordOut",
 ]
+
+
+_YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _yyyy_mm_dd(value: object) -> object:
+    """Let only ``YYYY-MM-DD`` through: pydantic alone also reads "0" or "-7.4e-88" as a Unix
+    time and "2026-11-20T00:00:00" as a date, none of which the schema's ``format: date`` is."""
+    if isinstance(value, date) or (isinstance(value, str) and _YYYY_MM_DD.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+CalendarDate = Annotated[date, BeforeValidator(_yyyy_mm_dd)]
+"""A date parameter: ``YYYY-MM-DD`` exactly, as the schema's ``format: date`` says."""
+
+# What the schema can say of an article URL; the validator also wants a host.
+HTTP_URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://"
 
 
 class ErrorBody(BaseModel):
@@ -50,8 +72,9 @@ class IngestRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=4096, description="The article's http(s) URL. With `html` it "
-                     "is only used to resolve relative links.",
+    url: str = Field(max_length=4096, pattern=HTTP_URL_PATTERN,
+                     description="The article's http(s) URL. With `html` it is only used to "
+                     "resolve relative links.",
                      examples=["https://news.example.org/2026/11/20/storm"])
     html: str | None = Field(None, description="The article's HTML, when the caller already "
                              "has it.")

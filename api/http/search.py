@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -13,6 +12,7 @@ from fastapi.responses import JSONResponse
 from api.http.schemas import (
     ArticleInfo,
     ArticleResult,
+    CalendarDate,
     ClipResult,
     ErrorBody,
     HealthCheck,
@@ -67,15 +67,18 @@ def _articles_of(results: list[SearchResult], data: DataDir) -> list[ArticleInfo
 )
 def search(
     services: ServicesDep,
-    q: Annotated[str, Query(description='Words (all required) and "quoted phrases".')],
+    q: Annotated[str, Query(min_length=1,
+                            description='Words (all required) and "quoted phrases".')],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     kind: Annotated[Literal["clip", "article"] | None,
                     Query(alias="type", description="Only clips or only articles.")] = None,
     source: Annotated[str | None, Query(max_length=200,
                                         description="Only from this source (any case).")] = None,
-    published_from: Annotated[date | None, Query(description="Published on or after.")] = None,
-    published_to: Annotated[date | None, Query(description="Published on or before.")] = None,
+    published_from: Annotated[CalendarDate | None,
+                              Query(description="Published on or after (YYYY-MM-DD).")] = None,
+    published_to: Annotated[CalendarDate | None,
+                            Query(description="Published on or before (YYYY-MM-DD).")] = None,
     language: Annotated[str | None, Query(max_length=16,
                                           description="Only clips in this language.")] = None,
 ) -> SearchResponse:

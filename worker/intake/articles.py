@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from indexer.domain import Article
-from worker.intake.fields import _shorten
+from worker.intake.fields import FIELD_LIMITS, _capped
 from worker.intake.html import _parse_html
 from worker.intake.links import _HTTP, _canonical_location, _Videos
 from worker.intake.markdown import _parse_markdown, _parse_text
@@ -25,7 +26,6 @@ from worker.intake.markdown import _parse_markdown, _parse_text
 KINDS = ("html", "markdown", "text")
 MAX_INPUT_CHARS = 10_000_000
 
-_MAX_TITLE_CHARS = 300
 _HTML_SNIFF = re.compile(r"<(?:html|head|body|p|div|article)[\s>]", re.IGNORECASE)
 
 
@@ -57,7 +57,8 @@ def parse_article(
     "markdown" or "text"; when None it is guessed from the extension, or for
     web pages without one, from the content.  Only the first
     ``max_input_chars`` characters are read.  Raises ``ValueError`` for an
-    unsupported location or kind, never for odd content.
+    unsupported location or kind, or a location longer than ``FIELD_LIMITS.url``,
+    never for odd content.  Title, source and author are cut to ``FIELD_LIMITS``.
 
     ``video_urls`` holds at most ``max_videos`` distinct URLs in page order,
     absolute, percent-encoded, without fragment or userinfo; http(s) only,
@@ -66,6 +67,9 @@ def parse_article(
     are not the article's and are left out, as is its text.
     """
     url = _canonical_location(location)
+    if len(url) > FIELD_LIMITS.url:
+        # A cut URL would name another page; an address this long is no article's.
+        raise ValueError(f"article URL too long: over {FIELD_LIMITS.url} characters")
     kind = kind if kind is not None else _guess_kind(content, url)
     if kind not in KINDS:
         raise ValueError(f"unknown article kind {kind!r}; expected one of {KINDS}")
@@ -80,13 +84,15 @@ def parse_article(
         fields = _parse_markdown(content.replace("\r\n", "\n"), videos)
     else:
         fields = _parse_text(content.replace("\r\n", "\n"), url, videos)
-    host = urlsplit(url).hostname or ""
+    if not fields.source and not url.startswith("file:"):
+        fields = replace(fields, source=urlsplit(url).hostname or "")
+    fields = _capped(fields)
     return Article(
         id=article_id_for(url),
         url=url,
-        title=_shorten(fields.title, _MAX_TITLE_CHARS),
+        title=fields.title,
         text=fields.text[: max(max_text_chars, 0)],
-        source=fields.source or (host if not url.startswith("file:") else ""),
+        source=fields.source,
         author=fields.author,
         published=fields.published,
         video_urls=tuple(videos.urls),

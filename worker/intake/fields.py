@@ -8,9 +8,27 @@ and limits common to all of them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
+
+
+@dataclass(frozen=True)
+class FieldLimits:
+    """The longest each stored field of an :class:`~indexer.domain.Article` may be, in characters.
+
+    Every field is written by the page's author, and each one is repeated in every search
+    hit, job and page render that shows the article: a megabyte site name once made every
+    answer megabytes long.  ``published`` needs no cap: it is a parsed ``YYYY-MM-DD`` or "".
+    """
+
+    title: int = 300
+    source: int = 200
+    author: int = 200
+    url: int = 4096
+
+
+FIELD_LIMITS = FieldLimits()
 
 _ISO_DATE = re.compile(r"\s*(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)")
 _BASIC_DATE = re.compile(r"\s*(\d{4})(\d{2})(\d{2})(?!\d)")
@@ -26,6 +44,17 @@ class _Fields:
     author: str = ""
     source: str = ""
     published: str = ""
+
+
+def _capped(fields: _Fields, limits: FieldLimits = FIELD_LIMITS) -> _Fields:
+    """``fields`` with each one shortened to its limit: the one place every format's
+    fields pass through before they become an article."""
+    return replace(
+        fields,
+        title=_shorten(fields.title, limits.title),
+        author=_shorten(fields.author, limits.author),
+        source=_shorten(fields.source, limits.source),
+    )
 
 
 def _parse_date(value: str) -> str:

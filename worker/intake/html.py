@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from worker.intake.fields import _collapse, _Fields, _parse_date, _shorten
+from worker.intake.fields import _collapse, _Fields, _parse_date
 from worker.intake.links import _HTTP, _clean_href, _collect_html_videos, _resolve, _Videos
 
 # Lexbor closes an open <p> before every block start tag by walking the whole
@@ -303,7 +303,7 @@ def _html_author(tree: LexborHTMLParser, metas: dict[str, str]) -> str:
     for candidate in candidates:
         name = re.sub(r"^by\s+", "", _collapse(candidate), flags=re.IGNORECASE)
         if name and "://" not in name:
-            return _shorten(name, 200)
+            return name
     return ""
 
 

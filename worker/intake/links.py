@@ -20,6 +20,9 @@ _HTTP = frozenset({"http", "https"})
 _MP4 = (".mp4",)
 _VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm")
 _MAX_URL_CHARS = 8192
+# The longest video URL kept, after resolving and percent-encoding (which can multiply an
+# href's length by twelve); it is stored, indexed and sent with every clip.
+MAX_VIDEO_URL_CHARS = 4096
 _META_VIDEO_KEYS = frozenset(
     {"og:video", "og:video:url", "og:video:secure_url", "twitter:player:stream"}
 )
@@ -121,7 +124,9 @@ def _resolve(
         return None
     path = quote(parts.path, safe=_URL_SAFE) or "/"
     query = quote(parts.query, safe=_URL_SAFE + "?")
-    return urlunsplit((scheme, parts.netloc.lower(), path, query, ""))
+    url = urlunsplit((scheme, parts.netloc.lower(), path, query, ""))
+    # Dropped, not cut: a shortened URL would name another resource.
+    return url if len(url) <= MAX_VIDEO_URL_CHARS else None
 
 
 def _bare_urls(text: str) -> Iterator[tuple[int, str]]:

@@ -40,10 +40,10 @@ def read_article(source: str, limits: FetchLimits, content: str | None = None) -
             raise FetchError(f"an article given as HTML needs its http(s) URL, not {source!r}")
         if len(content) > limits.max_bytes:
             raise FetchError(f"article is over the size cap of {limits.max_bytes} bytes")
-        return parse_article(content, source, "html")
+        return _parse(content, source, "html")
     if is_url(source):
         text, final_url, content_type = fetch_text(source, limits)
-        return parse_article(text, final_url, _kind_from_content_type(content_type))
+        return _parse(text, final_url, _kind_from_content_type(content_type))
     path = Path(source).expanduser()
     if not path.is_file():
         raise FetchError(f"no such file: {source}")
@@ -53,4 +53,11 @@ def read_article(source: str, limits: FetchLimits, content: str | None = None) -
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise FetchError(f"cannot read {source}: {exc.strerror}") from exc
-    return parse_article(text, path.resolve().as_uri(), None)
+    return _parse(text, path.resolve().as_uri(), None)
+
+
+def _parse(text: str, location: str, kind: str | None) -> Article:
+    try:
+        return parse_article(text, location, kind)
+    except ValueError as exc:  # a location parse_article refuses, e.g. one far too long
+        raise FetchError(str(exc)) from exc

@@ -5,7 +5,9 @@
 // never as HTML.  The one exception is a result's `highlight`, which the server HTML-escapes
 // and marks with <mark>: it is split on <mark> here and its pieces are inserted as text too,
 // so not even a mistake on the server could turn it into markup.  Links are used only when
-// they are http(s) (or relative); anything else shows as plain text.
+// they are http(s) (or relative); anything else shows as plain text.  Each such string sits in
+// its own <bdi>, so a bidirectional control in it (U+202E) reorders that string alone, never
+// the date, separator or label beside it.
 "use strict";
 
 (() => {
@@ -40,6 +42,11 @@
     return node;
   }
 
+  // An outside string (or a highlight's nodes) isolated from the text around it.
+  function outside(...children) {
+    return el("bdi", "", ...children);
+  }
+
   function safeHref(url) {
     if (typeof url !== "string" || url === "") return null;
     try {
@@ -52,8 +59,8 @@
 
   function link(url, text, external) {
     const href = safeHref(url);
-    if (href === null) return el("span", "", text);
-    const a = el("a", "", text);
+    if (href === null) return el("span", "", outside(text));
+    const a = el("a", "", outside(text));
     a.href = href;
     if (external) {
       a.target = "_blank";
@@ -101,8 +108,10 @@
     return hours ? `${hours}:${minutes}:${secs}` : `${minutes}:${secs}`;
   }
 
-  function say(text, isError) {
-    statusLine.textContent = text;
+  // `quoted` (the query, or a server message that may quote outside text) is isolated.
+  function say(text, isError, quoted) {
+    statusLine.replaceChildren(text);
+    if (quoted) statusLine.append(outside(quoted));
     statusLine.classList.toggle("error", Boolean(isError));
   }
 
@@ -165,7 +174,8 @@
     if (!response.ok) {
       results.replaceChildren();
       pager.hidden = true;
-      say(body && body.detail ? body.detail : `Search failed (${response.status}).`, true);
+      if (body && body.detail) say("", true, body.detail);
+      else say(`Search failed (${response.status}).`, true);
       return;
     }
     render(body);
@@ -198,8 +208,8 @@
     const groups = groupResults(body);
     const first = body.total ? body.offset + 1 : 0;
     const last = body.offset + body.results.length;
-    say(body.total ? `Results ${first}–${last} of ${body.total} for ${body.query}`
-                   : `Nothing found for ${body.query}`);
+    say(body.total ? `Results ${first}–${last} of ${body.total} for ` : "Nothing found for ",
+        false, body.query);
     results.replaceChildren(...groups.map(renderGroup));
     pager.hidden = !(body.offset > 0 || body.next_offset !== null);
     $("prev").disabled = body.offset === 0;
@@ -216,10 +226,15 @@
     if (article) {
       const title = article.title || article.url;
       item.append(el("h2", "title", link(article.url, title, true)));
-      const meta = [article.source, article.published].filter(Boolean).join(" · ");
-      if (meta) item.append(el("p", "meta", meta));
-      if (group.hit) item.append(el("p", "snippet", ...highlightNodes(group.hit.highlight)));
-      else if (article.excerpt) item.append(el("p", "snippet", article.excerpt));
+      const meta = [article.source, article.published].filter(Boolean);
+      if (meta.length) {
+        const line = el("p", "meta");
+        meta.forEach((value, index) => line.append(index ? " · " : "", outside(value)));
+        item.append(line);
+      }
+      if (group.hit) {
+        item.append(el("p", "snippet", outside(...highlightNodes(group.hit.highlight))));
+      } else if (article.excerpt) item.append(el("p", "snippet", outside(article.excerpt)));
     } else {
       item.append(el("h2", "title", "Video not linked from a stored article"));
       item.append(el("p", "meta", link(group.video.video_url, group.video.video_url, true)));
@@ -235,7 +250,7 @@
     item.dataset.end = String(clip.end);
     const play = el("button", "play",
       el("span", "range", `${formatTime(clip.start)}–${formatTime(clip.end)}`),
-      el("span", "said", ...highlightNodes(clip.highlight)));
+      el("span", "said", outside(...highlightNodes(clip.highlight))));
     play.type = "button";
     play.title = "Play this clip";
     play.addEventListener("click", () => playClip(clip.video_id, clip.start, clip.end, true));
@@ -391,7 +406,9 @@
       body = await response.json();
       if (!response.ok) throw new Error(body.detail || "no transcript");
     } catch (error) {
-      if (state.videoId === videoId) transcriptList.replaceChildren(el("li", "loading", String(error.message || error)));
+      if (state.videoId === videoId) {
+        transcriptList.replaceChildren(el("li", "loading", outside(String(error.message || error))));
+      }
       return;
     }
     if (state.videoId !== videoId) return; // another video was opened meanwhile
@@ -399,7 +416,7 @@
     state.current = -1;
     transcriptList.replaceChildren(...body.segments.map((segment, index) => {
       const line = el("button", "line", el("span", "at", formatTime(segment.start)),
-                      el("span", "words", segment.text.trim()));
+                      el("span", "words", outside(segment.text.trim())));
       line.type = "button";
       line.addEventListener("click", () => {
         state.stopAt = null;

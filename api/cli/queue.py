@@ -93,7 +93,8 @@ def worker(
 # -- jobs --------------------------------------------------------------------------------------
 
 
-def job_json(job: Job, seconds: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+def job_json(job: Job, seconds: dict[str, dict[str, float]] | None = None,
+             stalled: tuple[str, ...] = ()) -> dict[str, Any]:
     """A job as JSON: its own fields, and each video's with the seconds of each step."""
     seconds = seconds or {}
     return {
@@ -103,7 +104,8 @@ def job_json(job: Job, seconds: dict[str, dict[str, float]] | None = None) -> di
         "videos": [
             {"url": v.url, "state": v.state, "progress": v.progress, "attempts": v.attempts,
              "error": v.error, "video_id": v.video_id, "started": v.started,
-             "finished": v.finished, "seconds": _in_order(seconds.get(v.url, {}))}
+             "finished": v.finished, "seconds": _in_order(seconds.get(v.url, {})),
+             "stalled": v.url in stalled}
             for v in job.videos
         ],
     }
@@ -183,26 +185,49 @@ def jobs_command(
                                                  "newest).")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Queue again what of the stalled "
+                                         "job JOB_ID the broker lost.")] = False,
 ) -> None:
-    """List ingest jobs, or show one: each video's state, attempts and timings."""
+    """List ingest jobs, or show one: each video's state, attempts and timings.
+
+    A queued job whose broker lost its messages (a restart without persistence) is shown
+    as stalled; `--resume` queues its missing steps again.
+    """
+    from worker.queue.stalls import resume_job, shown_jobs
+
     settings = load_settings()
+    if resume and job_id is None:
+        raise fail("--resume needs the JOB_ID of a stalled job")
     with clear_errors():
         store = _store(settings)
+        if resume and job_id is not None:
+            if not settings.broker_url:
+                raise fail("--resume needs BRIEFING_BROKER_URL: an inline job is resumed by "
+                           "ingesting its article again")
+            done = resume_job(settings, store, job_id)
+            parts = (["the article"] if done.article else []) + [
+                f"{len(done.videos)} video(s)"] * bool(done.videos)
+            out.print(shown(f"queued again for job {job_id}: {', '.join(parts)}"))
+            return
         if job_id is None:
-            recent = store.recent(limit)
+            recent, reports = shown_jobs(settings, store.recent(limit))
             if as_json:
-                print(json.dumps([job_json(j, store.step_seconds(j.id)) for j in recent]))
+                print(json.dumps([job_json(j, store.step_seconds(j.id),
+                                           reports[j.id].videos if j.id in reports else ())
+                                  for j in recent]))
             elif recent:
                 out.print(jobs_table(recent))
             else:
                 out.print("no jobs yet")
             return
-        job = store.get(job_id)
-        if job is None:
+        found = store.get(job_id)
+        if found is None:
             raise fail(f"job {job_id} not found")
+        (job,), reports = shown_jobs(settings, [found])
         seconds = store.step_seconds(job_id)
     if as_json:
-        print(json.dumps(job_json(job, seconds), ensure_ascii=False))
+        stalled = reports[job.id].videos if job.id in reports else ()
+        print(json.dumps(job_json(job, seconds, stalled), ensure_ascii=False))
     else:
         out.print(job_view(job, seconds))
 

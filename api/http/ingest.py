@@ -10,11 +10,20 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.routing import APIRoute
 
 from api.http.errors import ApiError
-from api.http.schemas import ErrorBody, IngestRequest, JobAccepted, JobOut, JobVideoOut
+from api.http.schemas import (
+    ErrorBody,
+    IngestRequest,
+    JobAccepted,
+    JobOut,
+    JobVideoOut,
+    ResumedOut,
+)
 from api.http.services import Services, get_services
+from worker.errors import BriefingError, BrokerUnavailableError
 from worker.storage.states import JobState
 
-__all__ = ["WriteRoute", "check_token", "get_job", "post_article", "read_router", "write_router"]
+__all__ = ["WriteRoute", "check_token", "get_job", "post_article", "read_router",
+           "resume_job", "write_router"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
@@ -91,10 +100,53 @@ def get_job(job_id: str, services: ServicesDep) -> JobOut:
     job = services.jobs.get(job_id)
     if job is None:
         raise ApiError(404, "not_found", "no such job")
+    stalled: tuple[str, ...] = ()
+    state = str(job.state)
+    if services.settings.broker_url:
+        from worker.queue.stalls import stalled_parts
+
+        try:
+            report = stalled_parts(services.settings, [job]).get(job.id)
+        except BriefingError:
+            report = None  # the broker is down: /healthz says so; show the stored state
+        if report is not None and report.stalled:
+            state, stalled = "stalled", report.videos
     return JobOut(
-        id=job.id, source=job.source, state=job.state, article_id=job.article_id,
+        id=job.id, source=job.source, state=state, article_id=job.article_id,
         title=job.title, error=job.error, created=job.created, updated=job.updated,
+        runner=job.runner,
         videos=[JobVideoOut(url=v.url, state=v.state, progress=v.progress, attempts=v.attempts,
                             error=v.error, video_id=v.video_id, started=v.started,
-                            finished=v.finished) for v in job.videos],
+                            finished=v.finished, stalled=v.url in stalled)
+                for v in job.videos],
     )
+
+
+@write_router.post(
+    "/jobs/{job_id}/resume",
+    response_model=ResumedOut,
+    status_code=202,
+    summary="Queue again what of a stalled job the broker lost",
+    responses={
+        400: {"model": ErrorBody, "description": "The job is not stalled, or not queued."},
+        401: {"model": ErrorBody, "description": "Missing or wrong token (when one is set)."},
+        404: {"model": ErrorBody, "description": "No such job."},
+        503: {"model": ErrorBody, "description": "No broker, or it cannot be reached."},
+    },
+)
+def resume_job(job_id: str, services: ServicesDep) -> ResumedOut:
+    """Re-queue the article step or the stalled videos' download steps of a queued job."""
+    if not services.settings.broker_url:
+        raise ApiError(503, "broker_unavailable", "no broker is configured: inline jobs are "
+                       "resumed by ingesting their article again")
+    if services.jobs.get(job_id) is None:
+        raise ApiError(404, "not_found", "no such job")
+    from worker.queue.stalls import resume_job as resume
+
+    try:
+        done = resume(services.settings, services.jobs, job_id)
+    except BrokerUnavailableError:
+        raise  # 503, like every other broker outage
+    except BriefingError as exc:
+        raise ApiError(400, "not_resumable", str(exc)) from None
+    return ResumedOut(job_id=job_id, article=done.article, videos=list(done.videos))

@@ -107,6 +107,8 @@ class JobVideoOut(BaseModel):
     video_id: str
     started: float | None = Field(description="Unix time.")
     finished: float | None = Field(description="Unix time.")
+    stalled: bool = Field(False, description="Queued job: the broker holds no message for "
+                          "this unfinished video (it lost its queue); resume the job.")
 
 
 class JobOut(BaseModel):
@@ -114,13 +116,24 @@ class JobOut(BaseModel):
 
     id: str
     source: str
-    state: str = Field(description="queued, running, done or failed")
+    state: str = Field(description="queued, running, done or failed; interrupted (an inline "
+                       "run that died) or stalled (a queued job the broker lost) are shown, "
+                       "never stored")
     article_id: str
     title: str
     error: str = Field(description="Why the job failed (the article could not be read).")
     created: float = Field(description="Unix time.")
     updated: float = Field(description="Unix time.")
     videos: list[JobVideoOut]
+    runner: str = Field("", description="queue, or inline and the run that runs it.")
+
+
+class ResumedOut(BaseModel):
+    """What a resume queued again."""
+
+    job_id: str
+    article: bool = Field(description="The article's step was queued again.")
+    videos: list[str] = Field(description="The videos whose download step was queued again.")
 
 
 # -- search ------------------------------------------------------------------------------------
@@ -272,5 +285,6 @@ class HealthOut(BaseModel):
     """Whether the service can do its work."""
 
     status: Literal["ok", "unavailable"]
-    checks: dict[str, HealthCheck] = Field(description="index, data_dir, broker and, without "
-                                           "a broker, worker.")
+    checks: dict[str, HealthCheck] = Field(description="index, data_dir, broker and, with a "
+                                           "broker, workers (answering a ping); without "
+                                           "one, worker (the in-process one).")

@@ -30,6 +30,7 @@ __all__ = ["healthz", "router", "search"]
 ServicesDep = Annotated[Services, Depends(get_services)]
 MAX_OFFSET = 10_000
 BROKER_CHECK_TIMEOUT = 2.0
+WORKER_PING_TIMEOUT = 1.0
 log = logging.getLogger("briefing.http")
 
 router = APIRouter(tags=["search"])
@@ -116,6 +117,20 @@ def _check_index(services: Services) -> HealthCheck:
     return HealthCheck(ok=True, detail=f"{count} documents")
 
 
+def _check_workers(services: Services) -> HealthCheck:
+    # Celery's own ping, answered by each worker's main process: a worker whose pool is busy
+    # transcribing still answers, one that exited (or never started) does not.
+    from worker.queue.config import workers_answering
+
+    try:
+        names = workers_answering(services.settings, timeout=WORKER_PING_TIMEOUT)
+    except BriefingError:
+        return HealthCheck(ok=False, detail="cannot ask: the broker is unreachable")
+    if not names:
+        return HealthCheck(ok=False, detail="no worker answered: queued jobs will wait")
+    return HealthCheck(ok=True, detail=f"{len(names)} worker(s) answered")
+
+
 def _check_broker(services: Services) -> HealthCheck:
     url = services.settings.broker_url
     if not url:
@@ -142,6 +157,8 @@ def healthz(services: ServicesDep) -> JSONResponse:
         "data_dir": _check_data_dir(services),
         "broker": _check_broker(services),
     }
+    if services.settings.broker_url and checks["broker"].ok:
+        checks["workers"] = _check_workers(services)
     if services.worker is not None:
         alive = services.worker.alive
         checks["worker"] = HealthCheck(

@@ -2,69 +2,27 @@
 
 from __future__ import annotations
 
-import shutil
-import signal
-import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import cli_env
+from tests.fleet import (
+    BRIEFING,
+    REPO,
+    Fleet,
+    PrivateRedis,
+    page,
+    publish,
+    state_of,
+    wait_for,
+    wait_job,
+)
 from tests.siteserver import Site
-from tests.test_queue import BRIEFING, REPO, Fleet, page, publish, state_of, wait_for, wait_job
 from worker.queue.config import submit_ingest
 from worker.settings import Settings
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
-
-
-class PrivateRedis:
-    """A redis-server of our own on a free port, persisting to an append-only file."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._answers, 20, "redis-server to start")
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def crash(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path)
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.proc.kill()
-        server.proc.wait(timeout=10)
 
 
 def test_redis_down_mid_ingest_gives_a_clear_error_and_the_job_resumes(

@@ -121,6 +121,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return {
         "broker_url": settings.broker_url,
         "broker_connection_retry_on_startup": True,
+        # A worker waits for its broker however long it is away (Celery gives up after 100
+        # tries by default, about 2.5 hours, and exits).
+        "broker_connection_max_retries": None,
         "broker_connection_timeout": 5,
         "broker_transport_options": {
             "visibility_timeout": visibility,
@@ -181,7 +184,7 @@ _producers: dict[str, Any] = {}
 _producers_lock = threading.Lock()
 
 
-def _producer(settings: Settings) -> Any:
+def producer(settings: Settings) -> Any:
     """A Celery app that only sends (one per broker URL, kept for its connection pool)."""
     from celery import Celery
 
@@ -195,7 +198,7 @@ def _producer(settings: Settings) -> Any:
         return app
 
 
-def _broker_errors() -> tuple[type[BaseException], ...]:
+def broker_errors() -> tuple[type[BaseException], ...]:
     import redis
     from kombu.exceptions import OperationalError
 
@@ -214,10 +217,10 @@ def submit_ingest(settings: Settings, jobs: JobStore, source: str,
         raise BrokerUnavailableError("no broker is configured (set BRIEFING_BROKER_URL)")
     job_id = jobs.create(source, runner="queue")
     try:
-        _producer(settings).send_task(
+        producer(settings).send_task(
             INGEST_TASK, kwargs={"job_id": job_id, "source": source, "content": content},
             queue=MEDIA)
-    except _broker_errors() as exc:
+    except broker_errors() as exc:
         reason = f"the broker at {redacted(settings.broker_url)} cannot be reached ({exc})"
         jobs.set_job_state(job_id, JobState.FAILED, f"not queued: {reason}")
         raise BrokerUnavailableError(reason) from exc
@@ -235,6 +238,19 @@ def broker_down(exc: BaseException) -> bool:
 
     return isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError |
                       OperationalError)
+
+
+def workers_answering(settings: Settings, timeout: float = 1.0) -> list[str]:
+    """The names of the workers that answer a ping on the broker within *timeout* seconds.
+
+    Raises :class:`~worker.errors.BrokerUnavailableError` when the broker cannot be reached.
+    """
+    try:
+        replies = producer(settings).control.ping(timeout=timeout)
+    except broker_errors() as exc:
+        raise BrokerUnavailableError(f"the broker at {redacted(str(settings.broker_url))} "
+                                     f"cannot be reached ({exc})") from exc
+    return sorted(name for reply in replies or () for name in reply)
 
 
 def broker_problem(broker_url: str, timeout: float = 3.0) -> str | None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.worker.request import Request
 
 from worker.pipeline.attempts import Classify, Verdict, run_step
 from worker.pipeline.context import Context
@@ -64,10 +65,54 @@ __all__ = ["TASKS", "app", "download_video", "index_video", "ingest_article",
 log = logging.getLogger("briefing.worker")
 
 
+def _channel_lost(request: Request) -> bool:
+    # kombu's Redis channel drops its connection's client when the connection is lost; a
+    # message delivered on it can no longer be acknowledged there.
+    channel = getattr(request.message, "channel", None)
+    return getattr(getattr(channel, "connection", None), "client", None) is None
+
+
+class _LostChannelRequest(Request):  # type: ignore[misc]
+    """A task request that survives finishing after its broker connection was lost.
+
+    When Redis goes away while a task runs, the worker reconnects on a new channel and puts
+    the task's message back on the queue ("Restoring unacknowledged messages").  The task
+    then finishes and Celery acknowledges the message on the old channel, where kombu 5.7's
+    Redis transport raises ``AttributeError: 'NoneType' object has no attribute 'hostname'``
+    (it looks up the old connection's host), which no handler expects: the worker stopped
+    with "Unrecoverable error" and the job was left waiting (issue 16).  Nothing is left to
+    acknowledge there; the restored copy is delivered again and its steps find their work
+    done, so the error is logged and passed over.
+    """
+
+    def acknowledge(self) -> None:
+        """Acknowledge the message unless its channel is gone."""
+        try:
+            super().acknowledge()
+        except AttributeError:
+            if not _channel_lost(self):
+                raise
+            log.warning("task %s finished after its broker connection was lost: its "
+                        "message is back on the queue and its repeat will be skipped", self.id)
+            self.acknowledged = True
+
+    def reject(self, requeue: bool = False) -> None:
+        """Reject the message unless its channel is gone (then it is back on the queue)."""
+        try:
+            super().reject(requeue=requeue)
+        except AttributeError:
+            if not _channel_lost(self):
+                raise
+            log.warning("task %s ended after its broker connection was lost: its message "
+                        "is back on the queue", self.id)
+            self.acknowledged = True
+
+
 class _Step(Task):  # type: ignore[misc]
     """Base of our tasks: records a hard time-limit kill, which no task code survives."""
 
     step = Step.ARTICLE
+    Request = _LostChannelRequest
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple[Any, ...],
                    kwargs: dict[str, Any], einfo: Any) -> None:

@@ -34,6 +34,8 @@ class JobState(StrEnum):
     FAILED = "failed"
     # Shown, never stored: an inline job whose run died before it finished.
     INTERRUPTED = "interrupted"
+    # Shown, never stored: a queued job the broker holds no message for (worker.queue.stalls).
+    STALLED = "stalled"
 
 
 class Step(StrEnum):

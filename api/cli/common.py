@@ -28,6 +28,7 @@ __all__ = [
     "load_settings",
     "out",
     "search_data_dir",
+    "set_data_dir",
     "shown",
     "visible",
 ]
@@ -76,14 +77,26 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+# `briefing --data-dir DIR`: wins over BRIEFING_DATA_DIR for every command of this process.
+_data_dir_option: Path | None = None
+
+
+def set_data_dir(path: Path) -> None:
+    """Use *path* as the data dir (the global ``--data-dir`` option), whatever the env says."""
+    global _data_dir_option
+    _data_dir_option = path
+
+
 def load_settings() -> Settings:
-    """Settings from the environment, or one clear error."""
+    """Settings from the environment (and ``--data-dir``), or one clear error."""
     # Imported here: pydantic-settings costs about 0.2 s, a third of a search's budget.
     from pydantic import ValidationError
 
     from worker.settings import Settings
 
     try:
+        if _data_dir_option is not None:
+            return Settings(data_dir=_data_dir_option)
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -101,6 +114,8 @@ def search_data_dir() -> Path:
     A search must answer in well under half a second and importing pydantic-settings alone
     takes about 0.2 s; every other setting concerns ingesting or serving.
     """
+    if _data_dir_option is not None:
+        return _data_dir_option
     value = os.environ.get("BRIEFING_DATA_DIR", "")
     return Path(value) if value else DEFAULT_DATA_DIR
 

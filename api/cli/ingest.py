@@ -31,8 +31,8 @@ def _report_json(report: IngestReport) -> dict[str, Any]:
 
 
 def ingest(
-    sources: Annotated[list[str], typer.Argument(help="Article URLs or local HTML/Markdown/"
-                                                 "text files.")],
+    sources: Annotated[list[str], typer.Argument(
+        metavar="SOURCE", help="Article URLs or local HTML/Markdown/text files.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="With a broker: follow the queued "
                                        "jobs until they finish.")] = False,

@@ -63,14 +63,15 @@ def _store(settings: Settings) -> JobStore:
 
 def worker(
     queues: Annotated[str, typer.Option(
-        "--queues", "-Q", help="Comma-separated queues to serve: media (articles and "
-        "downloads), transcribe, index.")] = "media,transcribe,index",
+        "--queues", "-Q", metavar="QUEUES", help="Comma-separated queues to serve: media "
+        "(articles and downloads), transcribe, index.")] = "media,transcribe,index",
     concurrency: Annotated[int | None, typer.Option(
-        "--concurrency", "-c", min=1, help="Processes [default: one per core "
+        "--concurrency", "-c", min=1, metavar="N", help="Processes [default: one per core "
         "when transcribing, 8 for media only, 1 for index only].")] = None,
-    loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="debug, info, warning "
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l", metavar="LEVEL",
+                                          help="debug, info, warning "
                                           "or error.")] = "info",
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Node name "
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="Node name "
                                              "[default: briefing-PID@HOST].")] = None,
 ) -> None:
     """Run a queue worker (needs BRIEFING_BROKER_URL); stop it with Ctrl-C or SIGTERM."""
@@ -181,7 +182,8 @@ def jobs_table(jobs: list[Job]) -> Table:
 def jobs_command(
     job_id: Annotated[str | None, typer.Argument(help="Show this job (default: list the "
                                                  "newest).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, metavar="N",
+                                               help="List at most N jobs.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List ingest jobs, or show one: each video's state, attempts and timings."""

@@ -13,7 +13,7 @@ from worker.storage.states import VideoState
 __all__ = ["reindex", "status"]
 
 
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is in the data dir: articles, videos by state, hours transcribed."""
     from worker.storage.datadir import DataDir
     from worker.storage.runs import shown_state

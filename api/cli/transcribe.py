@@ -16,9 +16,11 @@ __all__ = ["transcribe"]
 
 def transcribe(
     source: Annotated[str, typer.Argument(help="A local video file or an http(s) URL.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json, srt, vtt or txt.")] = "txt",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT",
+                                            help="json, srt, vtt or txt.")] = "txt",
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write to FILE (a file, a device or FIFO, - for stdout).")
+        "--output", "-o", metavar="FILE",
+        help="Write to FILE (a file, a device or FIFO, - for stdout).")
     ] = None,
 ) -> None:
     """Transcribe one video without touching the index."""

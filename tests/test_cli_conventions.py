@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Ingested, cli_env
+from tests.siteserver import Site
 
 BRIEFING = [sys.executable, "-m", "api"]
 COMMANDS = ["ingest", "search", "transcribe", "status", "reindex", "serve", "worker", "jobs"]
@@ -63,3 +64,42 @@ def test_help_names_values_without_python_types(command: str) -> None:
     text = _help(command)
     assert not re.search(r"<[\w\[\], ]+>|\{\w+\}", text), text
     assert "list[" not in text and "<bool>" not in text
+
+
+# -- ingest: one JSON shape, the summary on stdout ---------------------------------------------
+
+
+def test_ingest_json_is_a_list_whatever_the_number_of_sources(tmp_path: Path,
+                                                              site: Site) -> None:
+    one = run(["ingest", "--json", site.url("no-video.html")], tmp_path)
+    assert one.returncode == 0, one.stderr
+    (report,) = json.loads(one.stdout)
+    assert report["article"]["title"] == "Quiet day at the observatory"
+    assert report["videos"] == []
+    two = run(["ingest", "--json", site.url("no-video.html"), str(tmp_path / "nope.html")],
+              tmp_path)
+    assert two.returncode == 1
+    read, unreadable = json.loads(two.stdout)
+    assert read["article"]["videos"] == 0
+    assert unreadable["source"] == str(tmp_path / "nope.html")
+    assert "no such file" in unreadable["error"]
+    assert "no such file" in two.stderr  # the error line, beside the JSON
+
+
+def test_ingest_summary_is_on_stdout_and_says_when_no_video_is_linked(tmp_path: Path,
+                                                                     site: Site) -> None:
+    proc = run(["ingest", site.url("no-video.html"), str(tmp_path / "nope.html")], tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout.strip() == ("article Quiet day at the observatory — no video links "
+                                   "found")
+    assert proc.stderr.strip() == f"error: article {tmp_path / 'nope.html'}: no such file: " \
+        f"{tmp_path / 'nope.html'}"
+
+
+def test_queued_ingest_json_is_a_list_for_one_source(tmp_path: Path, broker: str,
+                                                     site: Site) -> None:
+    proc = run(["ingest", "--json", site.url("no-video.html")], tmp_path,
+               BRIEFING_BROKER_URL=broker)
+    assert proc.returncode == 0, proc.stderr
+    (queued,) = json.loads(proc.stdout)
+    assert queued["source"] == site.url("no-video.html") and queued["state"] == "queued"

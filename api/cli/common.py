@@ -7,6 +7,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "VideoLine",
+    "article_error",
+    "article_summary",
     "clear_errors",
     "err",
     "fail",
@@ -140,3 +144,33 @@ def format_time(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     secs = f"{tenth_secs // 10:02d}.{tenth_secs % 10}"
     return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes:02d}:{secs}"
+
+
+@dataclass(frozen=True)
+class VideoLine:
+    """What happened to one video of an ingested article, for the summary."""
+
+    url: str
+    done: bool
+    detail: str  # "transcribed and indexed", "already transcribed", or why it failed
+
+
+def article_summary(title: str, videos: list[VideoLine]) -> None:
+    """The human summary of one ingested article, on stdout: the article, then a line per
+    video (inline and queued ingests print the same)."""
+    linked = f" — {len(videos)} video(s) linked" if videos else " — no video links found"
+    out.print(Text.assemble(("article", "bold"), " ", shown(title), linked),
+              highlight=False, soft_wrap=True)
+    for video in videos:
+        if video.done:
+            out.print(Text.assemble("  ", ("✓", "green"), " ", shown(video.url), ": ",
+                                    shown(video.detail)), highlight=False, soft_wrap=True)
+        else:
+            out.print(Text.assemble("  ", ("✗", "red"), " video ", shown(video.url), ": ",
+                                    shown(video.detail)), highlight=False, soft_wrap=True)
+
+
+def article_error(source: str, message: str) -> None:
+    """An article that could not be read or queued: one error line on stderr."""
+    err.print(Text.assemble(("error:", "bold red"), " ", shown(f"article {source}: {message}")),
+              highlight=False, soft_wrap=True)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.filesize import decimal
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
 from rich.text import Text
 
-from api.cli.common import shown, visible
+from api.cli.common import visible
 from worker.storage.states import VideoState
-
-if TYPE_CHECKING:
-    from worker.pipeline.inline import IngestReport
 
 __all__ = ["RichProgress"]
 
@@ -85,21 +81,3 @@ class RichProgress:
     def transcribed(self, url: str, fraction: float) -> None:
         """Advance the transcription bar of *url*."""
         self._bars.update(self._task(url, "audio", 1.0), completed=fraction)
-
-    def summary(self, report: IngestReport) -> None:
-        """One line per video: what happened to it."""
-        title = report.article.title or report.article.url
-        count = len(report.article.video_urls)
-        self.console.print(Text.assemble(("article", "bold"), " ", shown(title),
-                                         f" — {count} video(s) linked"),
-                           highlight=False, soft_wrap=True)
-        for video in report.videos:
-            if video.state is VideoState.DONE:
-                how = "already transcribed" if video.reused else "transcribed and indexed"
-                self.console.print(Text.assemble("  ", ("✓", "green"), " ", shown(video.url),
-                                                 f": {how}"),
-                                   highlight=False, soft_wrap=True)
-            else:
-                self.console.print(Text.assemble("  ", ("✗", "red"), " video ",
-                                                 shown(video.url), ": ", shown(video.error)),
-                                   highlight=False, soft_wrap=True)

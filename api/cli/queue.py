@@ -15,6 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from api.cli.common import (
+    VideoLine,
+    article_error,
+    article_summary,
     clear_errors,
     err,
     fail,
@@ -219,22 +222,12 @@ def _finished(job: Job) -> bool:
 def _summary(job: Job) -> None:
     """What happened, as inline ingest reports it: the article, then one line per video."""
     if job.state is JobState.FAILED:
-        err.print(Text.assemble(("error:", "bold red"), " ",
-                                shown(f"article {job.source}: {job.error}")),
-                  highlight=False, soft_wrap=True)
+        article_error(job.source, job.error)
         return
-    err.print(Text.assemble(("article", "bold"), " ", shown(job.title or job.source),
-                            f" — {len(job.videos)} video(s) linked"),
-              highlight=False, soft_wrap=True)
-    for video in job.videos:
-        if video.state is VideoState.DONE:
-            err.print(Text.assemble("  ", ("✓", "green"), " ", shown(video.url),
-                                    ": transcribed and indexed"),
-                      highlight=False, soft_wrap=True)
-        else:
-            err.print(Text.assemble("  ", ("✗", "red"), " video ", shown(video.url), ": ",
-                                    shown(video.error or video.state)),
-                      highlight=False, soft_wrap=True)
+    article_summary(job.title or job.source, [
+        VideoLine(v.url, v.state is VideoState.DONE, "transcribed and indexed"
+                  if v.state is VideoState.DONE else v.error or v.state)
+        for v in job.videos])
 
 
 def follow(store: JobStore, job_ids: list[str]) -> list[Job]:
@@ -277,9 +270,7 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
                 path = Path(source).expanduser()
                 if not path.is_file():
                     unreadable += 1
-                    err.print(Text.assemble(("error:", "bold red"), " ", shown(
-                        f"article {source}: no such file: {source}")),
-                        highlight=False, soft_wrap=True)
+                    article_error(source, f"no such file: {source}")
                     continue
                 source = str(path.resolve())
             job_id = submit_ingest(settings, store, source)
@@ -293,7 +284,7 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
         if as_json:
             queued = [{"job_id": i, "source": s, "state": JobState.QUEUED}
                       for i, s in zip(job_ids, queued_sources, strict=True)]
-            print(json.dumps(queued if len(queued) != 1 else queued[0], ensure_ascii=False))
+            print(json.dumps(queued, ensure_ascii=False))  # a list, as inline ingest prints
         else:
             err.print("queued; follow with `briefing jobs JOB_ID` (or ingest --wait)",
                       highlight=False)
@@ -307,7 +298,7 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
         raise fail("stopped waiting; the jobs go on (see `briefing jobs`)", code=130) from None
     if as_json:
         payload = [job_json(j, store.step_seconds(j.id)) for j in jobs]
-        print(json.dumps(payload if len(payload) != 1 else payload[0], ensure_ascii=False))
+        print(json.dumps(payload, ensure_ascii=False))
     else:
         for job in jobs:
             _summary(job)

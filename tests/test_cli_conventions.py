@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Ingested, cli_env
+from tests.conftest import MEDIA, Ingested, cli_env
 from tests.siteserver import Site
 
 BRIEFING = [sys.executable, "-m", "api"]
@@ -103,3 +103,45 @@ def test_queued_ingest_json_is_a_list_for_one_source(tmp_path: Path, broker: str
     assert proc.returncode == 0, proc.stderr
     (queued,) = json.loads(proc.stdout)
     assert queued["source"] == site.url("no-video.html") and queued["state"] == "queued"
+
+
+# -- clear messages ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["ingest", "transcribe"])
+def test_a_folder_or_another_scheme_is_named_as_such(tmp_path: Path, command: str) -> None:
+    folder = run([command, str(tmp_path)], tmp_path / "data")
+    assert folder.returncode == 1
+    assert f"{tmp_path} is a directory" in folder.stderr
+    assert folder.stderr.count("\n") == 1
+    ftp = run([command, "ftp://example.org/report.html"], tmp_path / "data")
+    assert ftp.returncode == 1
+    assert "unsupported scheme ftp://" in ftp.stderr and ftp.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("model", ["nonesuch", "small"])
+def test_a_model_that_cannot_be_had_is_one_line_naming_what_is_accepted(
+        tmp_path: Path, model: str) -> None:
+    # "small" is a real faster-whisper name: offline, Hugging Face's error runs to lines.
+    proc = run(["transcribe", str(MEDIA / "briefing-b.mp4")], tmp_path,
+               BRIEFING_MODEL=model, HF_HUB_OFFLINE="1")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and repr(model) in lines[0]
+    for accepted in ("tiny.en (bundled", "base (", "faster-whisper model name",
+                     "CTranslate2 model directory"):
+        assert accepted in lines[0]
+
+
+def test_status_of_a_missing_or_empty_data_dir_says_so_and_creates_nothing(
+        tmp_path: Path) -> None:
+    missing = run(["status"], tmp_path / "typo")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith(f"error: no data dir at {tmp_path / 'typo'}")
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "empty").mkdir()
+    empty = run(["status", "--json"], tmp_path / "empty")
+    assert empty.returncode == 1 and empty.stdout == ""
+    assert f"the data dir {tmp_path / 'empty'} is empty" in empty.stderr
+    assert list((tmp_path / "empty").iterdir()) == []

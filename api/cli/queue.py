@@ -25,6 +25,7 @@ from api.cli.common import (
     load_settings,
     out,
     shown,
+    source_problem,
     visible,
 )
 from worker.storage.states import JobState, Step, VideoState
@@ -265,14 +266,14 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
         store = _store(settings)
         job_ids, queued_sources = [], []
         for source in sources:
+            problem = source_problem(source)
+            if problem is not None:
+                unreadable += 1
+                article_error(source, problem)
+                continue
             if not is_url(source):
                 # A worker reads the file: send the absolute path (shared with the workers).
-                path = Path(source).expanduser()
-                if not path.is_file():
-                    unreadable += 1
-                    article_error(source, f"no such file: {source}")
-                    continue
-                source = str(path.resolve())
+                source = str(Path(source).expanduser().resolve())
             job_id = submit_ingest(settings, store, source)
             job_ids.append(job_id)
             queued_sources.append(source)

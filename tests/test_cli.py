@@ -87,8 +87,9 @@ def test_status_counts_states_and_failures(data_dir: Path) -> None:
 def test_ingest_exit_codes_and_per_video_lines(tmp_path: Path, site: Site) -> None:
     proc = run(["ingest", site.url("article-a.html")], tmp_path)
     assert proc.returncode == 0, proc.stderr
+    # The summary (what happened to each video) is the command's output: stdout.
     assert "video " + site.url("media/noaudio.mp4") + ": the video has no audio track" in (
-        proc.stderr.replace("\n", ""))
+        proc.stdout.replace("\n", ""))
     missing = run(["ingest", str(tmp_path / "nope.html")], tmp_path)
     assert missing.returncode == 1
     assert "no such file" in missing.stderr and "Traceback" not in missing.stderr

@@ -91,7 +91,8 @@ def test_two_concurrent_ingests_of_one_article_transcribe_each_video_once(
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
-        reports.append(json.loads(out))
+        (report,) = json.loads(out)  # a list of one report per article
+        reports.append(report)
     videos = [v for report in reports for v in report["videos"]]
     assert len(videos) == 4 and all(v["state"] == "done" for v in videos)
     (video_id,) = {v["video_id"] for v in videos}

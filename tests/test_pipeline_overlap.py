@@ -86,6 +86,9 @@ class _Gate(NullProgress):
     def downloaded(self, url: str, done: int, total: int | None) -> None:
         self.downloaded_bytes[url] = done
 
+    def phase(self, url: str, text: str) -> None:
+        pass
+
     def transcribed(self, url: str, fraction: float) -> None:
         if url != self.first or self.overlapped is not None:
             return

@@ -58,10 +58,10 @@ def test_queued_ingest_prints_the_job_at_once_and_ends_searchable(
     assert re.fullmatch(r"[0-9a-f]{32}", job_id), job_id
     # The id comes before the work: two transcriptions are still ahead.
     assert store.get(job_id).state != "done"  # type: ignore[union-attr]
-    _, stderr = proc.communicate(timeout=180)
+    summary, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 0, stderr
-    assert "✓ " + site.url("media/briefing-a.mp4") in stderr
-    assert "✗ video " + site.url("media/missing.mp4") + ": HTTP 404" in stderr
+    assert "✓ " + site.url("media/briefing-a.mp4") in summary
+    assert "✗ video " + site.url("media/missing.mp4") + ": HTTP 404" in summary
 
     job = store.get(job_id)
     assert job is not None and job.state == "done"

@@ -7,9 +7,15 @@ command functions, so that ``briefing search`` starts fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from api.cli import ingest, queue, records, search, serve, transcribe
+from api.cli.common import set_data_dir
+from api.cli.helptext import PlainCommand
 
 __all__ = ["app", "main"]
 
@@ -23,15 +29,43 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"briefing {version('briefing')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", metavar="DIR", help="Where articles, videos, transcripts and the index "
+        "live [default: BRIEFING_DATA_DIR, else ./briefing-data].")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")] = False,
+) -> None:
+    """Find, transcribe and search the video briefings that news articles link."""
+    if data_dir is not None:
+        set_data_dir(data_dir)
+
+
 # The order here is the order of `briefing --help`.
-app.command(name="ingest")(ingest.ingest)
-app.command(name="search")(search.search)
-app.command(name="transcribe")(transcribe.transcribe)
-app.command(name="status")(records.status)
-app.command(name="reindex")(records.reindex)
-app.command(name="serve")(serve.serve)
-app.command(name="worker")(queue.worker)
-app.command(name="jobs")(queue.jobs_command)
+_COMMANDS: list[tuple[str, Callable[..., None]]] = [
+    ("ingest", ingest.ingest),
+    ("search", search.search),
+    ("transcribe", transcribe.transcribe),
+    ("status", records.status),
+    ("reindex", records.reindex),
+    ("serve", serve.serve),
+    ("worker", queue.worker),
+    ("jobs", queue.jobs_command),
+]
+for _name, _command in _COMMANDS:
+    app.command(name=_name, cls=PlainCommand)(_command)
 
 
 def main() -> None:

@@ -7,8 +7,10 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "VideoLine",
+    "article_error",
+    "article_summary",
     "clear_errors",
     "err",
     "fail",
@@ -28,7 +33,9 @@ __all__ = [
     "load_settings",
     "out",
     "search_data_dir",
+    "set_data_dir",
     "shown",
+    "source_problem",
     "visible",
 ]
 
@@ -76,14 +83,26 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+# `briefing --data-dir DIR`: wins over BRIEFING_DATA_DIR for every command of this process.
+_data_dir_option: Path | None = None
+
+
+def set_data_dir(path: Path) -> None:
+    """Use *path* as the data dir (the global ``--data-dir`` option), whatever the env says."""
+    global _data_dir_option
+    _data_dir_option = path
+
+
 def load_settings() -> Settings:
-    """Settings from the environment, or one clear error."""
+    """Settings from the environment (and ``--data-dir``), or one clear error."""
     # Imported here: pydantic-settings costs about 0.2 s, a third of a search's budget.
     from pydantic import ValidationError
 
     from worker.settings import Settings
 
     try:
+        if _data_dir_option is not None:
+            return Settings(data_dir=_data_dir_option)
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -101,8 +120,30 @@ def search_data_dir() -> Path:
     A search must answer in well under half a second and importing pydantic-settings alone
     takes about 0.2 s; every other setting concerns ingesting or serving.
     """
+    if _data_dir_option is not None:
+        return _data_dir_option
     value = os.environ.get("BRIEFING_DATA_DIR", "")
     return Path(value) if value else DEFAULT_DATA_DIR
+
+
+def source_problem(source: str) -> str | None:
+    """Why *source* (an article or a video as typed) cannot be read, or None if it may be.
+
+    Anything but an http(s) URL is taken as a local path; a path that is a folder, or that
+    looks like a URL of another scheme, would otherwise be reported as "no such file".
+    """
+    scheme = urlsplit(source).scheme.lower()
+    if scheme in ("http", "https"):
+        return None
+    # One letter is a Windows drive (C:\\...), not a scheme.
+    if len(scheme) > 1 and "://" in source:
+        return f"unsupported scheme {scheme}:// (use http://, https:// or a local file)"
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return f"{source} is a directory, not a file"
+    if not path.exists():
+        return f"no such file: {source}"
+    return None
 
 
 @contextmanager
@@ -125,3 +166,33 @@ def format_time(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     secs = f"{tenth_secs // 10:02d}.{tenth_secs % 10}"
     return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes:02d}:{secs}"
+
+
+@dataclass(frozen=True)
+class VideoLine:
+    """What happened to one video of an ingested article, for the summary."""
+
+    url: str
+    done: bool
+    detail: str  # "transcribed and indexed", "already transcribed", or why it failed
+
+
+def article_summary(title: str, videos: list[VideoLine]) -> None:
+    """The human summary of one ingested article, on stdout: the article, then a line per
+    video (inline and queued ingests print the same)."""
+    linked = f" — {len(videos)} video(s) linked" if videos else " — no video links found"
+    out.print(Text.assemble(("article", "bold"), " ", shown(title), linked),
+              highlight=False, soft_wrap=True)
+    for video in videos:
+        if video.done:
+            out.print(Text.assemble("  ", ("✓", "green"), " ", shown(video.url), ": ",
+                                    shown(video.detail)), highlight=False, soft_wrap=True)
+        else:
+            out.print(Text.assemble("  ", ("✗", "red"), " video ", shown(video.url), ": ",
+                                    shown(video.detail)), highlight=False, soft_wrap=True)
+
+
+def article_error(source: str, message: str) -> None:
+    """An article that could not be read or queued: one error line on stderr."""
+    err.print(Text.assemble(("error:", "bold red"), " ", shown(f"article {source}: {message}")),
+              highlight=False, soft_wrap=True)

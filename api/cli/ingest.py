@@ -6,10 +6,18 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.text import Text
 
-from api.cli.common import clear_errors, err, load_settings, shown
+from api.cli.common import (
+    VideoLine,
+    article_error,
+    article_summary,
+    clear_errors,
+    err,
+    load_settings,
+    source_problem,
+)
 from indexer.errors import BriefingError
+from worker.storage.states import VideoState
 
 if TYPE_CHECKING:
     from worker.pipeline.inline import IngestReport
@@ -30,17 +38,28 @@ def _report_json(report: IngestReport) -> dict[str, Any]:
     }
 
 
+def _summary(report: IngestReport) -> None:
+    article_summary(report.article.title or report.article.url, [
+        VideoLine(v.url, v.state is VideoState.DONE,
+                  ("already transcribed" if v.reused else "transcribed and indexed")
+                  if v.state is VideoState.DONE else v.error)
+        for v in report.videos])
+
+
 def ingest(
-    sources: Annotated[list[str], typer.Argument(help="Article URLs or local HTML/Markdown/"
-                                                 "text files.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+    sources: Annotated[list[str], typer.Argument(
+        metavar="SOURCE", help="Article URLs or local HTML/Markdown/text files.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list: one report "
+                                          "per article.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="With a broker: follow the queued "
                                        "jobs until they finish.")] = False,
 ) -> None:
     """Ingest articles: index their text and transcribe and index every video they link.
 
     With BRIEFING_BROKER_URL set the articles are queued for `briefing worker` and their
-    job ids printed at once; otherwise everything runs here and now.
+    job ids printed at once; otherwise everything runs here and now. What happened goes to
+    stdout (a summary, or with --json always a list of reports); progress and errors go to
+    stderr.
     """
     from api.cli.progress import RichProgress
     from worker.pipeline.inline import ingest as run_ingest
@@ -57,19 +76,21 @@ def ingest(
     with clear_errors(), RichProgress(err, enabled=not as_json) as progress:
         ctx = build_context(settings, progress)
         for source in sources:
+            problem = source_problem(source)
             try:
+                if problem is not None:
+                    raise BriefingError(problem)
                 report = run_ingest(source, ctx)
             except BriefingError as exc:
                 failed_articles += 1
-                err.print(Text.assemble(("error:", "bold red"), " ",
-                                        shown(f"article {source}: {exc}")),
-                          highlight=False, soft_wrap=True)
+                article_error(source, str(exc))
                 reports.append({"source": source, "error": str(exc)})
                 continue
             reports.append(_report_json(report))
             if not as_json:
-                progress.summary(report)
+                _summary(report)
     if as_json:
-        print(json.dumps(reports if len(reports) != 1 else reports[0], ensure_ascii=False))
+        # Always a list, however many sources: a script reads one shape.
+        print(json.dumps(reports, ensure_ascii=False))
     if failed_articles:
         raise typer.Exit(1)

@@ -1,20 +1,25 @@
-"""Progress bars for the CLI: bytes and rate while downloading, share of audio transcribed."""
+"""Progress for the CLI: each video's phase, bytes downloaded, share of audio transcribed."""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.filesize import decimal
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+)
 from rich.text import Text
 
-from api.cli.common import shown, visible
+from api.cli.common import visible
+from worker.pipeline.context import Phase
 from worker.storage.states import VideoState
-
-if TYPE_CHECKING:
-    from worker.pipeline.inline import IngestReport
 
 __all__ = ["RichProgress"]
 
@@ -24,23 +29,40 @@ def _short(url: str, width: int = 40) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
 class _DetailColumn(ProgressColumn):
-    """Bytes and rate for a download, share of audio for a transcription."""
+    """Bytes and rate for a download; share of audio and time left for a transcription;
+    time spent for a phase that counts nothing (loading the model, decoding, indexing)."""
 
     def render(self, task: Task) -> Text:
-        if task.fields.get("kind") == "audio":
-            return Text(f"{task.percentage:3.0f}% of audio")
+        kind = task.fields.get("kind")
+        if kind == "audio":
+            left = task.time_remaining
+            eta = f", about {_clock(left)} left" if left is not None and task.completed else ""
+            return Text(f"{task.percentage:3.0f}% of audio{eta}")
+        if kind == "phase":
+            return Text(_clock(task.elapsed or 0.0))
         total = f"/{decimal(int(task.total))}" if task.total else ""
         speed = f" {decimal(int(task.speed))}/s" if task.speed else ""
         return Text(f"{decimal(int(task.completed))}{total}{speed}")
 
 
 class RichProgress:
-    """The pipeline's Progress, drawn with rich on stderr; silent when not on a terminal."""
+    """The pipeline's Progress, drawn with rich on stderr; silent when not on a terminal.
+
+    One line per video, which changes with its phase: downloading (bytes), loading the
+    model, extracting audio, transcribing (share of audio, time left), indexing. A spinner
+    turns even while nothing is counted, so the line never looks stuck.
+    """
 
     def __init__(self, console: Console, *, enabled: bool = True) -> None:
         self.console = console
         self._bars = Progress(
+            SpinnerColumn(),
             # Descriptions quote URLs: never markup (see api.cli.common.shown).
             TextColumn("{task.description}", markup=False),
             BarColumn(),
@@ -49,7 +71,8 @@ class RichProgress:
             transient=True,
             disable=not (enabled and console.is_terminal),
         )
-        self._tasks: dict[tuple[str, str], TaskID] = {}
+        self._tasks: dict[str, TaskID] = {}
+        self._shown: dict[str, tuple[str, str]] = {}  # url: (kind, description)
 
     def __enter__(self) -> RichProgress:
         self._bars.start()
@@ -59,47 +82,38 @@ class RichProgress:
                  tb: TracebackType | None) -> None:
         self._bars.stop()
 
-    def _task(self, url: str, kind: str, total: float | None) -> TaskID:
-        key = (url, kind)
-        if key not in self._tasks:
-            verb = "transcribing" if kind == "audio" else "downloading"
-            self._tasks[key] = self._bars.add_task(f"{verb} {visible(_short(url))}", total=total,
-                                                   kind=kind)
-        return self._tasks[key]
+    def _show(self, url: str, kind: str, text: str, total: float | None) -> TaskID:
+        """The line of *url*, switched to *kind* (its clock and rate restarted) if it was
+        showing something else."""
+        description = f"{text} {visible(_short(url))}"
+        task = self._tasks.get(url)
+        if task is None:
+            task = self._tasks[url] = self._bars.add_task(description, total=total, kind=kind)
+        elif self._shown.get(url) != (kind, description):
+            self._bars.reset(task, total=total, description=description, kind=kind)
+        self._shown[url] = (kind, description)
+        return task
 
     def state(self, url: str, state: str, *, video_id: str = "", error: str = "") -> None:
-        """Hide a video's bars once it is past them."""
-        if state is not VideoState.DOWNLOADING:
-            download = self._tasks.pop((url, "bytes"), None)
-            if download is not None:
-                self._bars.remove_task(download)
-        if state not in (VideoState.DOWNLOADING, VideoState.TRANSCRIBING):
-            audio = self._tasks.pop((url, "audio"), None)
-            if audio is not None:
-                self._bars.remove_task(audio)
+        """Hide a video's line once it is done or failed."""
+        if state in (VideoState.DONE, VideoState.FAILED):
+            task = self._tasks.pop(url, None)
+            self._shown.pop(url, None)
+            if task is not None:
+                self._bars.remove_task(task)
 
     def downloaded(self, url: str, done: int, total: int | None) -> None:
         """Advance the download bar of *url*."""
-        self._bars.update(self._task(url, "bytes", total), completed=done, total=total)
+        self._bars.update(self._show(url, "bytes", "downloading", total), completed=done,
+                          total=total)
+
+    def phase(self, url: str, text: str) -> None:
+        """Show what *url* is busy with; transcribing gets a bar of the audio done."""
+        if text == Phase.TRANSCRIBING:
+            self._show(url, "audio", text, 1.0)
+        else:
+            self._show(url, "phase", text, None)  # no total: a pulsing bar
 
     def transcribed(self, url: str, fraction: float) -> None:
         """Advance the transcription bar of *url*."""
-        self._bars.update(self._task(url, "audio", 1.0), completed=fraction)
-
-    def summary(self, report: IngestReport) -> None:
-        """One line per video: what happened to it."""
-        title = report.article.title or report.article.url
-        count = len(report.article.video_urls)
-        self.console.print(Text.assemble(("article", "bold"), " ", shown(title),
-                                         f" — {count} video(s) linked"),
-                           highlight=False, soft_wrap=True)
-        for video in report.videos:
-            if video.state is VideoState.DONE:
-                how = "already transcribed" if video.reused else "transcribed and indexed"
-                self.console.print(Text.assemble("  ", ("✓", "green"), " ", shown(video.url),
-                                                 f": {how}"),
-                                   highlight=False, soft_wrap=True)
-            else:
-                self.console.print(Text.assemble("  ", ("✗", "red"), " video ",
-                                                 shown(video.url), ": ", shown(video.error)),
-                                   highlight=False, soft_wrap=True)
+        self._bars.update(self._show(url, "audio", "transcribing", 1.0), completed=fraction)

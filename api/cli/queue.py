@@ -15,6 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from api.cli.common import (
+    VideoLine,
+    article_error,
+    article_summary,
     clear_errors,
     err,
     fail,
@@ -22,6 +25,7 @@ from api.cli.common import (
     load_settings,
     out,
     shown,
+    source_problem,
     visible,
 )
 from worker.storage.states import JobState, Step, VideoState
@@ -63,14 +67,15 @@ def _store(settings: Settings) -> JobStore:
 
 def worker(
     queues: Annotated[str, typer.Option(
-        "--queues", "-Q", help="Comma-separated queues to serve: media (articles and "
-        "downloads), transcribe, index.")] = "media,transcribe,index",
+        "--queues", "-Q", metavar="QUEUES", help="Comma-separated queues to serve: media "
+        "(articles and downloads), transcribe, index.")] = "media,transcribe,index",
     concurrency: Annotated[int | None, typer.Option(
-        "--concurrency", "-c", min=1, help="Processes [default: one per core "
+        "--concurrency", "-c", min=1, metavar="N", help="Processes [default: one per core "
         "when transcribing, 8 for media only, 1 for index only].")] = None,
-    loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="debug, info, warning "
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l", metavar="LEVEL",
+                                          help="debug, info, warning "
                                           "or error.")] = "info",
-    name: Annotated[str | None, typer.Option("--name", "-n", help="Node name "
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="Node name "
                                              "[default: briefing-PID@HOST].")] = None,
 ) -> None:
     """Run a queue worker (needs BRIEFING_BROKER_URL); stop it with Ctrl-C or SIGTERM."""
@@ -183,7 +188,8 @@ def jobs_table(jobs: list[Job]) -> Table:
 def jobs_command(
     job_id: Annotated[str | None, typer.Argument(help="Show this job (default: list the "
                                                  "newest).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, metavar="N",
+                                               help="List at most N jobs.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Queue again what of the stalled "
                                          "job JOB_ID the broker lost.")] = False,
@@ -242,22 +248,12 @@ def _finished(job: Job) -> bool:
 def _summary(job: Job) -> None:
     """What happened, as inline ingest reports it: the article, then one line per video."""
     if job.state is JobState.FAILED:
-        err.print(Text.assemble(("error:", "bold red"), " ",
-                                shown(f"article {job.source}: {job.error}")),
-                  highlight=False, soft_wrap=True)
+        article_error(job.source, job.error)
         return
-    err.print(Text.assemble(("article", "bold"), " ", shown(job.title or job.source),
-                            f" — {len(job.videos)} video(s) linked"),
-              highlight=False, soft_wrap=True)
-    for video in job.videos:
-        if video.state is VideoState.DONE:
-            err.print(Text.assemble("  ", ("✓", "green"), " ", shown(video.url),
-                                    ": transcribed and indexed"),
-                      highlight=False, soft_wrap=True)
-        else:
-            err.print(Text.assemble("  ", ("✗", "red"), " video ", shown(video.url), ": ",
-                                    shown(video.error or video.state)),
-                      highlight=False, soft_wrap=True)
+    article_summary(job.title or job.source, [
+        VideoLine(v.url, v.state is VideoState.DONE, "transcribed and indexed"
+                  if v.state is VideoState.DONE else v.error or v.state)
+        for v in job.videos])
 
 
 def follow(store: JobStore, job_ids: list[str]) -> list[Job]:
@@ -295,16 +291,14 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
         store = _store(settings)
         job_ids, queued_sources = [], []
         for source in sources:
+            problem = source_problem(source)
+            if problem is not None:
+                unreadable += 1
+                article_error(source, problem)
+                continue
             if not is_url(source):
                 # A worker reads the file: send the absolute path (shared with the workers).
-                path = Path(source).expanduser()
-                if not path.is_file():
-                    unreadable += 1
-                    err.print(Text.assemble(("error:", "bold red"), " ", shown(
-                        f"article {source}: no such file: {source}")),
-                        highlight=False, soft_wrap=True)
-                    continue
-                source = str(path.resolve())
+                source = str(Path(source).expanduser().resolve())
             job_id = submit_ingest(settings, store, source)
             job_ids.append(job_id)
             queued_sources.append(source)
@@ -316,7 +310,7 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
         if as_json:
             queued = [{"job_id": i, "source": s, "state": JobState.QUEUED}
                       for i, s in zip(job_ids, queued_sources, strict=True)]
-            print(json.dumps(queued if len(queued) != 1 else queued[0], ensure_ascii=False))
+            print(json.dumps(queued, ensure_ascii=False))  # a list, as inline ingest prints
         else:
             err.print("queued; follow with `briefing jobs JOB_ID` (or ingest --wait)",
                       highlight=False)
@@ -330,7 +324,7 @@ def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait:
         raise fail("stopped waiting; the jobs go on (see `briefing jobs`)", code=130) from None
     if as_json:
         payload = [job_json(j, store.step_seconds(j.id)) for j in jobs]
-        print(json.dumps(payload if len(payload) != 1 else payload[0], ensure_ascii=False))
+        print(json.dumps(payload, ensure_ascii=False))
     else:
         for job in jobs:
             _summary(job)

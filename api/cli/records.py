@@ -7,18 +7,26 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import clear_errors, format_time, load_settings, out, shown
+from api.cli.common import clear_errors, fail, format_time, load_settings, out, shown
 from worker.storage.states import VideoState
 
 __all__ = ["reindex", "status"]
 
 
-def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is in the data dir: articles, videos by state, hours transcribed."""
     from worker.storage.datadir import DataDir
     from worker.storage.runs import shown_state
 
     settings = load_settings()
+    # DataDir creates its folders: a mistyped path would come back as a new, empty data dir.
+    root = settings.data_dir
+    if not root.is_dir():
+        raise fail(f"no data dir at {root}: nothing ingested there (check --data-dir or "
+                   "BRIEFING_DATA_DIR)")
+    if not any(root.iterdir()):
+        raise fail(f"the data dir {root} is empty: nothing ingested there (check --data-dir "
+                   "or BRIEFING_DATA_DIR)")
     with clear_errors():
         data = DataDir(settings.data_dir)
         articles = sum(1 for _ in data.articles())

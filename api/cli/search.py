@@ -59,15 +59,19 @@ def results_table(results: list[SearchResult]) -> Table:
 
 def search(
     query: Annotated[str, typer.Argument(help='Words (all required) and "quoted phrases".')],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200)] = 10,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=200, metavar="N",
+                                       help="At most N results.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON results.")] = False,
-    kind: Annotated[str | None, typer.Option("--type", help="Only clip or article.")] = None,
-    source: Annotated[str | None, typer.Option(help="Only from this source.")] = None,
-    published_from: Annotated[str | None, typer.Option("--from", help="Published on or "
-                                                        "after YYYY-MM-DD.")] = None,
-    published_to: Annotated[str | None, typer.Option("--to", help="Published on or before "
-                                                      "YYYY-MM-DD.")] = None,
-    language: Annotated[str | None, typer.Option(help="Only clips in this language.")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--type", metavar="clip|article", help="Only clips or only articles.")] = None,
+    source: Annotated[str | None, typer.Option(
+        metavar="NAME", help="Only from this source.")] = None,
+    published_from: Annotated[str | None, typer.Option(
+        "--from", metavar="DATE", help="Published on or after YYYY-MM-DD.")] = None,
+    published_to: Annotated[str | None, typer.Option(
+        "--to", metavar="DATE", help="Published on or before YYYY-MM-DD.")] = None,
+    language: Annotated[str | None, typer.Option(
+        metavar="CODE", help="Only clips in this language (en, fr...).")] = None,
 ) -> None:
     """Search what was said (time-coded clips) and written (articles)."""
     from indexer import SearchIndex, has_index

@@ -23,8 +23,9 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, metavar="PORT",
+                                            help="Port to listen on.")] = 8000,
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="Listen beyond this machine without BRIEFING_API_TOKEN.")] = False,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import clear_errors, err, fail, load_settings, shown
+from api.cli.common import clear_errors, err, fail, load_settings, shown, source_problem
 from api.cli.output import check_output_path, write_output
 
 __all__ = ["transcribe"]
@@ -16,9 +16,11 @@ __all__ = ["transcribe"]
 
 def transcribe(
     source: Annotated[str, typer.Argument(help="A local video file or an http(s) URL.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="json, srt, vtt or txt.")] = "txt",
+    fmt: Annotated[str, typer.Option("--format", "-f", metavar="FORMAT",
+                                            help="json, srt, vtt or txt.")] = "txt",
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Write to FILE (a file, a device or FIFO, - for stdout).")
+        "--output", "-o", metavar="FILE",
+        help="Write to FILE (a file, a device or FIFO, - for stdout).")
     ] = None,
 ) -> None:
     """Transcribe one video without touching the index."""
@@ -29,6 +31,9 @@ def transcribe(
 
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    problem = source_problem(source)
+    if problem is not None:
+        raise fail(problem)
     settings = load_settings()
     if output is not None:
         with clear_errors():

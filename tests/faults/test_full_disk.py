@@ -68,7 +68,7 @@ def test_the_video_that_meets_a_full_disk_fails_and_the_next_is_done(
     ingest = cli(["ingest", site.url("full/page.html"), "--json"], env)
 
     assert ingest.returncode == 0, ingest.stderr  # the article was read
-    report = json.loads(ingest.stdout)
+    (report,) = json.loads(ingest.stdout)
     huge, small = report["videos"]
     assert huge["state"] == "failed" and "No space left on device" in huge["error"]
     assert small["state"] == "done"

@@ -85,10 +85,11 @@ def test_ingest_prints_a_title_with_markup_as_text_and_goes_on(hostile: Hostile)
     proc = hostile.ingest
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 0, proc.stderr
-    assert SHOWN_TITLE in proc.stderr
+    # The summary is the command's output (stdout); no escape sequence reaches it either.
+    assert SHOWN_TITLE in proc.stdout and "\x1b" not in proc.stdout
     # The video's first bytes are quoted (as Python escapes) in its error.
-    assert QUOTED_BYTES in proc.stderr
-    assert "Quiet harbour" in proc.stderr  # the next article was processed
+    assert QUOTED_BYTES in proc.stdout
+    assert "Quiet harbour" in proc.stdout  # the next article was processed
 
 
 def test_status_prints_a_stored_error_with_markup_as_text(hostile: Hostile) -> None:

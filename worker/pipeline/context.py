@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -17,8 +18,18 @@ from worker.storage.jobs import JobStore
 from worker.storage.runs import Run
 from worker.storage.states import VideoState
 
-__all__ = ["Context", "LockWaits", "ModelProvider", "NullProgress", "Progress", "ProgressTee",
-           "RetryPolicy"]
+__all__ = ["Context", "LockWaits", "ModelProvider", "NullProgress", "Phase", "Progress",
+           "ProgressTee", "RetryPolicy"]
+
+
+class Phase(StrEnum):
+    """What the work on a video is busy with, as :meth:`Progress.phase` reports it."""
+
+    LOADING_MODEL = "loading model"
+    EXTRACTING_AUDIO = "extracting audio"
+    TRANSCRIBING = "transcribing"
+    INDEXING = "indexing"
+
 
 class Progress(Protocol):
     """Where the steps report what they are doing (a job's record, a progress bar...).
@@ -38,6 +49,10 @@ class Progress(Protocol):
     def transcribed(self, url: str, fraction: float) -> None:
         """Share of a video's audio transcribed so far."""
 
+    def phase(self, url: str, text: str) -> None:
+        """What the work on a video is busy with now ("loading model", "extracting audio",
+        "transcribing", "indexing"): the stretches no byte or fraction counts."""
+
 
 class NullProgress:
     """Reports nothing."""
@@ -50,6 +65,9 @@ class NullProgress:
         """Ignore."""
 
     def transcribed(self, url: str, fraction: float) -> None:
+        """Ignore."""
+
+    def phase(self, url: str, text: str) -> None:
         """Ignore."""
 
 
@@ -74,6 +92,11 @@ class ProgressTee:
         """Tell every target."""
         for target in self.targets:
             target.transcribed(url, fraction)
+
+    def phase(self, url: str, text: str) -> None:
+        """Tell every target."""
+        for target in self.targets:
+            target.phase(url, text)
 
 
 @dataclass

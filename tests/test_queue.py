@@ -371,6 +371,11 @@ def _compose() -> dict[str, Any]:
     return loaded
 
 
+def _ours(services: dict[str, Any]) -> dict[str, Any]:
+    """The services built from our image (not Redis, not Flower)."""
+    return {n: s for n, s in services.items() if s.get("image") == "briefing:latest"}
+
+
 def test_compose_services_run_real_briefing_commands() -> None:
     import typer
 
@@ -379,9 +384,7 @@ def test_compose_services_run_real_briefing_commands() -> None:
     group: Any = typer.main.get_command(app)
     services = _compose()["services"]
     assert {"redis", "api", "worker"} <= set(services)
-    for name, service in services.items():
-        if name == "redis":
-            continue
+    for name, service in _ours(services).items():
         command = service["command"]
         assert command[0] == "briefing", (name, command)
         sub = group.commands.get(command[1])
@@ -397,9 +400,7 @@ def test_compose_uses_only_real_settings_and_shares_the_data_volume() -> None:
     services = compose["services"]
     fields = set(Settings.model_fields)
     volumes = {}
-    for name, service in services.items():
-        if name == "redis":
-            continue
+    for name, service in _ours(services).items():
         for variable in service.get("environment", {}):
             assert variable.startswith("BRIEFING_"), (name, variable)
             assert variable.removeprefix("BRIEFING_").lower() in fields, (name, variable)
@@ -413,7 +414,7 @@ def test_compose_uses_only_real_settings_and_shares_the_data_volume() -> None:
               .split(",")}
     assert served == set(QUEUES)  # every queue has someone serving it
     redis_service = services["redis"]
-    assert "noeviction" in redis_service["command"]
+    assert "--maxmemory-policy noeviction" in " ".join(redis_service["command"])
     assert redis_service["healthcheck"]["test"][-1] == "ping"
     assert "data" in compose["volumes"]
 
@@ -424,3 +425,83 @@ def test_dockerfile_installs_the_project_and_ffmpeg() -> None:
     assert re.search(r"pip install[^\n]* \.", dockerfile)
     ignored = (REPO / ".dockerignore").read_text().split()
     assert "briefing-data" in ignored and ".git" in ignored
+    assert "secrets" in ignored  # compose's token file never goes into the image
+
+
+_PEAK_TRANSCRIBE_MIB = 958  # README, "Memory": tiny.en, batch 8, 60 minutes of speech
+
+
+def _mib(value: str) -> float:
+    number, unit = re.fullmatch(r"(\d+)([mg])", value).groups()  # type: ignore[union-attr]
+    return int(number) * (1024 if unit == "g" else 1)
+
+
+def test_compose_workers_have_healthchecks_and_memory_sized_from_the_peak() -> None:
+    from worker.queue.run import default_concurrency
+
+    services = _compose()["services"]
+    workers = {n: s for n, s in _ours(services).items() if s["command"][1] == "worker"}
+    assert set(workers) == {"worker", "fetcher", "indexer"}
+    for name, service in workers.items():
+        command = service["command"]
+        # The healthcheck pings this container's own node, named after its hostname.
+        assert command[command.index("--name") + 1] == "%h@%h", name
+        test = " ".join(service["healthcheck"]["test"])
+        assert "celery -A worker.queue.app inspect ping" in test, name
+        assert '-d "$${HOSTNAME}@$${HOSTNAME}" | grep -q pong' in test, name
+    every = [n for n, s in services.items() if "mem_limit" not in s]
+    assert every == [], f"no memory limit: {every}"
+    transcribe = workers["worker"]
+    processes = int(transcribe["command"][transcribe["command"].index("--concurrency") + 1])
+    limit = _mib(transcribe["mem_limit"].removeprefix("${WORKER_MEMORY:-").removesuffix("}"))
+    assert processes * _PEAK_TRANSCRIBE_MIB < limit < processes * _PEAK_TRANSCRIBE_MIB * 1.5
+    assert float(transcribe["cpus"]) == processes  # one process per core, as the code does:
+    assert default_concurrency(["transcribe"], cores=processes) == processes
+    assert "one process per core" in (REPO / "compose.yaml").read_text()
+
+
+def test_compose_redis_password_token_secret_and_flower_behind_auth() -> None:
+    compose = _compose()
+    services = compose["services"]
+    redis_service = services["redis"]
+    assert "--requirepass" in " ".join(redis_service["command"])
+    assert redis_service["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+    for name, service in _ours(services).items():
+        url = service["environment"]["BRIEFING_BROKER_URL"]
+        assert url.startswith("redis://:${REDIS_PASSWORD:?"), (name, url)
+    api_service = services["api"]
+    assert "BRIEFING_API_TOKEN" not in api_service["environment"]
+    assert api_service["environment"]["BRIEFING_API_TOKEN_FILE"] == "/run/secrets/api_token"
+    assert api_service["secrets"] == ["api_token"] and "api_token" in compose["secrets"]
+    flower = services["flower"]
+    assert flower["profiles"] == ["flower"]  # not started by a plain `up`
+    assert "FLOWER_BASIC_AUTH" in flower["environment"]
+    assert 'test -n "$$FLOWER_BASIC_AUTH"' in " ".join(flower["entrypoint"])
+    assert flower["environment"]["CELERY_BROKER_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+    assert all(p.startswith("127.0.0.1:") for p in flower["ports"])
+
+
+def test_dockerfile_has_one_ffmpeg_a_healthcheck_pinned_dependencies_and_a_base_build() -> None:
+    import tomllib
+
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^HEALTHCHECK .*CMD .*?/healthz", dockerfile, re.M | re.S)
+    assert "pip install --no-cache-dir -r requirements.lock" in dockerfile
+    assert "pip install --no-cache-dir --no-deps . && pip check" in dockerfile
+    assert re.search(r"^ARG BRIEFING_MODEL=tiny\.en$", dockerfile, re.M)
+    assert "'.[base]'" in dockerfile and "ENV BRIEFING_MODEL=${BRIEFING_MODEL}" in dockerfile
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    lock = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, line  # every line an exact pin
+            lock[name] = version
+    # The only ffmpeg in the image is the system one: imageio-ffmpeg (a dependency, so that a
+    # plain pip install is enough elsewhere) is not locked, and the project goes in --no-deps.
+    assert "imageio-ffmpeg" not in lock
+    assert any(d.startswith("imageio-ffmpeg") for d in project["dependencies"])
+    assert "--no-deps ." in dockerfile
+    for dependency in project["dependencies"]:
+        name = re.split(r"[\[<>=~!; ]", dependency, maxsplit=1)[0].lower()
+        assert name in lock, f"{name} is not pinned in requirements.lock"

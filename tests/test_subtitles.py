@@ -39,4 +39,35 @@ def test_cue_text_cannot_break_vtt_timing_lines() -> None:
     t = Transcript("v", "en", 2.0, "m", "1",
                    (Segment(0, 0.0, 1.0, "a --> b", (Word(" a", 0, .3), Word(" -->", .3, .6),
                                                      Word(" b", .6, 1.0))),))
-    assert "a -> b" in to_vtt(t)
+    vtt = to_vtt(t)
+    assert "a --&gt; b" in vtt  # shown as "a --> b" by players
+    assert vtt.count("-->") == 1
+
+
+def test_vtt_escapes_markup_characters_in_cue_text() -> None:
+    text = "AT&T said <b>no</b> > yes"
+    ws = tuple(Word(f" {w}", i * 0.5, i * 0.5 + 0.4) for i, w in enumerate(text.split()))
+    vtt = to_vtt(Transcript("v", "en", 5.0, "m", "1", (Segment(0, 0.0, 2.5, text, ws),)))
+    body = vtt.split("\n", 3)[3]
+    assert body.strip() == "AT&amp;T said &lt;b&gt;no&lt;/b&gt; &gt; yes"
+    # SRT is plain text: nothing to escape there.
+    srt = to_srt(Transcript("v", "en", 5.0, "m", "1", (Segment(0, 0.0, 2.5, text, ws),)))
+    assert "AT&T said <b>no</b> > yes" in srt
+
+
+def test_fast_speech_cues_stay_up_long_enough_to_read_when_there_is_room() -> None:
+    # 60 characters spoken in one second, then four seconds of silence before the next cue.
+    fast = "Ministers agreed the harbour convoy plan late on Thursday"
+    ws = tuple(Word(f" {w}", i * 0.1, i * 0.1 + 0.1) for i, w in enumerate(fast.split()))
+    later = (Word(" Next", 5.0, 5.4), Word(" point", 5.4, 5.8))
+    t = Transcript("v", "en", 6.0, "m", "1", (Segment(0, 0.0, ws[-1].end, fast, ws),
+                                             Segment(1, 5.0, 5.8, "Next point", later)))
+    first, second = cues(t)
+    assert len(fast) / (first.end - first.start) <= 20.0 + 1e-9
+    assert first.end <= second.start
+    # No room: a cue never runs into the next one, whatever its reading speed.
+    tight = (Word(" Next", ws[-1].end + 0.05, 1.2), Word(" point", 1.2, 1.4))
+    t2 = Transcript("v", "en", 2.0, "m", "1", (Segment(0, 0.0, ws[-1].end, fast, ws),
+                                              Segment(1, tight[0].start, 1.4, "Next", tight)))
+    a, b = cues(t2)
+    assert a.end == b.start

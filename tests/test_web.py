@@ -178,6 +178,109 @@ def test_transcript_follows_playback_and_lines_seek(watched: Watched, base: str)
     page.wait_for_selector(f"#transcript .segment.current[data-index='{target}']")
 
 
+def _in_view(page: Page, selector: str) -> dict[str, Any]:
+    """Where *selector* sits against the transcript list's visible box and the window."""
+    where: dict[str, Any] = page.evaluate(
+        """s => { const item = document.querySelector(s).getBoundingClientRect();
+                  const list = document.getElementById('transcript');
+                  const box = list.getBoundingClientRect();
+                  return {inList: item.top >= box.top - 1 && item.bottom <= box.bottom + 1,
+                          inWindow: item.top >= 0 && item.bottom <= window.innerHeight,
+                          tooLong: box.top + list.scrollHeight > window.innerHeight}; }""",
+        selector)
+    return where
+
+
+def test_the_playing_line_stays_in_view_as_playback_moves(browser: Browser, base: str) -> None:
+    # A short window, so the transcript is longer than the room it has.
+    context = browser.new_context(viewport={"width": 1280, "height": 640})
+    page = context.new_page()
+    try:
+        search(page, base, QUERY)
+        video_id, start, _ = first_clip(page)
+        segments = httpx.get(f"{base}/videos/{video_id}/transcript").json()["segments"]
+        page.locator(".clip .show-transcript").first.click()
+        page.wait_for_function("n => document.querySelectorAll('#transcript .segment').length"
+                               " === n", arg=len(segments))
+        # The clip is cued once the metadata is in; seeking before that would be undone.
+        page.wait_for_function("s => { const v = document.getElementById('player');"
+                               " return v.readyState >= 1 && Math.abs(v.currentTime - s) < 0.01; }",
+                               arg=start)
+        assert _in_view(page, "#transcript .segment")["tooLong"]
+        for target in (len(segments) - 1, 0, len(segments) // 2, len(segments) - 2):
+            page.evaluate("t => { const v = document.getElementById('player');"
+                          " v.currentTime = t; v.play(); }", segments[target]["start"] + 0.05)
+            selector = f"#transcript .segment.current[data-index='{target}']"
+            page.wait_for_selector(selector)
+            page.wait_for_timeout(100)
+            where = _in_view(page, selector)
+            assert where["inList"] and where["inWindow"], (target, where)
+    finally:
+        context.close()
+
+
+def test_the_transcript_marks_the_query_words(watched: Watched, base: str) -> None:
+    page = watched.page
+    search(page, base, QUERY)
+    page.locator(".clip .show-transcript").first.click()
+    page.wait_for_selector("#transcript .segment mark")
+    marked = [m.lower() for m in page.locator("#transcript mark").all_inner_texts()]
+    assert {"relief", "workers"} <= set(marked)
+    assert set(marked) <= {"relief", "workers", "worker"}, marked
+    line = page.locator("#transcript .segment", has=page.locator("mark")).first
+    words = line.locator(".words").inner_text()
+    assert SENTENCE["phrase"].split()[0] in words.lower()  # the marks sit in the line's text
+
+
+def test_the_player_says_which_video_and_article_it_plays(watched: Watched, base: str,
+                                                         browser: Browser) -> None:
+    page = watched.page
+    search(page, base, QUERY)
+    video_id, _, _ = first_clip(page)
+    video = httpx.get(f"{base}/videos/{video_id}").json()
+    clip_article = page.locator(".clip").first.locator(
+        "xpath=ancestor::li[contains(@class,'group')]").locator(".title").inner_text()
+    page.locator(".clip .play").first.click()
+    page.wait_for_selector("#playing-video a")
+    assert page.inner_text("#playing-article") == f"From {clip_article}"
+    assert page.get_attribute("#playing-video a", "href") == video["urls"][0]
+    assert video["urls"][0].rsplit("/", 1)[1] in page.inner_text("#playing-video")
+    assert page.inner_text("#playing-clip").startswith("Clip ")
+    # A shared link names them too, without a click on a result.
+    reopened = browser.new_page()
+    try:
+        reopened.goto(page.url)
+        reopened.wait_for_selector("#playing-video a")
+        reopened.wait_for_function("() => document.getElementById('playing-article')"
+                                   ".textContent.startsWith('From ')")
+        titles = {a["title"] for a in video["articles"]}
+        assert reopened.inner_text("#playing-article").removeprefix("From ") in titles
+    finally:
+        reopened.close()
+
+
+def test_the_language_filter_narrows_clips_and_stays_in_the_address(watched: Watched,
+                                                                   base: str) -> None:
+    page = watched.page
+    page.goto(f"{base}/")
+    page.fill("#q", QUERY)
+    page.locator(".filters summary").click()
+    page.select_option("#type", "clip")
+    page.select_option("#language", "de")
+    with page.expect_request(lambda r: "/search?" in r.url) as asked:
+        page.press("#q", "Enter")
+    assert "language=de" in asked.value.url
+    page.wait_for_function("() => document.getElementById('status').textContent"
+                           ".startsWith('Nothing found')")
+    assert page.locator(".clip").count() == 0
+    page.select_option("#language", "en")
+    page.press("#q", "Enter")
+    page.wait_for_selector(".clip")
+    assert "language=en" in page.url
+    page.goto(f"{base}/?q=relief&type=clip&language=xx")  # a code the list does not name
+    assert page.input_value("#language") == "xx"
+
+
 def test_copy_link_reopens_the_page_at_the_clip(watched: Watched, base: str,
                                                 browser: Browser) -> None:
     page = watched.page

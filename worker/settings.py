@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.intake.netguard import parse_allowlist
@@ -70,6 +70,9 @@ class Settings(BaseSettings):
                                   "running tasks finish before it puts them back on the queue.")
     api_token: SecretStr | None = Field(None, description="Bearer token the HTTP API's write "
                                         "endpoints require; unset leaves them open.")
+    api_token_file: Path | None = Field(None, description="A file holding the API token "
+                                        "(a compose or Kubernetes secret), read once at "
+                                        "start; instead of BRIEFING_API_TOKEN.")
     max_body_bytes: int = Field(16 * 1024**2, gt=0, description="Largest HTTP request body "
                                 "accepted; larger ones get 413 before being read.")
 
@@ -78,3 +81,22 @@ class Settings(BaseSettings):
     def _blank_token_is_unset(cls, value: object) -> object:
         # BRIEFING_API_TOKEN= (empty) must not become a token that anyone can send.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> Settings:
+        # A secret mounted as a file keeps the token out of `docker inspect` and the process
+        # environment; an empty or unreadable file is an error, never an open API.
+        path = self.api_token_file
+        if path is None:
+            return self
+        if self.api_token is not None:
+            raise ValueError("set BRIEFING_API_TOKEN or BRIEFING_API_TOKEN_FILE, not both")
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ValueError(f"cannot read BRIEFING_API_TOKEN_FILE {path}: {reason}") from exc
+        if not token:
+            raise ValueError(f"BRIEFING_API_TOKEN_FILE {path} is empty")
+        self.api_token = SecretStr(token)
+        return self

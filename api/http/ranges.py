@@ -1,108 +1,54 @@
 """Serving a stored video with HTTP range requests (RFC 9110 §14), so a player can seek.
 
-We answer one range per request, which is what media players ask for; a request for several
-ranges gets the whole file, as the RFC allows.  An unsatisfiable range gets 416 with our JSON
-error body (the framework's own file response answers those in plain text).
+Starlette's ``FileResponse`` does the work: one range (206), several (206
+``multipart/byteranges``), ``If-Range`` against our ETag, ``HEAD``.  We change two answers:
+an unsatisfiable range gets 416 with our JSON error body instead of plain text, and a ``Range``
+header Starlette cannot parse (another unit, bad syntax) is ignored and the whole file sent, as
+RFC 9110 §14.2 asks ("MUST ignore a Range header field that contains a range unit it does not
+understand"), instead of Starlette's 400.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from email.utils import formatdate
-from pathlib import Path
+from starlette.responses import FileResponse
+from starlette.types import Message, Receive, Scope, Send
 
-import anyio
-from starlette.responses import StreamingResponse
+from api.http.errors import error_response
 
-from api.http.errors import ApiError
-
-__all__ = ["CHUNK_BYTES", "ByteRange", "file_response", "parse_range"]
-
-CHUNK_BYTES = 256 * 1024
-_SPEC = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
+__all__ = ["MediaResponse"]
 
 
-@dataclass(frozen=True)
-class ByteRange:
-    """Bytes ``start`` up to, not including, ``end``."""
+class _Held:
+    """An ASGI ``send`` that passes messages through unless the response is one we replace."""
 
-    start: int
-    end: int
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.replaced: int | None = None
+        self.content_range = ""
 
-
-def parse_range(header: str | None, size: int) -> ByteRange | None:
-    """The single range a ``Range`` header asks for, or None to send the whole file.
-
-    Headers we cannot use (other units, several ranges, bad syntax) are ignored, as the RFC
-    allows.  Raises :class:`ApiError` 416 when the range starts past the end of the file.
-    """
-    if not header:
-        return None
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec:
-        return None
-    match = _SPEC.fullmatch(spec)
-    if match is None or match.group(1) == match.group(2) == "":
-        return None
-    first, last = match.groups()
-    if first == "":
-        suffix = int(last)
-        if suffix == 0 or size == 0:
-            raise _unsatisfiable(size)
-        return ByteRange(max(size - suffix, 0), size)
-    start = int(first)
-    if last and int(last) < start:
-        return None
-    if start >= size:
-        raise _unsatisfiable(size)
-    end = min(int(last) + 1, size) if last else size
-    return ByteRange(start, end)
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] in (400, 416):
+            self.replaced = message["status"]
+            for name, value in message.get("headers", []):
+                if name.lower() == b"content-range":
+                    self.content_range = value.decode("latin-1")
+        if self.replaced is None:
+            await self._send(message)
 
 
-def _unsatisfiable(size: int) -> ApiError:
-    return ApiError(416, "range_not_satisfiable",
-                    f"the requested range is outside the file's {size} bytes",
-                    {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+class MediaResponse(FileResponse):
+    """A stored video file, seekable, with our JSON 416 body."""
 
-
-async def _read(path: Path, start: int, end: int) -> AsyncIterator[bytes]:
-    async with await anyio.open_file(path, "rb") as fh:
-        await fh.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            chunk = await fh.read(min(CHUNK_BYTES, remaining))
-            if not chunk:  # the file shrank under us; stop rather than hang
-                return
-            remaining -= len(chunk)
-            yield chunk
-
-
-def file_response(path: Path, *, media_type: str, etag: str, filename: str,
-                  request_headers: Mapping[str, str]) -> StreamingResponse:
-    """The file, or the one range of it the request asks for (206)."""
-    stat = os.stat(path)
-    size = stat.st_size
-    last_modified = formatdate(stat.st_mtime, usegmt=True)
-    wanted = parse_range(request_headers.get("range"), size)
-    if_range = request_headers.get("if-range")
-    if wanted is not None and if_range is not None and if_range not in (etag, last_modified):
-        wanted = None  # the client's copy is of other bytes: send them all
-    headers = {
-        "Accept-Ranges": "bytes",
-        "ETag": etag,
-        "Last-Modified": last_modified,
-        "Content-Disposition": f'inline; filename="{filename}"',
-        # The bytes behind a video id never change (the id is their hash).
-        "Cache-Control": "public, max-age=86400",
-    }
-    if wanted is None:
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(_read(path, 0, size), status_code=200, headers=headers,
-                                 media_type=media_type)
-    headers["Content-Length"] = str(wanted.end - wanted.start)
-    headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end - 1}/{size}"
-    return StreamingResponse(_read(path, wanted.start, wanted.end), status_code=206,
-                             headers=headers, media_type=media_type)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        held = _Held(send)
+        await super().__call__(scope, receive, held)
+        if held.replaced == 416:
+            size = held.content_range.rpartition("/")[2]
+            await error_response(
+                416, "range_not_satisfiable",
+                f"the requested range is outside the file's {size} bytes",
+                {"Content-Range": held.content_range, "Accept-Ranges": "bytes"},
+            )(scope, receive, send)
+        elif held.replaced == 400:  # only a Range header Starlette could not parse gives 400
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]
+            await super().__call__({**scope, "headers": headers}, receive, send)

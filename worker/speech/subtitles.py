@@ -10,6 +10,10 @@ from indexer.domain import Segment, Transcript, Word
 MAX_LINE_CHARS = 42  # the usual broadcast limit per subtitle line
 MAX_LINES = 2
 MAX_CUE_SECONDS = 7.0
+# Characters per second a viewer can read comfortably (the usual broadcast guideline is 17-20);
+# a cue stays up at least this long when the gap before the next one allows it.
+MAX_READING_CPS = 20.0
+MIN_CUE_SECONDS = 0.3
 FORMATS = ("json", "srt", "vtt", "txt")
 
 
@@ -59,10 +63,13 @@ def cues(transcript: Transcript) -> list[Cue]:
             group.append(word)
         if group:
             out.append(_cue(group))
-    # Cues must not overlap and must last a little.
+    # Cues must not overlap and must stay up long enough to be read: speech often runs faster
+    # than 20 characters a second, so a cue borrows time from the silence after it.
     fixed: list[Cue] = []
     for index, cue in enumerate(out):
-        end = max(cue.end, cue.start + 0.3)
+        chars = len(" ".join(cue.lines))
+        reading = min(chars / MAX_READING_CPS, MAX_CUE_SECONDS)
+        end = max(cue.end, cue.start + MIN_CUE_SECONDS, cue.start + reading)
         if index + 1 < len(out):
             end = min(end, out[index + 1].start)
         fixed.append(Cue(cue.start, max(end, cue.start + 0.001), cue.lines))
@@ -91,12 +98,17 @@ def to_srt(transcript: Transcript) -> str:
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
+def _vtt_text(line: str) -> str:
+    # WebVTT cue text is markup: "&", "<" and ">" must be character references
+    # (https://www.w3.org/TR/webvtt1/#cue-text); that also keeps "-->" out of cue text.
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_vtt(transcript: Transcript) -> str:
-    """WebVTT text: a header, then cues with a dot before milliseconds."""
+    """WebVTT text: a header, then cues with a dot before milliseconds, text escaped."""
     blocks = ["WEBVTT"]
     for cue in cues(transcript):
-        # "-->" inside cue text would end the timing line early; it cannot occur in speech.
-        lines = [line.replace("-->", "->") for line in cue.lines]
+        lines = [_vtt_text(line) for line in cue.lines]
         blocks.append("\n".join([f"{_stamp(cue.start, '.')} --> {_stamp(cue.end, '.')}", *lines]))
     return "\n\n".join(blocks) + "\n"
 

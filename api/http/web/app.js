@@ -19,10 +19,12 @@
   const pager = $("pager");
   const pane = $("player-pane");
   const player = $("player");
-  const nowPlaying = $("now-playing");
+  const playingClip = $("playing-clip");
+  const playingArticle = $("playing-article");
+  const playingVideo = $("playing-video");
   const transcriptList = $("transcript");
   const transcriptToggle = $("transcript-toggle");
-  const FILTERS = ["type", "source", "published_from", "published_to"];
+  const FILTERS = ["type", "source", "published_from", "published_to", "language"];
   const PAGE_SIZE = 10;
   const VIDEO_ID = /^[0-9a-f]{16}$/;
 
@@ -130,7 +132,16 @@
 
   function formFromParams(params) {
     input.value = params.get("q") || "";
-    for (const name of FILTERS) $(name).value = params.get(name) || "";
+    for (const name of FILTERS) {
+      const value = params.get(name) || "";
+      const field = $(name);
+      // A language the list does not name (from a shared link) gets an option of its own.
+      if (field.tagName === "SELECT" && value
+          && ![...field.options].some((option) => option.value === value)) {
+        field.append(new Option(value, value));
+      }
+      field.value = value;
+    }
     if (FILTERS.some((name) => params.get(name))) document.querySelector(".filters").open = true;
   }
 
@@ -253,7 +264,8 @@
       el("span", "said", outside(...highlightNodes(clip.highlight))));
     play.type = "button";
     play.title = "Play this clip";
-    play.addEventListener("click", () => playClip(clip.video_id, clip.start, clip.end, true));
+    const article = clip.articles[0] || null;
+    play.addEventListener("click", () => playClip(clip.video_id, clip.start, clip.end, true, article));
 
     const copy = el("a", "copy-link", "Copy link");
     copy.href = clipUrl(clip.video_id, clip.start, clip.end);
@@ -264,7 +276,7 @@
     const transcript = el("button", "show-transcript", "Transcript");
     transcript.type = "button";
     transcript.addEventListener("click", () => {
-      playClip(clip.video_id, clip.start, clip.end, false);
+      playClip(clip.video_id, clip.start, clip.end, false, article);
       openTranscript();
     });
     const actions = el("div", "clip-actions", copy, transcript);
@@ -297,15 +309,55 @@
 
   // -- playing ----------------------------------------------------------------------------
 
-  function loadVideo(videoId) {
-    if (state.videoId === videoId) return;
+  function loadVideo(videoId, article) {
+    if (state.videoId === videoId) {
+      if (article) showArticle(article);
+      return;
+    }
     state.videoId = videoId;
     state.segments = [];
     state.current = -1;
     player.src = `/videos/${videoId}/media`;
+    playingArticle.replaceChildren();
+    playingVideo.replaceChildren();
+    if (article) showArticle(article);
+    describeVideo(videoId, article);
     for (const fmt of ["srt", "vtt", "txt"]) $(`dl-${fmt}`).href = `/videos/${videoId}/transcript?format=${fmt}`;
     transcriptList.replaceChildren();
     if (!transcriptList.hidden) loadTranscript();
+  }
+
+  // Which article the clip came from, and which video this is (where it was found).
+  function showArticle(article) {
+    playingArticle.replaceChildren("From ", link(article.url, article.title || article.url, true));
+  }
+
+  async function describeVideo(videoId, article) {
+    let body;
+    try {
+      const response = await fetch(`/videos/${videoId}`, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      body = await response.json();
+    } catch (_) {
+      return;
+    }
+    if (state.videoId !== videoId) return; // another video was opened meanwhile
+    const origin = body.urls[0] || "";
+    playingVideo.replaceChildren("Video ", link(origin, videoName(origin), true));
+    if (!article && body.articles.length) showArticle(body.articles[0]);
+    if (body.articles.length > 1) {
+      playingVideo.append(` · linked from ${body.articles.length} articles`);
+    }
+  }
+
+  // The last part of the video's path ("briefing-a.mp4"), or the whole URL.
+  function videoName(url) {
+    try {
+      const name = new URL(url).pathname.split("/").filter(Boolean).pop();
+      return name ? decodeURIComponent(name) : url;
+    } catch (_) {
+      return url;
+    }
   }
 
   function whenReady(action) {
@@ -325,13 +377,13 @@
     });
   }
 
-  function playClip(videoId, start, end, andPlay) {
+  function playClip(videoId, start, end, andPlay, article) {
     if (!VIDEO_ID.test(videoId)) return;
     pane.hidden = false;
-    loadVideo(videoId);
+    loadVideo(videoId, article || null);
     state.clipStart = start;
     state.stopAt = end;
-    nowPlaying.textContent = `Clip ${formatTime(start)}–${formatTime(end)}`;
+    playingClip.textContent = `Clip ${formatTime(start)}–${formatTime(end)}`;
     // The address bar follows the clip, so it can be bookmarked or shared as it is.
     history.replaceState(null, "", `${window.location.pathname}${window.location.search}`
       + `#clip=${videoId},${start.toFixed(2)},${end.toFixed(2)}`);
@@ -382,9 +434,25 @@
 
   // -- the transcript ---------------------------------------------------------------------
 
+  // Beside the results (a sticky pane) the transcript ends at the window's bottom edge, so the
+  // playing line is never below the fold; the stylesheet's 50vh cap would let it run past
+  // the window under the header.  Stacked on a phone the stylesheet alone decides.
+  function fitTranscript() {
+    if (transcriptList.hidden || getComputedStyle(pane).position !== "sticky") {
+      transcriptList.style.maxHeight = "";
+      return;
+    }
+    const top = Math.max(0, transcriptList.getBoundingClientRect().top);
+    transcriptList.style.maxHeight = `${Math.max(96, window.innerHeight - top - 16)}px`;
+  }
+
+  window.addEventListener("resize", fitTranscript);
+  window.addEventListener("scroll", fitTranscript, { passive: true });
+
   function openTranscript() {
     transcriptList.hidden = false;
     transcriptToggle.setAttribute("aria-expanded", "true");
+    fitTranscript();
     if (!state.segments.length) loadTranscript();
   }
 
@@ -414,9 +482,10 @@
     if (state.videoId !== videoId) return; // another video was opened meanwhile
     state.segments = body.segments;
     state.current = -1;
+    const terms = queryTerms(state.query);
     transcriptList.replaceChildren(...body.segments.map((segment, index) => {
       const line = el("button", "line", el("span", "at", formatTime(segment.start)),
-                      el("span", "words", outside(segment.text.trim())));
+                      el("span", "words", outside(...markTerms(segment.text.trim(), terms))));
       line.type = "button";
       line.addEventListener("click", () => {
         state.stopAt = null;
@@ -427,6 +496,35 @@
       return item;
     }));
     followTranscript();
+  }
+
+  // The words of the query, lower-cased, without quotes and operators.
+  function queryTerms(query) {
+    const words = (query.toLowerCase().match(/[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu) || []);
+    return new Set(words.filter((w) => !["and", "or", "not"].includes(w)).map(wordKey));
+  }
+
+  // A word as the search matches it, roughly: case, possessive and plural "s" aside.
+  function wordKey(word) {
+    const w = word.toLowerCase().replace(/['’]s$/, "");
+    return w.length > 3 && w.endsWith("s") && !w.endsWith("ss") ? w.slice(0, -1) : w;
+  }
+
+  // A transcript line as text nodes, with the query's words in <mark> (never parsed as HTML).
+  function markTerms(text, terms) {
+    if (!terms.size) return [text];
+    const nodes = [];
+    const word = /[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;
+    let pos = 0;
+    let match;
+    while ((match = word.exec(text)) !== null) {
+      if (!terms.has(wordKey(match[0]))) continue;
+      if (match.index > pos) nodes.push(text.slice(pos, match.index));
+      nodes.push(el("mark", "", match[0]));
+      pos = word.lastIndex;
+    }
+    if (pos < text.length) nodes.push(text.slice(pos));
+    return nodes;
   }
 
   function followTranscript() {
@@ -448,11 +546,19 @@
     if (!item) return;
     item.classList.add("current");
     item.setAttribute("aria-current", "true");
-    // Scroll the list, not the page.
-    const top = item.offsetTop - transcriptList.offsetTop;
-    if (top < transcriptList.scrollTop || top + item.offsetHeight > transcriptList.scrollTop + transcriptList.clientHeight) {
-      transcriptList.scrollTop = Math.max(0, top - transcriptList.clientHeight / 3);
-    }
+    fitTranscript();
+    keepInView(item);
+  }
+
+  // Scroll the list (not the page) so the playing line shows, a third of the way down.
+  // Positions come from the layout boxes: offsetTop is relative to the nearest positioned
+  // ancestor, which is not the list, and put the line below the visible part.
+  function keepInView(item) {
+    const list = transcriptList.getBoundingClientRect();
+    const box = item.getBoundingClientRect();
+    if (box.top >= list.top && box.bottom <= list.bottom) return;
+    const top = box.top - list.top + transcriptList.scrollTop;
+    transcriptList.scrollTop = Math.max(0, top - transcriptList.clientHeight / 3);
   }
 
   // -- wiring -----------------------------------------------------------------------------

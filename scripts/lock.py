@@ -18,7 +18,6 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-
 # Dependencies the image does without (it installs the project with --no-deps).
 LEFT_OUT = {"imageio-ffmpeg"}
 

@@ -252,7 +252,8 @@ def clip_for_segment(
     """The clip of one matching segment.
 
     It starts at the first matched word less a short lead-in and ends at the end of the
-    sentence (or the segment) that holds the last matched word.  With *sound_alike* the
+    sentence (or the segment) that holds the last matched word; its ``context`` is the same
+    stretch from the start of the sentence the clip starts in.  With *sound_alike* the
     words may only sound like the query's, and the clip's ``match`` says how it was found.
     """
     tokens = [w.word for w in words]
@@ -264,7 +265,7 @@ def clip_for_segment(
         # No word timings (or the match was only in a form we cannot place): the whole segment.
         escaped = html.escape(seg_text.strip(), quote=True)
         return Clip(score, video_id, video_url, round(seg_start, 2), round(seg_end, 2),
-                    seg_text.strip(), escaped, match=match)
+                    seg_text.strip(), escaped, match=match, context=escaped)
     first, last = hits[0], hits[-1]
     end_index = last
     while end_index < len(words) - 1 and not _ends_sentence(tokens[end_index]):
@@ -276,6 +277,10 @@ def clip_for_segment(
         show_from -= 1
     end = words[end_index].end if end_index < len(words) - 1 else max(words[-1].end, seg_end)
     text = join_words(tokens[show_from : end_index + 1])[0]
+    # The clip plays from just before the hit; what a journalist quotes is the sentence.
+    sentence_from = show_from
+    while sentence_from > 0 and not _ends_sentence(tokens[sentence_from - 1]):
+        sentence_from -= 1
     return Clip(
         score=score,
         video_id=video_id,
@@ -285,6 +290,7 @@ def clip_for_segment(
         text=text,
         highlight=_mark(tokens, set(hits), show_from, end_index),
         match=match,
+        context=_mark(tokens, set(hits), sentence_from, end_index),
     )
 
 
@@ -333,6 +339,7 @@ def merge_overlapping(clips: Iterable[Clip]) -> list[Clip]:
                     highlight=f"{current.highlight} {clip.highlight}",
                     articles=current.articles,
                     match=current.match if current.score >= clip.score else clip.match,
+                    context=f"{current.context} {clip.highlight}",
                 )
             else:
                 merged.append(current)

@@ -122,6 +122,9 @@ class Clip:
     highlight: str  # HTML-escaped text, only <mark> added
     articles: tuple[ArticleRef, ...] = ()
     match: str = "exact"
+    # The whole sentence the clip starts in, to its end, marked and escaped like highlight
+    # (empty: the same as highlight).
+    context: str = ""
 
     @property
     def link(self) -> str:
@@ -139,6 +142,7 @@ class Clip:
             "end": self.end,
             "text": self.text,
             "highlight": self.highlight,
+            "context": self.context or self.highlight,
             "link": self.link,
             "articles": [{"url": a.url, "title": a.title} for a in self.articles],
             # "exact", or "phonetic"/"fuzzy" when the words only sound like the query's.

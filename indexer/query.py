@@ -49,6 +49,20 @@ SLOT_SAME_SOUNDS = 2
 KEY_FUZZY_MIN = 6
 
 _TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
+_LETTERS_RUN = re.compile(r"[^\W\d_]+")
+
+# English function words.  The index keeps them (spoken phrases such as "the bridge at" must
+# match), so a query made of nothing else would match nearly every document: it is refused.
+# Words that are often nouns or names stay out ("us", "may", "will", "can"); a word written
+# in capitals is an acronym ("WHO", "IT"), never a stopword.
+STOPWORDS = frozenset({
+    "a", "an", "the", "and", "or", "but", "nor", "so", "yet", "of", "in", "on", "at", "to",
+    "for", "from", "by", "with", "as", "into", "onto", "upon", "about", "over", "under",
+    "than", "then", "that", "this", "these", "those", "there", "here", "is", "are", "was",
+    "were", "be", "been", "being", "am", "do", "does", "did", "has", "have", "had", "i",
+    "me", "my", "we", "our", "you", "your", "he", "him", "his", "she", "her", "it", "its",
+    "they", "them", "their", "what", "which", "who", "whom", "whose", "if", "not", "no",
+})
 
 Sequence = tuple[str, ...]
 Option = tuple[Sequence, ...]
@@ -149,9 +163,28 @@ def parse_query(text: str) -> ParsedQuery:
             clauses.append(clause)
     if not clauses:
         raise QueryError("query has no searchable words")
+    stopwords = only_stopwords(cleaned, clauses)
+    if stopwords:
+        raise QueryError(f"only stopwords: {', '.join(stopwords)}; nothing to search for")
     if sum(len(c.words) for c in clauses) > MAX_QUERY_TERMS:
         raise QueryError(f"query has too many words (at most {MAX_QUERY_TERMS})")
     return ParsedQuery(raw=text, clauses=tuple(clauses))
+
+
+def only_stopwords(text: str, clauses: list[Clause]) -> list[str]:
+    """The words of a query made only of stopwords (empty if it has anything else to find).
+
+    A quoted phrase of two or more words ("to be or not to be") is searched as written:
+    its words in that order are something to find.
+    """
+    if any(c.quoted and len(c.words) > 1 for c in clauses):
+        return []
+    words = [w for c in clauses for w in c.words]
+    if not all(w in STOPWORDS for w in words):
+        return []
+    if any(len(w) > 1 and w.isupper() for w in _LETTERS_RUN.findall(text)):
+        return []  # "WHO", "US", "IT": acronyms
+    return list(dict.fromkeys(words))
 
 
 # -- compounds --------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def _results(hits: Any, parsed: ParsedQuery,
             continue
         refs = tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
         clips.append(Clip(found.score, found.video_id, found.video_url, found.start, found.end,
-                          found.text, found.highlight, refs, found.match))
+                          found.text, found.highlight, refs, found.match, found.context))
     return clips, articles, dropped
 
 

@@ -34,7 +34,7 @@ def test_search_json_has_exactly_the_documented_shape(data_dir: Path, site: Site
     assert payload["query"] == '"relief workers"'
     clip = payload["results"][0]
     assert list(clip) == ["type", "score", "video_id", "video_url", "start", "end", "text",
-                          "highlight", "link", "articles", "match"]
+                          "highlight", "context", "link", "articles", "match"]
     assert clip["match"] == "exact"
     assert clip["type"] == "clip"
     assert clip["video_url"] == site.url("media/briefing-a.mp4")
@@ -60,6 +60,51 @@ def test_search_table_shows_time_range_and_title(data_dir: Path) -> None:
     start = int(match[1]) * 60 + float(match[2])
     assert sentence["start"] - 1.2 <= start <= sentence["end"]
     assert "Harbour reopens" in proc.stdout
+
+
+# As the bundled model writes it.
+HOLDING = re.compile(r"The cease-?fire is holding", re.I)
+
+
+def test_search_shows_the_whole_sentence_a_clip_starts_in(data_dir: Path) -> None:
+    # "The ceasefire is holding, and relief workers can now reach the villages."
+    clip = json.loads(run(["search", '"relief workers"', "--json"], data_dir).stdout
+                      )["results"][0]
+    assert "holding" not in clip["highlight"]  # the clip itself starts at the hit
+    assert HOLDING.match(clip["context"])
+    assert "<mark>relief</mark> <mark>workers</mark>" in clip["context"].lower()
+    assert clip["context"].endswith(clip["highlight"])
+    on_terminal = run(["search", '"relief workers"'], data_dir, TTY_COMPATIBLE="1",
+                      NO_COLOR="1")
+    assert "┃" in on_terminal.stdout  # a table on a terminal
+    assert HOLDING.search(on_terminal.stdout)
+
+
+def test_piped_search_prints_whole_tab_separated_lines(data_dir: Path, site: Site) -> None:
+    clips = json.loads(run(["search", '"relief workers"', "--json"], data_dir).stdout
+                       )["results"]
+    # A narrow terminal width must not matter when stdout is a pipe.
+    proc = run(["search", '"relief workers"'], data_dir, COLUMNS="40")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(clips)
+    when, link, said, titles = lines[0].split("\t")
+    assert link == clips[0]["link"] and "#t=" in link
+    assert re.fullmatch(r"\d\d:\d\d\.\d–\d\d:\d\d\.\d", when)
+    assert HOLDING.match(said) and "<mark>" not in said
+    assert titles == "; ".join(a["title"] for a in clips[0]["articles"])
+    article = run(["search", "gale", "--type", "article"], data_dir, COLUMNS="40").stdout
+    what, url, excerpt, title = article.splitlines()[0].split("\t")
+    assert what == "article" and url.startswith(site.url(""))
+    assert "gale" in excerpt.lower() and title
+
+
+def test_query_of_only_stopwords_says_so(data_dir: Path) -> None:
+    proc = run(["search", "The of and"], data_dir)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == "error: only stopwords: the, of, and; nothing to search for"
+    acronym = run(["search", "WHO", "--json"], data_dir)  # capitals: a name, searched
+    assert acronym.returncode == 0, acronym.stderr
 
 
 @pytest.mark.parametrize("query", ['"unclosed phrase', "((( ::: ***", "x" * 2000])

@@ -119,6 +119,24 @@ def test_malformed_queries_raise_query_error(bad: str) -> None:
         parse_query(bad)
 
 
+@pytest.mark.parametrize("query", ["the", "The of and", '"the"', "it is"])
+def test_a_query_of_only_stopwords_is_refused(query: str) -> None:
+    with pytest.raises(QueryError, match=r"^only stopwords: .*; nothing to search for$"):
+        parse_query(query)
+
+
+@pytest.mark.parametrize("query", ["the bridge", '"to be or not to be"', "WHO", "IT"])
+def test_stopwords_with_something_to_find_are_searched(query: str) -> None:
+    assert parse_query(query).clauses
+
+
+def test_a_clip_carries_the_sentence_it_starts_in(index: SearchIndex) -> None:
+    [clip] = [r for r in index.search('"relief workers"') if isinstance(r, Clip)]
+    assert clip.highlight.startswith("and <mark>relief</mark>")
+    assert clip.context == ("The convoy crossed the old bridge at dawn, and "
+                            "<mark>relief</mark> <mark>workers</mark> followed.")
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_query_parser_either_parses_or_raises_query_error(text: str) -> None:

@@ -1,4 +1,5 @@
-"""``briefing search``: what was said (time-coded clips) and written (articles), as a table."""
+"""``briefing search``: what was said (time-coded clips) and written (articles), as a table
+on a terminal and as tab-separated lines for a script."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from api.cli.common import clear_errors, format_time, out, search_data_dir, show
 from indexer.domain import Clip, SearchResult
 from indexer.errors import BriefingError
 
-__all__ = ["highlight_text", "results_table", "search"]
+__all__ = ["highlight_text", "result_line", "results_table", "search"]
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
 
@@ -30,6 +31,28 @@ def highlight_text(highlight: str) -> Text:
         pos = match.end()
     text.append(visible(html.unescape(highlight[pos:])))
     return text
+
+
+def _plain(highlight: str) -> str:
+    """An escaped highlight as the plain text it marks up."""
+    return html.unescape(highlight.replace("<mark>", "").replace("</mark>", ""))
+
+
+def result_line(result: SearchResult) -> str:
+    """One result as one line of tab-separated fields, whole, for a script.
+
+    Clip: time range, link with ``#t=``, the sentence it starts in, the linking articles'
+    titles. Article: ``article``, URL, excerpt, title. So the link is always the second field
+    and the words the third. Every control character of outside text is made visible (a tab
+    as ␉, a line break as ␊), so a field never splits and nothing reaches a terminal.
+    """
+    if isinstance(result, Clip):
+        fields = [f"{format_time(result.start)}–{format_time(result.end)}", result.link,
+                  _plain(result.context or result.highlight),
+                  "; ".join(a.title or a.url for a in result.articles)]
+    else:
+        fields = ["article", result.url, _plain(result.highlight), result.title]
+    return "\t".join(visible(field) for field in fields)
 
 
 def _lines(*values: str) -> Text:
@@ -48,7 +71,7 @@ def results_table(results: list[SearchResult]) -> Table:
         if isinstance(result, Clip):
             when = f"{format_time(result.start)}–{format_time(result.end)}"
             titles = "; ".join(a.title or a.url for a in result.articles) or "(no article)"
-            table.add_row(str(rank), when, highlight_text(result.highlight),
+            table.add_row(str(rank), when, highlight_text(result.context or result.highlight),
                           _lines(titles, result.link))
         else:
             meta = " · ".join(x for x in (result.source, result.published) if x)
@@ -94,5 +117,11 @@ def search(
         return
     if not results:
         out.print(shown(f"no results for {query!r}"), highlight=False)
+        return
+    if not out.is_terminal:
+        # A pipe or a file: whole lines, never a table cut to a width.
+        # Printed as plain strings: rich would turn our tabs into spaces.
+        for result in results:
+            print(result_line(result))
         return
     out.print(results_table(results))

@@ -158,6 +158,8 @@ class ClipResult(BaseModel):
     end: float = Field(description="Seconds.")
     text: str
     highlight: str = Field(description="The text, HTML-escaped, with only <mark> added.")
+    context: str = Field(description="The whole sentence the clip starts in, to the clip's "
+                         "end: HTML-escaped, with only <mark> added.")
     link: str = Field(description="video_url with a media fragment, #t=start,end.")
     articles: list[ArticleLink]
     match: str = Field(description='"exact", or "phonetic"/"fuzzy" when the words only '

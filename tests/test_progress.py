@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,3 +70,30 @@ def test_ingest_reports_every_phase_of_a_video_in_order(tmp_path: Path, site: Si
     # The first video is transcribed; its mirror (the same bytes) only indexed again.
     assert phases[:4] == ["loading model", "extracting audio", "transcribing", "indexing"]
     assert phases[4:] == ["indexing"]
+
+
+@dataclass
+class Timed:
+    """Fractions reported, with when they came."""
+
+    reports: list[tuple[float, float]] = field(default_factory=list)
+
+    def __call__(self, fraction: float) -> None:
+        self.reports.append((time.monotonic(), fraction))
+
+
+def test_progress_advances_while_a_batch_is_decoded(models: ModelProvider) -> None:
+    # briefing-a.mp4 (32 s) is one batch of the batched pipeline: its segments all arrive at
+    # the end of the batch, so without estimates every fraction would come at one moment.
+    from worker.speech.media import extract_audio
+    from worker.speech.transcribe import transcribe_windows
+
+    audio = extract_audio(MEDIA / "briefing-a.mp4", timeout=60)
+    seen = Timed()
+    transcribe_windows([(0.0, audio)], 32.0, models.get(), "paced",
+                       TranscribeOptions(batch_size=8), seen)
+    inside = [(when, f) for when, f in seen.reports if 0 < f < 1]
+    assert len(inside) >= 3, seen.reports
+    assert inside[-1][0] - inside[0][0] > 0.3, seen.reports  # spread over the decoding
+    fractions = [f for _, f in seen.reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0  # never backwards

@@ -14,6 +14,7 @@ from indexer.domain import Segment, Transcript, Word
 from worker.errors import TranscriptionError
 from worker.speech.media import SAMPLE_RATE
 from worker.speech.models import LoadedModel
+from worker.speech.pace import Pace
 
 # How the linking articles prime transcription (see worker.speech.priming).
 PRIME_OFF = "off"
@@ -159,6 +160,17 @@ def _decode(model: LoadedModel, audio: npt.NDArray[np.float32], language: str | 
         hallucination_silence_threshold=options.hallucination_silence_threshold, **common)
 
 
+def _segment(raw: Any, offset: float, number: int) -> Segment:
+    """One of faster-whisper's segments, its times counted from the start of the whole."""
+    words = tuple(
+        Word(word=w.word, start=round(offset + float(w.start), 3),
+             end=round(offset + float(w.end), 3), probability=round(float(w.probability), 3))
+        for w in (raw.words or ())
+    )
+    return Segment(id=number, start=round(offset + float(raw.start), 3),
+                   end=round(offset + float(raw.end), 3), text=raw.text.strip(), words=words)
+
+
 def transcribe_windows(
     windows: Iterable[tuple[float, npt.NDArray[np.float32]]],
     duration: float,
@@ -179,27 +191,20 @@ def transcribe_windows(
     prompt_words = prompt_words_of(f"{options.hotwords or ''} {options.initial_prompt or ''}")
     segments: list[Segment] = []
     info: Any = None
+    pace = Pace(on_progress or (lambda _: None), duration, model.name)
     try:
-        for offset, audio in windows:
-            segments_iter, window_info = _decode(model, audio, language, options)
-            if info is None:
-                info = window_info
-                language = str(info.language)
-            for raw in segments_iter:
-                words = tuple(
-                    Word(word=w.word, start=round(offset + float(w.start), 3),
-                         end=round(offset + float(w.end), 3),
-                         probability=round(float(w.probability), 3))
-                    for w in (raw.words or ())
-                )
-                text = raw.text.strip()
-                if not text or echoes_prompt(text, prompt_words):
-                    continue
-                segments.append(Segment(id=len(segments), start=round(offset + float(raw.start), 3),
-                                        end=round(offset + float(raw.end), 3), text=text,
-                                        words=words))
-                if on_progress is not None and duration > 0:
-                    on_progress(min(1.0, (offset + float(raw.end)) / duration))
+        with pace:
+            for offset, audio in windows:
+                pace.decoding(offset, offset + len(audio) / SAMPLE_RATE)
+                segments_iter, window_info = _decode(model, audio, language, options)
+                if info is None:
+                    info = window_info
+                    language = str(info.language)
+                for raw in segments_iter:
+                    segment = _segment(raw, offset, len(segments))
+                    pace.done_until(segment.end)
+                    if segment.text and not echoes_prompt(segment.text, prompt_words):
+                        segments.append(segment)
     except Exception as exc:  # ctranslate2 and onnxruntime raise plain RuntimeErrors
         raise TranscriptionError(f"transcription of {video_id} failed: {exc}") from exc
     if info is None:

@@ -166,7 +166,7 @@ def _workers(count: int, data_dir: Path, broker_url: str, logs: Path) -> Iterato
             log = logs / f"worker-{n}.log"
             with open(log, "wb") as sink:
                 procs.append((subprocess.Popen(
-                    [sys.executable, "-m", "api", "worker", "-n", f"bench{n}-{os.getpid()}@%h"],
+                    [sys.executable, "-m", "api", "worker", "--name", f"bench{n}-{os.getpid()}@%h"],
                     stdout=sink, stderr=subprocess.STDOUT, env=_worker_env(data_dir, broker_url),
                     cwd=REPO, start_new_session=True), log))
         deadline = time.monotonic() + E2E_READY_TIMEOUT

@@ -116,7 +116,7 @@ class Fleet:
         with open(log, "wb") as sink:
             proc = subprocess.Popen(
                 [sys.executable, "-m", module, "worker", "-Q", queues, "-c", str(concurrency),
-                 "-n", f"test{n}-{os.getpid()}@%h"],
+                 "--name", f"test{n}-{os.getpid()}@%h"],
                 stdout=sink, stderr=subprocess.STDOUT, env=self.env(**env), cwd=REPO,
                 start_new_session=True)
         started = Worker(proc, log)

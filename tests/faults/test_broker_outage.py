@@ -22,13 +22,16 @@ from worker.storage.jobs import JobStore
 SLOW = {"BRIEFING_CPU_THREADS": "1", "BRIEFING_BATCH_SIZE": "0", "BRIEFING_BEAM_SIZE": "10"}
 
 
+def _queue(tmp_path: Path, broker_url: str) -> tuple[Fleet, JobStore, Settings]:
+    """Workers, the job store and the submitting settings of one data dir on *broker_url*."""
+    data_dir = tmp_path / "data"
+    return (Fleet(data_dir, broker_url, tmp_path), JobStore(DataDir(data_dir).jobs_db),
+            Settings(data_dir=data_dir, broker_url=broker_url, allow_private_networks=True))
+
+
 def test_a_worker_survives_redis_stopping_while_its_only_task_runs(
         tmp_path: Path, site: Site, private_redis: PrivateRedis) -> None:
-    data_dir = tmp_path / "data"
-    fleet = Fleet(data_dir, private_redis.url, tmp_path)
-    store = JobStore(DataDir(data_dir).jobs_db)
-    settings = Settings(data_dir=data_dir, broker_url=private_redis.url,
-                        allow_private_networks=True)
+    fleet, store, settings = _queue(tmp_path, private_redis.url)
     names = [f"v{n}.mp4" for n in range(4)]
     publish(site, "alone", **dict.fromkeys(names, "briefing-b.mp4"),
             **{"only.mp4": "briefing-a.mp4"})
@@ -54,11 +57,7 @@ def test_a_worker_survives_redis_stopping_while_its_only_task_runs(
 
 def test_a_worker_told_to_stop_while_redis_is_down_exits_within_its_grace(
         tmp_path: Path, site: Site, private_redis: PrivateRedis) -> None:
-    data_dir = tmp_path / "data"
-    fleet = Fleet(data_dir, private_redis.url, tmp_path)
-    store = JobStore(DataDir(data_dir).jobs_db)
-    settings = Settings(data_dir=data_dir, broker_url=private_redis.url,
-                        allow_private_networks=True)
+    fleet, store, settings = _queue(tmp_path, private_redis.url)
     publish(site, "stopping", **{"long.mp4": "briefing-a.mp4"})
     try:
         worker = fleet.start(concurrency=1, BRIEFING_SHUTDOWN_GRACE="5", **SLOW)
@@ -109,11 +108,7 @@ def test_a_job_the_broker_lost_is_shown_stalled_and_resumed(
         tmp_path: Path, site: Site) -> None:
     forgetful = PrivateRedis(tmp_path, persistent=False)  # a restart empties the queue
     forgetful.start()
-    data_dir = tmp_path / "data"
-    fleet = Fleet(data_dir, forgetful.url, tmp_path)
-    store = JobStore(DataDir(data_dir).jobs_db)
-    settings = Settings(data_dir=data_dir, broker_url=forgetful.url,
-                        allow_private_networks=True)
+    fleet, store, settings = _queue(tmp_path, forgetful.url)
     publish(site, "lost", **{"first.mp4": "briefing-a.mp4", "second.mp4": "briefing-b.mp4"})
     env = fleet.env()
     try:

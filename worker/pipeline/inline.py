@@ -7,8 +7,6 @@ thread: transcription keeps every core busy while a download mostly waits on the
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -67,8 +65,9 @@ class ArticleFailedError(BriefingError):
 
 
 def runner_name(ctx: Context) -> str:
-    """How jobs run by this process are labelled in the job store."""
-    return f"{INLINE} {ctx.run_id or f'{socket.gethostname()}-{os.getpid()}'}"
+    """How jobs run by this process are labelled in the job store: ``inline <run id>``, or
+    plain ``inline`` for a context that claimed no run (never shown as interrupted)."""
+    return f"{INLINE} {ctx.run_id}".strip()
 
 
 def for_job(ctx: Context, job_id: str) -> Context:

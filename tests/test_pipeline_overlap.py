@@ -90,6 +90,10 @@ class _Gate(NullProgress):
         pass
 
     def transcribed(self, url: str, fraction: float) -> None:
+        # Estimates between a batch's reports come from a helper thread (worker.speech.pace):
+        # the gate holds (and stops) the transcription itself, on the thread that runs it.
+        if threading.current_thread() is not threading.main_thread():
+            return
         if url != self.first or self.overlapped is not None:
             return
         path = self.wanted.removeprefix(self.site.base)

@@ -128,17 +128,18 @@ def get_job(job_id: str, services: ServicesDep) -> JobOut:
     status_code=202,
     summary="Queue again what of a stalled job the broker lost",
     responses={
-        400: {"model": ErrorBody, "description": "The job is not stalled, or not queued."},
+        400: {"model": ErrorBody, "description": "The job is not stalled, not queued, or "
+              "there is no broker."},
         401: {"model": ErrorBody, "description": "Missing or wrong token (when one is set)."},
         404: {"model": ErrorBody, "description": "No such job."},
-        503: {"model": ErrorBody, "description": "No broker, or it cannot be reached."},
+        503: {"model": ErrorBody, "description": "The broker cannot be reached."},
     },
 )
 def resume_job(job_id: str, services: ServicesDep) -> ResumedOut:
     """Re-queue the article step or the stalled videos' download steps of a queued job."""
     if not services.settings.broker_url:
-        raise ApiError(503, "broker_unavailable", "no broker is configured: inline jobs are "
-                       "resumed by ingesting their article again")
+        raise ApiError(400, "not_resumable", "no broker is configured: an inline job is "
+                       "resumed by posting its article again")
     if services.jobs.get(job_id) is None:
         raise ApiError(404, "not_found", "no such job")
     from worker.queue.stalls import resume_job as resume

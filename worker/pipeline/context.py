@@ -35,8 +35,9 @@ class Progress(Protocol):
     """Where the steps report what they are doing (a job's record, a progress bar...).
 
     An inline runner downloads the next videos on a second thread while one is transcribed,
-    so ``state`` and ``downloaded`` may be called from that thread; calls about one video
-    never overlap.
+    so ``state`` and ``downloaded`` may be called from that thread, and ``transcribed``
+    estimates come from a helper thread while a batch is decoded (worker.speech.pace); calls
+    about one video never overlap.
     """
 
     def state(self, url: str, state: VideoState, *, video_id: str = "",

@@ -22,9 +22,14 @@ from typing import Any
 
 from worker.errors import BrokerUnavailableError
 from worker.pipeline.policy import LockWaits, RetryPolicy
+from worker.queue.transport import install as install_transport
 from worker.settings import Settings
 from worker.storage.jobs import JobStore
 from worker.storage.states import JobState
+
+# Every connection to the broker from this process, submitting or consuming, survives an
+# outage the same way (worker.queue.transport).
+install_transport()
 
 # Queues: downloads are I/O-bound, transcription CPU-bound, index writes serialised.
 MEDIA = "media"

@@ -73,39 +73,39 @@ def _channel_lost(request: Request) -> bool:
 
 
 class _LostChannelRequest(Request):  # type: ignore[misc]
-    """A task request that survives finishing after its broker connection was lost.
+    """A task request that finishes quietly after its broker connection was lost.
 
-    When Redis goes away while a task runs, the worker reconnects on a new channel and puts
-    the task's message back on the queue ("Restoring unacknowledged messages").  The task
-    then finishes and Celery acknowledges the message on the old channel, where kombu 5.7's
-    Redis transport raises ``AttributeError: 'NoneType' object has no attribute 'hostname'``
-    (it looks up the old connection's host), which no handler expects: the worker stopped
-    with "Unrecoverable error" and the job was left waiting (issue 16).  Nothing is left to
-    acknowledge there; the restored copy is delivered again and its steps find their work
-    done, so the error is logged and passed over.
+    When Redis goes away while a task runs, the worker reconnects on a new channel and the
+    task's message is put back on the queue ("Restoring unacknowledged messages", or, with
+    Redis down, left unacknowledged there).  Acknowledging it on the old channel can only fail
+    (worker.queue.transport makes that a connection error rather than a crash); it is not
+    tried, and the message's repeat finds its steps done.
     """
+
+    acknowledged: bool
 
     def acknowledge(self) -> None:
         """Acknowledge the message unless its channel is gone."""
-        try:
-            super().acknowledge()
-        except AttributeError:
-            if not _channel_lost(self):
-                raise
+        if self.acknowledged:
+            return
+        if _channel_lost(self):
             log.warning("task %s finished after its broker connection was lost: its "
                         "message is back on the queue and its repeat will be skipped", self.id)
-            self.acknowledged = True
+        else:
+            self._on_ack(log, self._connection_errors)
+        self.acknowledged = True
 
     def reject(self, requeue: bool = False) -> None:
         """Reject the message unless its channel is gone (then it is back on the queue)."""
-        try:
-            super().reject(requeue=requeue)
-        except AttributeError:
-            if not _channel_lost(self):
-                raise
+        if self.acknowledged:
+            return
+        if _channel_lost(self):
             log.warning("task %s ended after its broker connection was lost: its message "
                         "is back on the queue", self.id)
-            self.acknowledged = True
+        else:
+            self._on_reject(log, self._connection_errors, requeue)
+        self.acknowledged = True
+        self.send_event("task-rejected", requeue=requeue)
 
 
 class _Step(Task):  # type: ignore[misc]

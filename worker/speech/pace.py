@@ -9,6 +9,7 @@ seconds per second), never past the end of the audio being decoded, never backwa
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,12 +24,15 @@ DEFAULT_SPEED = 5.0
 TICK = 0.2  # seconds between estimates
 _HEADROOM = 0.98  # an estimate stops short of the end of the audio being decoded
 
+log = logging.getLogger(__name__)
+
 _measured: dict[str, float] = {}  # model name → audio seconds per second, this process
 
 
 class Pace:
     """Reports progress to *report* (a fraction of *duration*) from real segment ends and,
-    between them, from the estimate; one caller at a time reaches *report*."""
+    between them, from the estimate.  Estimates come from a helper thread; one call at a
+    time reaches *report*."""
 
     def __init__(self, report: Callable[[float], None], duration: float, model: str) -> None:
         self._report = report
@@ -79,4 +83,10 @@ class Pace:
                 done, when = self._since
                 guess = done + self._speed * (time.monotonic() - when)
                 ceiling = done + (self._until - done) * _HEADROOM
-                self._emit(min(guess, ceiling) / self._duration)
+                try:
+                    self._emit(min(guess, ceiling) / self._duration)
+                except Exception:
+                    # A consumer failing on an estimate must not end the transcription (nor
+                    # pass unseen): log it and stop estimating; real reports go on.
+                    log.exception("progress estimate not reported")
+                    return

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -35,7 +34,6 @@ __all__ = [
     "search_data_dir",
     "set_data_dir",
     "shown",
-    "source_problem",
     "visible",
 ]
 
@@ -124,26 +122,6 @@ def search_data_dir() -> Path:
         return _data_dir_option
     value = os.environ.get("BRIEFING_DATA_DIR", "")
     return Path(value) if value else DEFAULT_DATA_DIR
-
-
-def source_problem(source: str) -> str | None:
-    """Why *source* (an article or a video as typed) cannot be read, or None if it may be.
-
-    Anything but an http(s) URL is taken as a local path; a path that is a folder, or that
-    looks like a URL of another scheme, would otherwise be reported as "no such file".
-    """
-    scheme = urlsplit(source).scheme.lower()
-    if scheme in ("http", "https"):
-        return None
-    # One letter is a Windows drive (C:\\...), not a scheme.
-    if len(scheme) > 1 and "://" in source:
-        return f"unsupported scheme {scheme}:// (use http://, https:// or a local file)"
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return f"{source} is a directory, not a file"
-    if not path.exists():
-        return f"no such file: {source}"
-    return None
 
 
 @contextmanager

@@ -14,7 +14,6 @@ from api.cli.common import (
     clear_errors,
     err,
     load_settings,
-    source_problem,
 )
 from indexer.errors import BriefingError
 from worker.storage.states import VideoState
@@ -76,10 +75,7 @@ def ingest(
     with clear_errors(), RichProgress(err, enabled=not as_json) as progress:
         ctx = build_context(settings, progress)
         for source in sources:
-            problem = source_problem(source)
             try:
-                if problem is not None:
-                    raise BriefingError(problem)
                 report = run_ingest(source, ctx)
             except BriefingError as exc:
                 failed_articles += 1

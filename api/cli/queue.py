@@ -25,7 +25,6 @@ from api.cli.common import (
     load_settings,
     out,
     shown,
-    source_problem,
     visible,
 )
 from worker.storage.states import JobState, Step, VideoState
@@ -283,7 +282,7 @@ def follow(store: JobStore, job_ids: list[str]) -> list[Job]:
 
 def queue_ingest(settings: Settings, sources: list[str], *, as_json: bool, wait: bool) -> None:
     """``briefing ingest`` with a broker: queue each article, print its job id at once."""
-    from worker.intake.reading import is_url
+    from worker.intake.reading import is_url, source_problem
     from worker.queue.config import submit_ingest
 
     unreadable = 0

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import clear_errors, err, fail, load_settings, shown, source_problem
+from api.cli.common import clear_errors, err, fail, load_settings, shown
 from api.cli.output import check_output_path, write_output
 
 __all__ = ["transcribe"]
@@ -31,9 +31,6 @@ def transcribe(
 
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    problem = source_problem(source)
-    if problem is not None:
-        raise fail(problem)
     settings = load_settings()
     if output is not None:
         with clear_errors():

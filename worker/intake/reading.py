@@ -10,12 +10,32 @@ from worker.errors import FetchError
 from worker.intake.articles import parse_article
 from worker.intake.fetch import FetchLimits, fetch_text
 
-__all__ = ["is_url", "read_article"]
+__all__ = ["is_url", "read_article", "source_problem"]
 
 
 def is_url(source: str) -> bool:
     """True for an http(s) URL, False for anything else (taken as a local path)."""
     return urlsplit(source).scheme.lower() in ("http", "https")
+
+
+def source_problem(source: str) -> str | None:
+    """Why *source* (an article or a video as typed) cannot be read, or None if it may be.
+
+    Anything but an http(s) URL is taken as a local path; a path that is a folder, or that
+    looks like a URL of another scheme, would otherwise be reported as "no such file".
+    """
+    scheme = urlsplit(source).scheme.lower()
+    if scheme in ("http", "https"):
+        return None
+    # One letter is a Windows drive (C:\\...), not a scheme.
+    if len(scheme) > 1 and "://" in source:
+        return f"unsupported scheme {scheme}:// (use http://, https:// or a local file)"
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return f"{source} is a directory, not a file"
+    if not path.exists():
+        return f"no such file: {source}"
+    return None
 
 
 def _kind_from_content_type(content_type: str) -> str | None:
@@ -44,9 +64,10 @@ def read_article(source: str, limits: FetchLimits, content: str | None = None) -
     if is_url(source):
         text, final_url, content_type = fetch_text(source, limits)
         return _parse(text, final_url, _kind_from_content_type(content_type))
+    problem = source_problem(source)
+    if problem is not None:
+        raise FetchError(problem)
     path = Path(source).expanduser()
-    if not path.is_file():
-        raise FetchError(f"no such file: {source}")
     if path.stat().st_size > limits.max_bytes:
         raise FetchError(f"{source} is over the article size cap of {limits.max_bytes} bytes")
     try:

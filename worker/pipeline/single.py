@@ -8,7 +8,7 @@ from pathlib import Path
 from indexer.domain import Transcript
 from worker.errors import FetchError
 from worker.intake.fetch import FetchLimits, download
-from worker.intake.reading import is_url
+from worker.intake.reading import is_url, source_problem
 from worker.pipeline.context import ModelProvider, Phase, Progress
 from worker.pipeline.steps import check_duration
 from worker.speech.media import decoded_audio
@@ -42,9 +42,10 @@ def transcribe_source(
     """Transcribe one local file or URL without touching the data dir's records or the index."""
     downloaded: Path | None = None
     if not is_url(source):
+        problem = source_problem(source)
+        if problem is not None:
+            raise FetchError(problem)
         media = Path(source).expanduser()
-        if not media.is_file():
-            raise FetchError(f"no such file: {source}")
         video_id = file_video_id(media)
     else:
         got = download(source, tmp_dir, limits,

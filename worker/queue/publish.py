@@ -7,8 +7,6 @@ import random
 import time
 from typing import Any
 
-from kombu.exceptions import OperationalError as KombuOperationalError
-
 from worker.queue.app import app
 from worker.queue.config import STEP_PUBLISH_BACKOFF_MAX, STEP_PUBLISH_DEADLINE, broker_down
 
@@ -24,16 +22,16 @@ def publish_step(task: Any, step: dict[str, Any], **options: Any) -> None:
     message itself cannot be written, but not when declaring the queue is what meets the
     outage (kombu 5.7; no upstream report found): ``Producer._publish`` keeps the channel it
     took, then declares the queue through a second ``Connection.ensure``, which reconnects and
-    closes that channel; the publish then goes to the closed channel, where kombu's Redis
-    transport raises ``AttributeError: 'NoneType' object has no attribute 'client'`` and no
-    retry policy catches it.  It happens on the first publish to a queue after a reconnection
-    when Redis is still down, e.g. a transcription that ends during a restart.
+    closes that channel; the publish then goes to the closed channel, which no retry policy
+    covers (kombu's own transport raised ``AttributeError: 'NoneType' object has no attribute
+    'client'`` there; :mod:`worker.queue.transport` makes it a connection error).  It happens
+    on the first publish to a queue after a reconnection when Redis is still down, e.g. a
+    transcription that ends during a restart.
 
     So the whole publish is tried again, on a fresh connection, until the broker takes it or
-    ``STEP_PUBLISH_DEADLINE`` has passed; then the broker's error is raised (as kombu's
-    ``OperationalError``), which :mod:`worker.queue.tasks` treats as a broker outage, not
-    the video's failure.  A retry can queue a step twice (if the broker had taken it); steps
-    are idempotent.
+    ``STEP_PUBLISH_DEADLINE`` has passed; then the broker's error is raised, which
+    :mod:`worker.queue.tasks` treats as a broker outage, not the video's failure.  A retry
+    can queue a step twice (if the broker had taken it); steps are idempotent.
     """
     give_up = time.monotonic() + STEP_PUBLISH_DEADLINE
     attempt = 0
@@ -47,14 +45,8 @@ def publish_step(task: Any, step: dict[str, Any], **options: Any) -> None:
                     task.apply_async(kwargs=step, connection=connection, **options)
             return
         except Exception as exc:
-            closed = _closed_kombu_channel(exc)
-            if not (closed or broker_down(exc)):
-                raise
             left = give_up - time.monotonic()
-            if left <= 0:
-                if closed:
-                    raise KombuOperationalError(
-                        f"lost the broker connection while queueing {task.name}: {exc}") from exc
+            if not broker_down(exc) or left <= 0:
                 raise
             delay = min(left, STEP_PUBLISH_BACKOFF_MAX, 2.0 ** attempt) * random.uniform(0.5, 1)
             log.warning("job %s: could not queue %s of %s (%s: %s); trying again in %.1f s",
@@ -62,14 +54,3 @@ def publish_step(task: Any, step: dict[str, Any], **options: Any) -> None:
                         exc, delay)
             time.sleep(delay)
             attempt += 1
-
-
-def _closed_kombu_channel(exc: BaseException) -> bool:
-    # The AttributeError of _publish_step's docstring, told apart from a bug of ours by where
-    # it was raised: inside kombu.
-    if not isinstance(exc, AttributeError):
-        return False
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and str(tb.tb_frame.f_globals.get("__name__", "")).startswith("kombu.")

@@ -257,6 +257,10 @@ class SearchIndex:
         """Drop every segment document of a video."""
         self._write(lambda writer: writer.delete_by_term("video_id", video_id))
 
+    def remove_article(self, article_id: str) -> None:
+        """Drop an article's own document (the clips it links are re-indexed by the caller)."""
+        self._write(lambda writer: writer.delete_by_term("id", f"a:{article_id}"))
+
     # -- reading ---------------------------------------------------------------------------
 
     def _get_searcher(self) -> Searcher:
@@ -294,6 +298,8 @@ class SearchIndex:
         published_to: str | None = None,
         language: str | None = None,
         sound_alike: bool = True,
+        hidden_videos: frozenset[str] = frozenset(),
+        hidden_articles: frozenset[str] = frozenset(),
     ) -> SearchPage:
         """One page of results with the number of matching documents.
 
@@ -301,13 +307,16 @@ class SearchIndex:
         case); dates are ISO ``YYYY-MM-DD`` and inclusive; *language* applies to clips.
         With *sound_alike*, transcript segments where a name is only said alike ("Karkiv"
         for "Kharkiv") follow the exact matches, their clips marked "phonetic" or "fuzzy".
+        Documents of *hidden_videos* and *hidden_articles* (being taken down) are never
+        returned nor counted.
         """
         parsed = parse_query(text)
         searcher = self._get_searcher()
         return search_page(searcher, self._cache, parsed, limit=limit, offset=offset,
                            kind=kind, source=source, published_from=published_from,
                            published_to=published_to, language=language,
-                           sound_alike=sound_alike)
+                           sound_alike=sound_alike, hidden_videos=hidden_videos,
+                           hidden_articles=hidden_articles)
 
 
 def rebuild_index(root: Path, fill: Callable[[SearchIndex], object]) -> None:

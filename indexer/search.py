@@ -81,11 +81,13 @@ def search_page(
     published_to: str | None,
     language: str | None,
     sound_alike: bool,
+    hidden_videos: frozenset[str] = frozenset(),
+    hidden_articles: frozenset[str] = frozenset(),
 ) -> SearchPage:
     """One page of results for *parsed* from *searcher*, with the number of matching documents.
 
-    *cache* belongs to *searcher*.  The filters and *sound_alike* are those of
-    :meth:`indexer.index.SearchIndex.search_page`.
+    *cache* belongs to *searcher*.  The filters, *sound_alike* and the hidden ids are those
+    of :meth:`indexer.index.SearchIndex.search_page`.
     """
     wanted = offset + limit
     wanted_docs = _filter_query(kind, source, published_from, published_to, language)
@@ -94,6 +96,11 @@ def search_page(
         if restrict is not None and not restrict:
             # Whoosh reads an empty filter as no filter at all.
             return SearchPage(results=[], total=0)
+        hidden = _docset(cache, searcher, _hidden_query(hidden_videos, hidden_articles))
+        if hidden is not None and restrict is not None:
+            restrict = restrict - hidden
+            if not restrict:
+                return SearchPage(results=[], total=0)
         reader = searcher.reader()
         parsed = expand(parsed, lambda term: any((field, term) in reader
                                                  for field in SEARCH_FIELDS))
@@ -101,8 +108,11 @@ def search_page(
         # Every match is scored (no block skipping), so one pass gives the page, the
         # total and the documents the sound-alike pass must leave out.
         top = _EveryMatch(limit=max(wanted * 3, 30), usequality=False)
-        searcher.search_with_collector(
-            exact, top if restrict is None else FilterCollector(top, allow=restrict))
+        if restrict is None and not hidden:
+            searcher.search_with_collector(exact, top)
+        else:
+            searcher.search_with_collector(
+                exact, FilterCollector(top, allow=restrict, restrict=hidden or None))
         hits = top.results()
         total = len(top.matched)
     except Exception as exc:
@@ -119,7 +129,7 @@ def search_page(
                 cache.vocabulary = Vocabulary(searcher.reader())
             articles_only = _docset(cache, searcher, wq.Term("kind", KIND_ARTICLE))
             loose = _sound_alike_hits(searcher, cache.vocabulary, parsed, restrict,
-                                      top.matched.union(articles_only or ()),
+                                      top.matched.union(articles_only or (), hidden or ()),
                                       max(wanted * 3, 30))
         except Exception as exc:
             raise SearchIndexError(f"search failed: {exc}") from exc
@@ -216,6 +226,13 @@ def _sound_alike_hits(searcher: Searcher, vocabulary: Vocabulary, parsed: Parsed
         return []
     loose = expand_multiterms(loose, vocabulary)
     return list(searcher.search(loose, limit=limit, filter=restrict, mask=excluded or None))
+
+
+def _hidden_query(video_ids: frozenset[str], article_ids: frozenset[str]) -> wq.Query | None:
+    """The documents of items being taken down: a video's segments, an article's own."""
+    terms = [wq.Term("video_id", v) for v in sorted(video_ids)]
+    terms += [wq.Term("article_id", a) for a in sorted(article_ids)]
+    return wq.Or(terms) if terms else None
 
 
 def _filter_query(kind: str | None, source: str | None, published_from: str | None,

@@ -13,6 +13,9 @@
     ├── MediaError                ffmpeg could not turn the file into audio (keeps its stderr)
     ├── TranscriptionError        faster-whisper failed on the audio
     │   └── ModelNotFoundError    the configured model is not installed
+    ├── NotFoundError             no such stored article or video (or it is being removed)
+    ├── ClipError                 a clip that cannot be cut as asked (bounds, length)
+    ├── VerificationError         a clip's sidecar cannot be read or does not fit the clip
     └── BusyError                 transient: someone else has it; try again later
         ├── LockBusyError         another runner holds a lock (carries when its lease ends)
         ├── WorkerBusyError       too many jobs wait for the in-process worker
@@ -35,15 +38,18 @@ __all__ = [
     "BrokenIndexError",
     "BrokerUnavailableError",
     "BusyError",
+    "ClipError",
     "DownloadError",
     "FetchError",
     "LockBusyError",
     "MediaError",
     "ModelNotFoundError",
+    "NotFoundError",
     "QueryError",
     "SearchIndexError",
     "TooLargeError",
     "TranscriptionError",
+    "VerificationError",
     "WorkerBusyError",
     "is_transient",
 ]
@@ -83,6 +89,18 @@ class TranscriptionError(BriefingError):
 
 class ModelNotFoundError(TranscriptionError):
     """The configured Whisper model is not installed and cannot be fetched."""
+
+
+class NotFoundError(BriefingError):
+    """No such stored article or video, or one that is being taken down."""
+
+
+class ClipError(BriefingError):
+    """A clip that cannot be cut as asked: its bounds are outside the video or too long."""
+
+
+class VerificationError(BriefingError):
+    """A clip's provenance sidecar cannot be read, or is not one of ours."""
 
 
 class BusyError(BriefingError):

@@ -15,7 +15,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import BriefingError, QueryError, SearchIndexError
-from worker.errors import BrokerUnavailableError, WorkerBusyError
+from worker.errors import (
+    BrokerUnavailableError,
+    ClipError,
+    NotFoundError,
+    VerificationError,
+    WorkerBusyError,
+)
 
 __all__ = [
     "ApiError",
@@ -62,6 +68,10 @@ def briefing_status(exc: BriefingError) -> tuple[int, str]:
     """Status and code for one of our errors."""
     if isinstance(exc, QueryError):
         return 400, "bad_query"
+    if isinstance(exc, NotFoundError):
+        return 404, "not_found"
+    if isinstance(exc, ClipError | VerificationError):
+        return 400, "bad_clip"
     if isinstance(exc, BrokerUnavailableError):
         return 503, "broker_unavailable"
     if isinstance(exc, WorkerBusyError):

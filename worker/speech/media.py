@@ -134,6 +134,13 @@ def _run_ffmpeg(argv: list[str], stdout: int | IO[bytes], timeout: float,
     return out, stderr
 
 
+def run_ffmpeg(argv: list[str], *, timeout: float, name: str) -> str:
+    """Run an ffmpeg command that writes its own output file, under the same time limit and
+    error handling as the audio decoding; returns its stderr."""
+    _, stderr = _run_ffmpeg(argv, subprocess.DEVNULL, timeout, name)
+    return stderr
+
+
 def extract_audio(path: Path, *, timeout: float = 1800.0,
                   name: str | None = None) -> npt.NDArray[np.float32]:
     """Decode *path*'s audio to a float32 16 kHz mono array, as faster-whisper expects.

@@ -11,6 +11,9 @@ Layout::
     videos/<video_id>/video.<ext>     the downloaded media (video_id: sha256 prefix of bytes)
     videos/<video_id>/meta.json       sha256, size, container, the URLs that served it
     videos/<video_id>/transcript.json the transcript
+    videos/<video_id>/versions/<n>.json transcripts it replaced (re-transcription), oldest first
+    removals/<removal_id>.json        takedowns: what, when, why; pending until completed
+    exports/<video_id>.json           clips exported from a video (removed with it)
     index/                            the Whoosh index (derived)
     tmp/                              downloads and decoded audio in progress
     locks/                            lock files of the processes sharing the data dir
@@ -22,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -33,7 +37,18 @@ from worker.containers import CONTAINERS
 from worker.storage.files import file_lock, read_json, write_json_atomic
 from worker.storage.states import VideoState
 
-__all__ = ["DataDir", "SourceRecord", "VideoMeta", "index_root", "url_key", "video_id_for"]
+__all__ = [
+    "DataDir",
+    "ExportRecord",
+    "Hidden",
+    "Removal",
+    "SourceRecord",
+    "TranscriptVersion",
+    "VideoMeta",
+    "index_root",
+    "url_key",
+    "video_id_for",
+]
 
 
 def url_key(url: str) -> str:
@@ -82,13 +97,71 @@ class VideoMeta:
     size: int
     container: str
     urls: tuple[str, ...]
+    # When each URL first served these bytes (Unix time); empty in records made before it
+    # was kept.
+    fetched: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VideoMeta:
         """Inverse of ``asdict``."""
         values = dict(data)
         values["urls"] = tuple(values.get("urls", ()))
+        values["fetched"] = {str(k): float(v) for k, v in values.get("fetched", {}).items()}
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class TranscriptVersion:
+    """A transcript that a re-transcription replaced, kept beside the current one."""
+
+    number: int  # 1 for the first transcript a video had
+    replaced: float  # when it stopped being the current one (Unix time)
+    transcript: Transcript
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A takedown: what was asked, why, what it removes, and whether it is finished.
+
+    Recorded before anything is deleted, so that searches and listings hide the items at
+    once and a run that finds it unfinished (the remover crashed) completes it.
+    """
+
+    id: str
+    kind: str  # "article" or "video": what was asked to be removed
+    target: str  # the id asked for
+    reason: str
+    requested: float
+    article_ids: tuple[str, ...]
+    video_ids: tuple[str, ...]
+    kept_videos: tuple[str, ...] = ()  # linked by an article that stays
+    by: str = ""  # who asked: "cli", "http"
+    completed: float | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Removal:
+        """Inverse of ``asdict``."""
+        values = dict(data)
+        for name in ("article_ids", "video_ids", "kept_videos"):
+            values[name] = tuple(values.get(name, ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """Ids a search or listing must not show: those of takedowns not yet completed."""
+
+    video_ids: frozenset[str] = frozenset()
+    article_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """A clip file exported from a video, removed when the video is taken down."""
+
+    path: str
+    sha256: str
+    created: float
 
 
 class DataDir:
@@ -195,13 +268,16 @@ class DataDir:
         with self.lock(f"video-{video_id}"):
             meta = self.video_meta(video_id)
             final = folder / f"video.{CONTAINERS[container].extension}"
+            now = time.time()
             if meta is not None and final.is_file():
                 temp.unlink(missing_ok=True)
                 urls = meta.urls if url in meta.urls else (*meta.urls, url)
+                fetched = {url: now, **meta.fetched}
             else:
                 os.replace(temp, final)
                 urls = (url,)
-            meta = VideoMeta(video_id, sha256, size, container, urls)
+                fetched = {url: now}
+            meta = VideoMeta(video_id, sha256, size, container, urls, fetched)
             write_json_atomic(folder / "meta.json", asdict(meta))
             return meta
 
@@ -270,3 +346,133 @@ class DataDir:
         meta = self.video_meta(video_id)
         return meta.urls[0] if meta and meta.urls else ""
 
+
+    # -- transcript versions (re-transcription) -----------------------------------------------
+
+    def _versions_dir(self, video_id: str) -> Path:
+        return self.video_dir(video_id) / "versions"
+
+    def transcript_versions(self, video_id: str) -> list[TranscriptVersion]:
+        """The transcripts a video had before its current one, oldest first."""
+        found = []
+        for path in self._versions_dir(video_id).glob("*.json"):
+            if path.stem.isdigit():
+                data = read_json(path)
+                found.append(TranscriptVersion(int(path.stem), float(data["replaced"]),
+                                               Transcript.from_json(data["transcript"])))
+        return sorted(found, key=lambda v: v.number)
+
+    def replace_transcript(self, transcript: Transcript) -> TranscriptVersion | None:
+        """Make *transcript* the video's current one, keeping the one it replaces as a version.
+
+        The old transcript is written as a version first, then the new one replaces
+        ``transcript.json`` with an atomic rename: a crash between the two leaves the old
+        transcript current (and a copy of it as a version), never none.
+        """
+        with self.lock(f"transcript-{transcript.video_id}"):
+            old = self.load_transcript(transcript.video_id)
+            kept = None
+            if old is not None:
+                number = len(self.transcript_versions(transcript.video_id)) + 1
+                kept = TranscriptVersion(number, time.time(), old)
+                write_json_atomic(self._versions_dir(transcript.video_id) / f"{number}.json",
+                                  {"replaced": kept.replaced, "transcript": old.to_json()})
+            self.save_transcript(transcript)
+            return kept
+
+    # -- exported clips ----------------------------------------------------------------------
+
+    def _exports_path(self, video_id: str) -> Path:
+        return self.root / "exports" / f"{video_id}.json"
+
+    def record_export(self, video_id: str, path: Path, sha256: str) -> None:
+        """Note a clip file exported from *video_id*, so a takedown can remove it."""
+        with self.lock("exports"):
+            records = [asdict(r) for r in self.exports(video_id)
+                       if r.path != str(path.resolve())]
+            records.append(asdict(ExportRecord(str(path.resolve()), sha256, time.time())))
+            write_json_atomic(self._exports_path(video_id), records)
+
+    def exports(self, video_id: str) -> list[ExportRecord]:
+        """Clip files exported from *video_id*."""
+        path = self._exports_path(video_id)
+        return [ExportRecord(**r) for r in read_json(path)] if path.is_file() else []
+
+    def clips_dir(self, video_id: str) -> Path:
+        """Where the HTTP API keeps the clips it cut from a video (a cache)."""
+        return self.root / "clips" / video_id
+
+    # -- takedowns ---------------------------------------------------------------------------
+
+    def _removal_path(self, removal_id: str) -> Path:
+        return self.root / "removals" / f"{removal_id}.json"
+
+    def record_removal(self, removal: Removal) -> None:
+        """Store a takedown record (the intent before any deletion, the completion after)."""
+        write_json_atomic(self._removal_path(removal.id), asdict(removal))
+
+    def removals(self) -> list[Removal]:
+        """Every takedown record, the audit log: oldest first."""
+        folder = self.root / "removals"
+        found = [Removal.from_json(read_json(p)) for p in folder.glob("*.json")]
+        return sorted(found, key=lambda r: (r.requested, r.id))
+
+    def pending_removals(self) -> list[Removal]:
+        """Takedowns recorded and not completed (their remover may have crashed)."""
+        return [r for r in self.removals() if r.completed is None]
+
+    def hidden(self) -> Hidden:
+        """What searches and listings must leave out: the items of unfinished takedowns."""
+        pending = self.pending_removals()
+        return Hidden(frozenset(v for r in pending for v in r.video_ids),
+                      frozenset(a for r in pending for a in r.article_ids))
+
+    def delete_article(self, article_id: str) -> None:
+        """Delete a stored article and drop it from the video URLs it linked."""
+        with self.lock("sources"):
+            for path in sorted((self.root / "sources").glob("*.json")):
+                record = SourceRecord.from_json(read_json(path))
+                if article_id in record.articles:
+                    kept = tuple(a for a in record.articles if a != article_id)
+                    write_json_atomic(path, asdict(replace(record, articles=kept)))
+        (self.root / "articles" / f"{article_id}.json").unlink(missing_ok=True)
+
+    def delete_video(self, video_id: str) -> None:
+        """Delete a video's media, transcript, versions, cut clips, exported clip files (those
+        that still hold the bytes we wrote) and the records of the URLs that served it."""
+        meta = self.video_meta(video_id)
+        urls = set(meta.urls) if meta else set()
+        for export in self.exports(video_id):
+            target = Path(export.path)
+            sidecar = target.with_suffix(".json")
+            with contextlib.suppress(OSError):
+                if target.is_file() and _file_sha256(target) == export.sha256:
+                    for extra in (".srt", ".vtt"):
+                        target.with_suffix(extra).unlink(missing_ok=True)
+                    sidecar.unlink(missing_ok=True)
+                    target.unlink()
+        shutil.rmtree(self.clips_dir(video_id), ignore_errors=True)
+        with self.lock("sources"):
+            for path in sorted((self.root / "sources").glob("*.json")):
+                record = SourceRecord.from_json(read_json(path))
+                if record.video_id == video_id or record.url in urls:
+                    path.unlink(missing_ok=True)
+        # The metadata goes last: it is how the files above were found.
+        folder = self.video_dir(video_id)
+        for child in sorted(folder.glob("*")):
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            elif child.name != "meta.json":
+                child.unlink(missing_ok=True)
+        (folder / "meta.json").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        self._exports_path(video_id).unlink(missing_ok=True)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

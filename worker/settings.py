@@ -20,7 +20,13 @@ class Settings(BaseSettings):
                            "transcripts and the index live.")
     model: str = Field("tiny.en", description="Whisper model: tiny.en (bundled), a name "
                        "faster-whisper knows, or a CTranslate2 model directory.")
-    compute_type: str = Field("int8", description="CTranslate2 compute type.")
+    compute_type: str | None = Field(None, description="CTranslate2 compute type; unset: "
+                                     "float16 on CUDA, int8 on the CPU.")
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$", description="Where Whisper runs: "
+                        "auto (CUDA when CTranslate2 sees a CUDA device, else the CPU), cpu "
+                        "or cuda.")
+    max_clip_seconds: float = Field(600.0, gt=0, description="Longest clip exported (CLI, "
+                                    "HTTP), in seconds.")
     cpu_threads: int = Field(DEFAULT_CPU_THREADS, ge=0, description="CTranslate2 threads per "
                              "transcription (0: one per core for each worker process).")
     batch_size: int = Field(8, ge=0, le=64, description="30-second windows "

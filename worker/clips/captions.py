@@ -25,7 +25,7 @@ def clip_transcript(transcript: Transcript, start: float, end: float) -> Transcr
         return replace(word, start=round(min(max(word.start - start, 0.0), length), 3),
                        end=round(min(max(word.end - start, 0.0), length), 3))
 
-    segments = []
+    segments: list[Segment] = []
     for seg in transcript.segments:
         words = tuple(moved(w) for w in seg.words if start <= (w.start + w.end) / 2 <= end)
         if not words:

@@ -39,7 +39,7 @@ _REENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt",
 def cut_clip(media: Path, start: float, end: float, dest: Path, *,
              mode: CutMode = CutMode.REENCODE, timeout: float = 1800.0,
              name: str = "the video") -> None:
-    """Write the stretch *start*–*end* (seconds) of *media* to *dest* as an MP4.
+    """Write the stretch *start* to *end* (seconds) of *media* to *dest* as an MP4.
 
     The input guards of the audio decoding hold: the demuxer is forced from the sniffed
     container and only the ``file`` protocol is allowed.  Metadata of the original (titles,

@@ -70,7 +70,7 @@ def _software() -> dict[str, str]:
 
 
 def check_bounds(start: float, end: float, duration: float, max_seconds: float) -> float:
-    """The clip's end after checking *start*–*end* against the video; raises ClipError."""
+    """The clip's end after checking *start* to *end* against the video; raises ClipError."""
     if not (start >= 0 and end > start):
         raise ClipError(f"a clip must end after it starts, at 0 s or later (got {start:g}–"
                         f"{end:g})")
@@ -101,7 +101,7 @@ def _check_target(target: Path) -> None:
 def export_clip(data: DataDir, video_id: str, start: float, end: float, target: Path, *,
                 timeout: float = 1800.0, max_seconds: float = DEFAULT_MAX_CLIP_SECONDS,
                 mode: CutMode = CutMode.REENCODE) -> ExportedClip:
-    """Cut *start*–*end* of a stored video to *target* with captions and a sidecar.
+    """Cut *start* to *end* of a stored video to *target* with captions and a sidecar.
 
     Written beside *target*: ``.srt`` and ``.vtt`` captions in clip time, and the sidecar
     ``.json`` (last, since it describes the others).  Each file is written to a temporary

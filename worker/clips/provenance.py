@@ -101,7 +101,7 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
         raise VerificationError(f"{path} is not a briefing clip sidecar ({FORMAT})")
     try:
         for key in ("clip", "original", "words", "start", "end"):
-            data[key]  # noqa: B018 - a KeyError names the missing field
+            data[key]  # a KeyError names the missing field
         str(data["clip"]["sha256"])
         str(data["original"]["video_id"])
     except (KeyError, TypeError) as exc:

@@ -105,17 +105,21 @@ class ModelProvider:
     """Loads the Whisper model on first use and keeps it for the life of the process."""
 
     name: str
-    compute_type: str = "int8"
+    compute_type: str | None = None  # None: float16 on CUDA, int8 on the CPU
     cpu_threads: int = DEFAULT_CPU_THREADS
     cache_dir: Path | None = None  # where models assembled from parts are kept
-    _loaded: LoadedModel | None = field(default=None, init=False, repr=False)
+    device: str = "cpu"  # cpu, cuda or auto (worker.speech.models.resolve_device)
+    _loaded: dict[str, LoadedModel] = field(default_factory=dict, init=False, repr=False)
 
-    def get(self) -> LoadedModel:
-        """The loaded model."""
-        if self._loaded is None:
-            self._loaded = load_model(self.name, compute_type=self.compute_type,
-                                      cpu_threads=self.cpu_threads, cache_dir=self.cache_dir)
-        return self._loaded
+    def get(self, name: str | None = None) -> LoadedModel:
+        """The loaded model: the configured one, or *name* (a re-transcription's choice);
+        each is loaded once and kept."""
+        name = name or self.name
+        if name not in self._loaded:
+            self._loaded[name] = load_model(name, compute_type=self.compute_type,
+                                            cpu_threads=self.cpu_threads,
+                                            cache_dir=self.cache_dir, device=self.device)
+        return self._loaded[name]
 
 
 @dataclass

@@ -32,7 +32,7 @@ from urllib.request import url2pathname
 
 from indexer.domain import Article, Transcript
 from indexer.index import SearchIndex
-from worker.errors import BriefingError, DownloadError, MediaError
+from worker.errors import BriefingError, DownloadError, MediaError, NotFoundError
 from worker.intake.fetch import copy_local, download
 from worker.intake.reading import read_article
 from worker.pipeline.context import Context, Phase
@@ -53,6 +53,7 @@ __all__ = [
     "fail_video",
     "index_step",
     "index_video",
+    "retranscribe_step",
     "tidy_index",
     "transcribe_step",
     "video_urls_to_process",
@@ -186,7 +187,8 @@ def download_step(ctx: Context, url: str, stop: threading.Event | None = None) -
 # -- transcribe -------------------------------------------------------------------------------
 
 
-def _transcribe_stored(ctx: Context, url: str, video_id: str) -> Transcript:
+def _transcribe_stored(ctx: Context, url: str, video_id: str,
+                       model_name: str | None = None) -> Transcript:
     media = ctx.data.video_file(video_id)
     if media is None:
         raise DownloadError(f"video {video_id} is not stored")
@@ -195,7 +197,7 @@ def _transcribe_stored(ctx: Context, url: str, video_id: str) -> Transcript:
     # Each phase is announced before it starts: loading the model and decoding the audio
     # take seconds in which no fraction moves.
     ctx.progress.phase(url, Phase.LOADING_MODEL)
-    model = ctx.models.get()
+    model = ctx.models.get(model_name)
     ctx.progress.phase(url, Phase.EXTRACTING_AUDIO)
     with decoded_audio(media, ctx.scratch, timeout=ctx.ffmpeg_timeout,
                        name="the video") as audio:
@@ -203,7 +205,6 @@ def _transcribe_stored(ctx: Context, url: str, video_id: str) -> Transcript:
         transcript = transcribe_windows(
             audio.windows(), audio.duration, model, video_id, options,
             lambda fraction: ctx.progress.transcribed(url, fraction))
-    ctx.data.save_transcript(transcript)
     return transcript
 
 
@@ -217,9 +218,34 @@ def transcribe_step(ctx: Context, url: str, video_id: str) -> bool:
             return False
         started = time.monotonic()
         transcript = _transcribe_stored(ctx, url, video_id)
+        ctx.data.save_transcript(transcript)
     log.info("transcribed video %s (%d segments, %.1f s of audio) in %.1f s", video_id,
              len(transcript.segments), transcript.duration, time.monotonic() - started)
     return True
+
+
+def retranscribe_step(ctx: Context, video_id: str, model_name: str | None = None) -> int:
+    """Transcribe a stored video again (with *model_name*, default the configured model),
+    make the result its transcript and re-index it; returns the number of the version the
+    old transcript was kept as (0 when it had none).
+
+    The old transcript is kept as a version and the new one replaces it atomically
+    (``DataDir.replace_transcript``); the index is then written by :func:`index_step`, the
+    one index write, so everything that follows an index write follows this one too.
+    """
+    if video_id in ctx.data.hidden().video_ids or ctx.data.video_file(video_id) is None:
+        raise NotFoundError(f"no stored video {video_id}")
+    url = ctx.data.video_url(video_id)
+    # The video's state stays done meanwhile: its old transcript is searchable until the
+    # new one replaces it, and stays so if this fails.
+    with ctx.locks.hold(video_lock(video_id), wait=ctx.waits.video):
+        started = time.monotonic()
+        transcript = _transcribe_stored(ctx, url, video_id, model_name)
+        kept = ctx.data.replace_transcript(transcript)
+    log.info("re-transcribed video %s with %s (%d segments) in %.1f s", video_id,
+             transcript.model, len(transcript.segments), time.monotonic() - started)
+    index_step(ctx, url, video_id)
+    return kept.number if kept is not None else 0
 
 
 # -- index ------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from worker.pipeline.context import Context, ModelProvider, NullProgress, Progre
 from worker.pipeline.locks import FileLocks, Locks
 from worker.pipeline.maintenance import open_index, repair_pending
 from worker.pipeline.policy import LockWaits, RetryPolicy
+from worker.pipeline.takedown import finish_removals
 from worker.settings import Settings
 from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
@@ -51,7 +52,7 @@ def transcribe_options(settings: Settings) -> TranscribeOptions:
 def model_provider(settings: Settings) -> ModelProvider:
     """A lazy model loader for the configured model."""
     return ModelProvider(settings.model, settings.compute_type, settings.cpu_threads,
-                         cache_dir=settings.data_dir / "models")
+                         cache_dir=settings.data_dir / "models", device=settings.device)
 
 
 def build_context(settings: Settings, progress: Progress | None = None, *,
@@ -69,7 +70,7 @@ def build_context(settings: Settings, progress: Progress | None = None, *,
     run = claim_run(data.root)
     index = open_index(data)
     repair_pending(data, index)
-    return Context(
+    ctx = Context(
         data=data,
         index=index,
         jobs=JobStore(data.jobs_db),
@@ -85,3 +86,6 @@ def build_context(settings: Settings, progress: Progress | None = None, *,
         progress=progress or NullProgress(),
         run=run,
     )
+    # A takedown a crashed run left half done is finished before any new work.
+    finish_removals(ctx)
+    return ctx

@@ -42,11 +42,13 @@ INGEST_TASK = "briefing.ingest_article"
 DOWNLOAD_TASK = "briefing.download_video"
 TRANSCRIBE_TASK = "briefing.transcribe_video"
 INDEX_TASK = "briefing.index_video"
+RETRANSCRIBE_TASK = "briefing.retranscribe_video"
 ROUTES = {
     INGEST_TASK: {"queue": MEDIA},  # reading an article is a fetch too
     DOWNLOAD_TASK: {"queue": MEDIA},
     TRANSCRIBE_TASK: {"queue": TRANSCRIBE},
     INDEX_TASK: {"queue": INDEX},
+    RETRANSCRIBE_TASK: {"queue": TRANSCRIBE},
 }
 
 HARD_LIMIT_GRACE = 60.0  # the soft limit lets a task record why it stopped; then SIGKILL
@@ -230,6 +232,22 @@ def submit_ingest(settings: Settings, jobs: JobStore, source: str,
         jobs.set_job_state(job_id, JobState.FAILED, f"not queued: {reason}")
         raise BrokerUnavailableError(reason) from exc
     return job_id
+
+
+def submit_retranscribe(settings: Settings, video_id: str, model: str | None) -> str:
+    """Queue a re-transcription of *video_id* (on the transcribe queue); the task's id.
+
+    Raises :class:`~worker.errors.BrokerUnavailableError` when the broker cannot be reached.
+    """
+    if not settings.broker_url:
+        raise BrokerUnavailableError("no broker is configured (set BRIEFING_BROKER_URL)")
+    try:
+        result = producer(settings).send_task(
+            RETRANSCRIBE_TASK, kwargs={"video_id": video_id, "model": model}, queue=TRANSCRIBE)
+    except broker_errors() as exc:
+        raise BrokerUnavailableError(f"the broker at {redacted(settings.broker_url)} cannot "
+                                     f"be reached ({exc})") from exc
+    return str(result.id)
 
 
 def broker_down(exc: BaseException) -> bool:

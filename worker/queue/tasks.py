@@ -33,6 +33,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.worker.request import Request
 
+from worker.errors import BriefingError
 from worker.pipeline.attempts import Classify, Verdict, run_step
 from worker.pipeline.context import Context
 from worker.pipeline.inline import for_job
@@ -42,6 +43,7 @@ from worker.pipeline.steps import (
     fail_job,
     fail_video,
     index_step,
+    retranscribe_step,
     transcribe_step,
 )
 from worker.queue.app import app, runtime
@@ -52,6 +54,7 @@ from worker.queue.config import (
     INDEX_LIMIT,
     INDEX_TASK,
     INGEST_TASK,
+    RETRANSCRIBE_TASK,
     TRANSCRIBE_TASK,
     QueuePolicy,
     broker_down,
@@ -60,7 +63,7 @@ from worker.queue.publish import publish_step
 from worker.storage.states import Step
 
 __all__ = ["TASKS", "app", "download_video", "index_video", "ingest_article",
-           "transcribe_video"]
+           "retranscribe_video", "transcribe_video"]
 
 log = logging.getLogger("briefing.worker")
 
@@ -262,5 +265,18 @@ def index_video(self: _Step, job_id: str, url: str, video_id: str) -> None:
     _run(self, job_id, url, lambda ctx: index_step(ctx, url, video_id))
 
 
+@app.task(name=RETRANSCRIBE_TASK, bind=True, max_retries=None, ignore_result=True,
+          acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+def retranscribe_video(self: Task, video_id: str, model: str | None = None) -> None:
+    """Transcribe a stored video again and re-index it (``retranscribe_step``); no job."""
+    ctx = runtime().ctx
+    try:
+        retranscribe_step(ctx, video_id, model)
+    except BriefingError as exc:
+        if exc.transient and self.request.retries < ctx.retry.max_retries:
+            raise self.retry(countdown=ctx.retry.delay(self.request.retries), exc=exc) from exc
+        log.error("re-transcribing video %s failed: %s", video_id, exc)
+
+
 # Every task, for whoever must be sure they are registered on the app.
-TASKS = (ingest_article, download_video, transcribe_video, index_video)
+TASKS = (ingest_article, download_video, transcribe_video, index_video, retranscribe_video)

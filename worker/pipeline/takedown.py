@@ -1,0 +1,118 @@
+"""Takedowns: removing an article or a video, and every trace of it, crash-safely.
+
+1. The removal is planned and **recorded first** (:class:`~worker.storage.datadir.Removal`,
+   with the reason: the audit record).  From that moment searches and listings leave its
+   items out (``DataDir.hidden``), whatever happens next.
+2. The files go: media, transcript and its versions, cut and exported clips, the records of
+   the URLs that served the video; the article's record and its links.
+3. Under the index lock its index documents go, and the videos it leaves to other articles
+   are written again with the articles that still link them (through
+   :func:`worker.pipeline.steps.index_video`, the one index write).
+4. The record is marked completed.
+
+Every step is idempotent, so a removal interrupted anywhere (the process killed, the disk
+full) is simply run again: :func:`finish_removals` does so whenever a runner starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import replace
+
+from indexer.errors import BriefingError
+from worker.errors import NotFoundError
+from worker.pipeline.context import Context
+from worker.pipeline.locks import INDEX_LOCK
+from worker.pipeline.steps import index_video, tidy_index
+from worker.storage.datadir import Removal
+
+__all__ = ["finish_removals", "plan_removal", "take_down"]
+
+log = logging.getLogger(__name__)
+
+
+def _new_id() -> str:
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
+
+
+def plan_removal(ctx: Context, kind: str, target: str, reason: str, by: str) -> Removal:
+    """What removing article or video *target* takes away; raises NotFoundError.
+
+    An article takes with it each video it links that no other article (not itself being
+    removed) links; a video shared with another article is kept and re-indexed without it.
+    """
+    data = ctx.data
+    hidden = data.hidden()
+    if kind == "video":
+        if target in hidden.video_ids or data.video_meta(target) is None:
+            raise NotFoundError(f"no stored video {target}")
+        return Removal(_new_id(), kind, target, reason, time.time(), (), (target,), (), by)
+    if kind != "article":
+        raise ValueError(f"unknown kind {kind!r}")
+    article = data.load_article(target) if target not in hidden.article_ids else None
+    if article is None:
+        raise NotFoundError(f"no stored article {target}")
+    video_ids: list[str] = []
+    for url in article.video_urls:
+        record = data.source(url)
+        if record is not None and record.video_id and record.video_id not in video_ids:
+            video_ids.append(record.video_id)
+    gone: list[str] = []
+    kept: list[str] = []
+    for video_id in video_ids:
+        if video_id in hidden.video_ids:
+            continue
+        others = [a for a in data.linking_articles(video_id)
+                  if a.id != target and a.id not in hidden.article_ids]
+        (kept if others else gone).append(video_id)
+    return Removal(_new_id(), kind, target, reason, time.time(), (target,), tuple(gone),
+                   tuple(kept), by)
+
+
+def _carry_out(ctx: Context, removal: Removal) -> Removal:
+    data = ctx.data
+    for video_id in removal.video_ids:
+        data.delete_video(video_id)
+    for article_id in removal.article_ids:
+        data.delete_article(article_id)
+    with ctx.locks.hold(INDEX_LOCK, wait=ctx.waits.index), ctx.index.batch():
+        for video_id in removal.video_ids:
+            ctx.index.remove_video(video_id)
+        for article_id in removal.article_ids:
+            ctx.index.remove_article(article_id)
+        for video_id in removal.kept_videos:
+            if data.has_transcript(video_id):
+                index_video(ctx, video_id)
+    done = replace(removal, completed=time.time())
+    data.record_removal(done)
+    tidy_index(ctx.index)
+    return done
+
+
+def take_down(ctx: Context, kind: str, target: str, reason: str, by: str) -> Removal:
+    """Remove article or video *target* and every trace of it; returns the audit record."""
+    removal = plan_removal(ctx, kind, target, reason, by)
+    ctx.data.record_removal(removal)  # first: from here on, nothing shows it
+    log.info("taking down %s %s (%s): %d video(s), %d kept", kind, target, reason,
+             len(removal.video_ids), len(removal.kept_videos))
+    return _carry_out(ctx, removal)
+
+
+def finish_removals(ctx: Context) -> int:
+    """Complete the takedowns an earlier run recorded and did not finish; how many.
+
+    A removal that fails again stays pending (its items stay hidden) and is logged.
+    """
+    finished = 0
+    for removal in ctx.data.pending_removals():
+        try:
+            _carry_out(ctx, removal)
+        except (OSError, BriefingError) as exc:
+            log.warning("could not finish the takedown %s: %s", removal.id, exc)
+            continue
+        finished += 1
+    if finished:
+        log.info("finished %d takedown(s) an earlier run left unfinished", finished)
+    return finished

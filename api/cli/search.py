@@ -98,6 +98,7 @@ def search(
 ) -> None:
     """Search what was said (time-coded clips) and written (articles)."""
     from indexer import SearchIndex, has_index
+    from worker.storage.datadir import DataDir
     from worker.storage.datadir import index_root as index_root_of
 
     data_dir = search_data_dir()
@@ -106,10 +107,13 @@ def search(
         if not has_index(index_root):
             raise BriefingError(f"nothing indexed yet in {data_dir}: run "
                                 "`briefing ingest ARTICLE` first")
+        # Items of a takedown in progress are left out from the moment it is recorded.
+        hidden = DataDir(data_dir).hidden()
         index = SearchIndex(index_root)
         results = index.search(query, limit=limit, kind=kind, source=source,
                                published_from=published_from, published_to=published_to,
-                               language=language)
+                               language=language, hidden_videos=hidden.video_ids,
+                               hidden_articles=hidden.article_ids)
         index.close()
     if as_json:
         payload = {"query": query, "results": [r.to_json() for r in results]}

@@ -85,11 +85,14 @@ def search(
 ) -> SearchResponse:
     """Clips and articles ranked together, best first: the objects ``briefing search --json``
     prints, with the total, paging, and the articles the results come from."""
+    # Items of a takedown in progress are left out from the moment it is recorded.
+    hidden = services.data.hidden()
     page = services.index.search_page(
         q, limit=limit, offset=offset, kind=kind, source=source or None,
         published_from=published_from.isoformat() if published_from else None,
         published_to=published_to.isoformat() if published_to else None,
-        language=language or None,
+        language=language or None, hidden_videos=hidden.video_ids,
+        hidden_articles=hidden.article_ids,
     )
     following = offset + limit
     return SearchResponse(

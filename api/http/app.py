@@ -21,9 +21,12 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.http.clips import router as clips_router
 from api.http.errors import install_error_handlers
 from api.http.ingest import read_router as jobs_router
 from api.http.ingest import write_router as ingest_router
+from api.http.manage import read_router as browse_router
+from api.http.manage import write_router as manage_router
 from api.http.search import router as search_router
 from api.http.services import build_services
 from api.http.videos import router as videos_router
@@ -188,6 +191,7 @@ def create_app(settings: Settings) -> FastAPI:
             if services.worker is not None:
                 await anyio.to_thread.run_sync(services.worker.stop)
             services.index.close()
+            services.release()
 
     app = FastAPI(
         title="briefing",
@@ -204,8 +208,11 @@ def create_app(settings: Settings) -> FastAPI:
     bearer = HTTPBearer(auto_error=False, description="BRIEFING_API_TOKEN")
     # Declared for the schema only when a token is set; WriteRoute does the checking.
     app.include_router(ingest_router, dependencies=[Security(bearer)] if services.token() else [])
+    app.include_router(manage_router, dependencies=[Security(bearer)] if services.token() else [])
     app.include_router(jobs_router)
+    app.include_router(browse_router)
     app.include_router(search_router)
+    app.include_router(clips_router)
     app.include_router(videos_router)
     _add_web(app)
     app.add_middleware(HeadAsGet, routes=app.router.routes)

@@ -36,6 +36,15 @@ class _Task:
     content: str | None
 
 
+@dataclass(frozen=True)
+class _Call:
+    """Other work for the worker's thread and Context (a re-transcription): it takes turns
+    with the jobs, so a transcription still has the cores to itself."""
+
+    label: str
+    work: Callable[[Context], object]
+
+
 class InlineWorker:
     """A single background thread that runs ingest jobs in the order they were submitted."""
 
@@ -45,7 +54,7 @@ class InlineWorker:
         # rebuilding it first, and the server must answer (503) meanwhile, not hang.
         self._ctx = ctx
         self.jobs = jobs
-        self._queue: queue.Queue[_Task | None] = queue.Queue(maxsize=max_pending)
+        self._queue: queue.Queue[_Task | _Call | None] = queue.Queue(maxsize=max_pending)
         self._thread: threading.Thread | None = None
         self._current: str | None = None
 
@@ -80,6 +89,17 @@ class InlineWorker:
                                   "try again later") from None
         return job_id
 
+    def submit_call(self, label: str, work: Callable[[Context], object]) -> None:
+        """Run *work* with the worker's Context on its thread, after the jobs before it.
+
+        Raises :class:`WorkerBusyError` when too many tasks are already waiting.
+        """
+        try:
+            self._queue.put_nowait(_Call(label, work))
+        except queue.Full:
+            raise WorkerBusyError(f"{self._queue.maxsize} tasks are already waiting; "
+                                  "try again later") from None
+
     @property
     def ctx(self) -> Context:
         """The pipeline context (built on first use when given as a factory)."""
@@ -92,6 +112,12 @@ class InlineWorker:
             task = self._queue.get()
             if task is None:
                 return
+            if isinstance(task, _Call):
+                try:
+                    task.work(self.ctx)
+                except Exception:
+                    log.exception("%s failed", task.label)
+                continue
             self._current = task.job_id
             try:
                 run_job(self.ctx, task.job_id, task.source, task.content)
@@ -117,7 +143,7 @@ class InlineWorker:
                 task = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if task is not None:
+            if isinstance(task, _Task):
                 self.jobs.set_job_state(task.job_id, JobState.FAILED,
                                         "the server stopped before this job started")
         if self._thread is None:

@@ -17,6 +17,9 @@ __all__ = [
     "HTTP_URL_PATTERN",
     "ArticleInfo",
     "ArticleLink",
+    "ArticleListItem",
+    "ArticlePage",
+    "ArticleRefOut",
     "ArticleResult",
     "CalendarDate",
     "ClipResult",
@@ -27,11 +30,17 @@ __all__ = [
     "JobAccepted",
     "JobOut",
     "JobVideoOut",
+    "RemovalOut",
+    "RetranscribeAccepted",
+    "RetranscribeRequest",
     "SearchResponse",
     "SegmentOut",
     "TranscriptOut",
     "TranscriptSummary",
+    "TranscriptVersionOut",
+    "VideoListItem",
     "VideoOut",
+    "VideoPage",
     "VideoSource",
     "WordOut",
 ]
@@ -239,6 +248,9 @@ class VideoOut(BaseModel):
     sources: list[VideoSource]
     articles: list[ArticleInfo]
     transcript: TranscriptSummary | None
+    versions: list[TranscriptVersionOut] = Field(
+        default_factory=list, description="Earlier transcripts, kept when the video was "
+        "transcribed again, oldest first.")
 
 
 class WordOut(BaseModel):
@@ -290,3 +302,109 @@ class HealthOut(BaseModel):
     checks: dict[str, HealthCheck] = Field(description="index, data_dir, broker and, with a "
                                            "broker, workers (answering a ping); without "
                                            "one, worker (the in-process one).")
+
+
+# -- browsing, takedown, re-transcription ------------------------------------------------------
+
+
+class TranscriptVersionOut(BaseModel):
+    """A transcript the video had before (kept when it was transcribed again)."""
+
+    version: int = Field(description="1 for the first transcript the video had.")
+    model: str
+    model_version: str
+    language: str
+    segments: int
+    replaced: float = Field(description="When it stopped being current (Unix time).")
+
+
+class ArticleRefOut(BaseModel):
+    """An article linking a video, as listings show it."""
+
+    url: str
+    title: str
+    source: str
+    published: str
+
+
+class VideoListItem(BaseModel):
+    """A stored video in a listing."""
+
+    video_id: str
+    title: str = Field(description="The earliest linking article's title (else the file name).")
+    source: str
+    published: str = Field(description="The newest linking article's date, YYYY-MM-DD or ''.")
+    stored: float = Field(description="When its bytes were first stored (Unix time).")
+    duration: float | None = Field(description="Seconds, once transcribed.")
+    state: str
+    error: str
+    language: str
+    model: str
+    urls: list[str]
+    articles: list[ArticleRefOut]
+
+
+class VideoPage(BaseModel):
+    """One page of stored videos, newest first."""
+
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None
+    items: list[VideoListItem]
+
+
+class ArticleListItem(BaseModel):
+    """A stored article in a listing."""
+
+    id: str
+    url: str
+    title: str
+    source: str
+    published: str
+    stored: float = Field(description="When it was last stored (Unix time).")
+    video_ids: list[str]
+    languages: list[str]
+
+
+class ArticlePage(BaseModel):
+    """One page of stored articles, newest published first."""
+
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None
+    items: list[ArticleListItem]
+
+
+class RemovalOut(BaseModel):
+    """The audit record of a takedown."""
+
+    id: str
+    kind: str = Field(description="article or video")
+    target: str
+    reason: str
+    requested: float = Field(description="Unix time.")
+    completed: float | None = Field(description="Unix time; null while unfinished.")
+    article_ids: list[str]
+    video_ids: list[str] = Field(description="Videos removed with it.")
+    kept_videos: list[str] = Field(description="Videos kept: another article links them.")
+    by: str
+
+
+class RetranscribeRequest(BaseModel):
+    """Which model to transcribe with again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, max_length=200, description="A Whisper model (tiny.en, "
+                              "base...); the server's BRIEFING_MODEL when unset.")
+
+
+class RetranscribeAccepted(BaseModel):
+    """A re-transcription was queued (or handed to the server's own worker)."""
+
+    video_id: str
+    model: str
+    queued: bool = Field(description="True when on the broker's queue.")
+    task_id: str = Field(description="The queue's task id; '' in-process.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from indexer.domain import SearchPage
 from indexer.errors import BrokenIndexError, SearchIndexError
 from indexer.index import SearchIndex
 from worker.intake.articles import article_id_for
+from worker.pipeline.context import Context
 from worker.settings import Settings
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
@@ -108,6 +109,32 @@ class Services:
     index: SharedIndex
     jobs: JobStore
     worker: InlineWorker | None  # None when a broker runs the jobs
+    # Built on first use by a takedown (worker.pipeline.takedown), which writes the index.
+    _manage: Context | None = None
+    _manage_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def manage_context(self) -> Context:
+        """The pipeline Context of takedowns: the data dir's file locks, and with a broker
+        the fleet's locks first, so a takedown's index write waits for the queue's writer."""
+        with self._manage_lock:
+            if self._manage is None:
+                from worker.pipeline.wiring import build_context
+
+                ctx = build_context(self.settings)
+                if self.settings.broker_url:
+                    from worker.pipeline.locks import BrokerLocks, LockChain
+
+                    ctx = replace(ctx, locks=LockChain(
+                        [BrokerLocks.from_url(self.settings.broker_url), ctx.locks]))
+                self._manage = ctx
+            return self._manage
+
+    def release(self) -> None:
+        """Close the takedown Context's index, if one was opened."""
+        with self._manage_lock:
+            if self._manage is not None:
+                self._manage.index.close()
+                self._manage = None
 
     def submit(self, source: str, content: str | None) -> str:
         """Create an ingest job and start it on the queue or the in-process worker."""

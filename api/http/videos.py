@@ -15,6 +15,7 @@ from api.http.schemas import (
     ErrorBody,
     TranscriptOut,
     TranscriptSummary,
+    TranscriptVersionOut,
     VideoOut,
     VideoSource,
 )
@@ -47,7 +48,7 @@ router = APIRouter(tags=["videos"])
 def _meta(services: Services, video_id: str) -> VideoMeta:
     # Anything but a well-formed id is "not found": it never reaches a file path.
     meta = services.data.video_meta(video_id) if _VIDEO_ID.fullmatch(video_id) else None
-    if meta is None:
+    if meta is None or video_id in services.data.hidden().video_ids:
         raise ApiError(404, "not_found", "no such video")
     return meta
 
@@ -87,6 +88,11 @@ def get_video(video_id: VideoId, services: ServicesDep) -> VideoOut:
         transcript=None if transcript is None else TranscriptSummary(
             language=transcript.language, duration=transcript.duration,
             model=transcript.model, segments=len(transcript.segments)),
+        versions=[TranscriptVersionOut(
+            version=v.number, model=v.transcript.model,
+            model_version=v.transcript.model_version, language=v.transcript.language,
+            segments=len(v.transcript.segments), replaced=v.replaced)
+            for v in services.data.transcript_versions(meta.video_id)],
     )
 
 

@@ -24,6 +24,7 @@
   const playingVideo = $("playing-video");
   const transcriptList = $("transcript");
   const transcriptToggle = $("transcript-toggle");
+  const home = $("home");
   const FILTERS = ["type", "source", "published_from", "published_to", "language"];
   const PAGE_SIZE = 10;
   const VIDEO_ID = /^[0-9a-f]{16}$/;
@@ -166,6 +167,7 @@
     const query = params.get("q") || "";
     if (!query) return;
     state.query = query;
+    home.hidden = true;
     if (!params.has("limit")) params.set("limit", String(PAGE_SIZE));
     if (push) {
       const shown = new URLSearchParams(params);
@@ -279,7 +281,14 @@
       playClip(clip.video_id, clip.start, clip.end, false, article);
       openTranscript();
     });
-    const actions = el("div", "clip-actions", copy, transcript);
+    const download = el("a", "download-clip", "Download clip");
+    download.href = `/videos/${clip.video_id}/clip?start=${clip.start.toFixed(2)}&end=${clip.end.toFixed(2)}`;
+    download.setAttribute("download", "");
+    const cite = el("button", "cite", "Cite");
+    cite.type = "button";
+    cite.title = "Copy a one-line citation of this clip";
+    cite.addEventListener("click", () => copyCitation(cite, clip));
+    const actions = el("div", "clip-actions", copy, transcript, download, cite);
     if (clip.articles.length > 1) {
       const others = clip.articles.slice(1).map((a) => link(a.url, a.title || a.url, true));
       const also = el("span", "also", "Also linked from ");
@@ -298,6 +307,39 @@
     } catch (_) {
       // No clipboard (e.g. plain http on another host): offer the link to copy by hand.
       window.prompt("Copy this link:", url);
+    }
+  }
+
+  // One line naming what was said, who published it, and the video, its time and its hash,
+  // so a reader can find and check the quote without this server.
+  async function citation(clip) {
+    let video = null;
+    try {
+      const response = await fetch(`/videos/${clip.video_id}`, { headers: { Accept: "application/json" } });
+      if (response.ok) video = await response.json();
+    } catch (_) {
+      video = null;
+    }
+    const article = (video && video.articles[0]) || clip.articles[0] || null;
+    const parts = [`“${clip.text.trim()}”`];
+    if (article) {
+      parts.push(`— ${[article.title, article.source, article.published].filter(Boolean).join(", ")}`);
+    }
+    const origin = (video && video.urls[0]) || clip.video_url;
+    let where = `video ${origin} at ${formatTime(clip.start)}–${formatTime(clip.end)}`;
+    if (video) where += ` (SHA-256 ${video.sha256})`;
+    parts.push(`; ${where}.`);
+    // One line: the outside text's own line breaks and controls become spaces.
+    return parts.join(" ").replace(/ ;/, ";").replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ");
+  }
+
+  async function copyCitation(button, clip) {
+    const line = await citation(clip);
+    try {
+      await navigator.clipboard.writeText(line);
+      flash(button, "Citation copied");
+    } catch (_) {
+      window.prompt("Copy this citation:", line);
     }
   }
 
@@ -561,6 +603,91 @@
     transcriptList.scrollTop = Math.max(0, top - transcriptList.clientHeight / 3);
   }
 
+  // -- the home page: latest briefings, running jobs, adding an article ---------------------
+
+  async function getJson(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`${response.status}`);
+    return response.json();
+  }
+
+  async function showHome() {
+    home.hidden = false;
+    let videos;
+    try {
+      videos = await getJson("/videos?limit=10");
+    } catch (_) {
+      $("latest").replaceChildren(el("li", "empty", "The briefings could not be loaded."));
+      return;
+    }
+    $("latest").replaceChildren(...(videos.items.length ? videos.items.map(renderLatest)
+      : [el("li", "empty", "Nothing stored yet: add an article below.")]));
+    loadJobs();
+  }
+
+  function renderLatest(video) {
+    const item = el("li", "briefing");
+    item.dataset.videoId = video.video_id;
+    const title = el("button", "play-video", outside(video.title));
+    title.type = "button";
+    title.addEventListener("click", () => {
+      playClip(video.video_id, 0, video.duration || 0, true, video.articles[0] || null);
+      state.stopAt = null; // the whole video
+    });
+    const meta = el("p", "meta");
+    const values = [video.source, video.published].filter(Boolean).map((v) => outside(v));
+    if (video.duration !== null) values.push(formatTime(video.duration));
+    values.push(el("span", `state state-${video.state}`, video.state));
+    values.forEach((value, index) => meta.append(index ? " · " : "", value));
+    item.append(el("h3", "title", title), meta);
+    return item;
+  }
+
+  async function loadJobs() {
+    let jobs;
+    try {
+      jobs = await getJson("/jobs?active=true&limit=10");
+    } catch (_) {
+      return;
+    }
+    $("jobs").replaceChildren(...(jobs.length ? jobs.map((job) => {
+      const done = job.videos.filter((v) => v.state === "done").length;
+      const line = el("li", "job", outside(job.title || job.source), ` — ${job.state}`);
+      if (job.videos.length) line.append(`, ${done} of ${job.videos.length} videos done`);
+      return line;
+    }) : [el("li", "empty", "No jobs running.")]));
+  }
+
+  $("add-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const status = $("add-status");
+    const headers = { "Content-Type": "application/json", Accept: "application/json" };
+    const token = $("add-token").value.trim();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let response;
+    let body;
+    try {
+      response = await fetch("/articles", {
+        method: "POST", headers, body: JSON.stringify({ url: $("add-url").value.trim() }),
+      });
+      body = await response.json();
+    } catch (_) {
+      status.replaceChildren("The server could not be reached.");
+      status.classList.add("error");
+      return;
+    }
+    status.classList.toggle("error", !response.ok);
+    if (response.ok) {
+      status.replaceChildren(`Added: job ${body.job_id} is ${body.state}.`);
+      $("add-url").value = "";
+      loadJobs();
+    } else if (response.status === 401) {
+      status.replaceChildren("This server needs its API token to add articles.");
+    } else {
+      status.replaceChildren("Not added: ", outside(String(body.detail || response.status)));
+    }
+  });
+
   // -- wiring -----------------------------------------------------------------------------
 
   form.addEventListener("submit", (event) => {
@@ -576,6 +703,7 @@
     formFromParams(params);
     const offset = Number(params.get("offset") || 0);
     if (params.get("q")) search(paramsFromForm(Number.isFinite(offset) ? offset : 0), false);
+    else showHome();
     const clip = clipFromHash();
     if (clip) playClip(clip.videoId, clip.start, clip.end, true);
   }

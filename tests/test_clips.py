@@ -210,3 +210,30 @@ def test_http_clip_errors(api: httpx.Client, video_a: str) -> None:
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     backwards = api.get(f"/videos/{video_a}/clip", params={"start": 9, "end": 3})
     assert backwards.status_code == 400
+
+
+def test_clip_of_25_fps_video_is_frame_accurate(tmp_path: Path) -> None:
+    """At 25 fps one frame is 40 ms: the cut must start and end on the asked frames."""
+    from indexer.domain import Segment, Transcript, Word
+    from worker.clips import export_clip
+    from worker.speech.media import ffmpeg_binary
+
+    source = tmp_path / "hd.mp4"
+    subprocess.run([ffmpeg_binary(), "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x180:rate=25:duration=32", "-i",
+                    str(Path(__file__).parent / "fixtures" / "media" / "briefing-a.mp4"),
+                    "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-g", "50", "-c:a", "aac",
+                    "-shortest", str(source)], check=True)
+    data = DataDir(tmp_path / "data")
+    part = data.tmp / "hd.part"
+    shutil.copy(source, part)
+    meta = data.adopt_video(part, file_sha256(source), source.stat().st_size, "mp4",
+                            "https://news.example/hd.mp4")
+    words = tuple(Word(f" w{i}", i * 0.5, i * 0.5 + 0.4, 0.9) for i in range(60))
+    data.save_transcript(Transcript(meta.video_id, "en", 32.0, "tiny.en", "test",
+                                    (Segment(0, 0.0, 30.0, "words", words),)))
+    for start, end in ((5.3, 15.3), (12.37, 22.41), (0.0, 7.96)):
+        done = export_clip(data, meta.video_id, start, end, tmp_path / "hd-clip.mp4")
+        facts = media_facts(done.clip)
+        assert facts.fps == 25
+        assert abs(facts.duration - (end - start)) <= 1 / 25, (start, end, facts)

@@ -46,7 +46,14 @@ def cut_clip(media: Path, start: float, end: float, dest: Path, *,
     encoder tags) is not carried over.  Raises :class:`MediaError` on failure or time-out.
     """
     container = container_of(media, name)
-    codecs = _REENCODE if mode is CutMode.REENCODE else ["-c", "copy"]
+    if mode is CutMode.REENCODE:
+        # The audio cut to the sample, and its encoder delay left to the MP4 edit list
+        # (which "-avoid_negative_ts make_zero" would undo): otherwise the file is up to an
+        # audio frame (21-46 ms) longer than asked, more than a frame of 25 fps video.
+        codecs = [*_REENCODE, "-af", f"atrim=0:{end - start:.3f}"]
+    else:
+        # Copied packets keep their timestamps from the keyframe before the start.
+        codecs = ["-c", "copy", "-avoid_negative_ts", "make_zero"]
     argv = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
             # Before -i: a fast seek to the keyframe before the start; with re-encoding
             # ffmpeg then decodes and drops the frames up to the exact start.
@@ -55,7 +62,7 @@ def cut_clip(media: Path, start: float, end: float, dest: Path, *,
             "-i", f"file:{media.resolve()}",
             "-t", f"{end - start:.3f}",
             "-map", "0:v:0?", "-map", "0:a:0?", "-map_metadata", "-1", "-sn", "-dn",
-            *codecs, "-avoid_negative_ts", "make_zero", "-movflags", "+faststart",
+            *codecs, "-movflags", "+faststart",
             "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
             "-f", "mp4", f"file:{dest.resolve()}"]
     run_ffmpeg(argv, timeout=timeout, name=name)

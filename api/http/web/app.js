@@ -167,7 +167,10 @@
     const query = params.get("q") || "";
     if (!query) return;
     state.query = query;
+    // Searching leaves the home: its lists go, so a late answer cannot fill them again.
     home.hidden = true;
+    $("latest").replaceChildren();
+    $("jobs").replaceChildren();
     if (!params.has("limit")) params.set("limit", String(PAGE_SIZE));
     if (push) {
       const shown = new URLSearchParams(params);
@@ -617,9 +620,10 @@
     try {
       videos = await getJson("/videos?limit=10");
     } catch (_) {
-      $("latest").replaceChildren(el("li", "empty", "The briefings could not be loaded."));
+      if (!home.hidden) $("latest").replaceChildren(el("li", "empty", "The briefings could not be loaded."));
       return;
     }
+    if (home.hidden) return; // a search started meanwhile
     $("latest").replaceChildren(...(videos.items.length ? videos.items.map(renderLatest)
       : [el("li", "empty", "Nothing stored yet: add an article below.")]));
     loadJobs();
@@ -650,6 +654,7 @@
     } catch (_) {
       return;
     }
+    if (home.hidden) return;
     $("jobs").replaceChildren(...(jobs.length ? jobs.map((job) => {
       const done = job.videos.filter((v) => v.state === "done").length;
       const line = el("li", "job", outside(job.title || job.source), ` — ${job.state}`);

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from indexer.errors import BriefingError, QueryError, SearchIndexError
 from worker.errors import (
@@ -95,10 +96,31 @@ async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.error, exc.detail, exc.headers)
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed(request: Request) -> set[str]:
+    """Every method some route answers at the request's path.
+
+    Starlette answers 405 from the first route whose path matches, naming only its own
+    methods; a path served by several routers (``GET /articles`` and ``POST /articles``)
+    must name them all.
+    """
+    methods: set[str] = set()
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            methods.add(method)
+    return methods
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _STATUS_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (methods := _allowed(request)):
+        headers["Allow"] = ", ".join(sorted(methods))
+    return error_response(exc.status_code, code, str(exc.detail), headers)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -36,6 +36,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _ID = re.compile(r"[0-9a-f]{16}")
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody,
                                                      "description": "No such item."}}
+_READ: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "A parameter is out of range or malformed."}}
 _WRITE: dict[int | str, dict[str, Any]] = {
     **_NOT_FOUND,
     401: {"model": ErrorBody, "description": "Missing or wrong token (when one is set)."},
@@ -64,7 +66,8 @@ State = Annotated[str | None, Query(max_length=20, description="A video state: d
 Language = Annotated[str | None, Query(max_length=16, description="Spoken language code.")]
 
 
-@read_router.get("/videos", response_model=VideoPage, summary="Stored videos, newest first")
+@read_router.get("/videos", response_model=VideoPage, responses=_READ,
+                 summary="Stored videos, newest first")
 def get_videos(services: ServicesDep, limit: Limit = 20, offset: Offset = 0,
                source: Source = None, published_from: From = None, published_to: To = None,
                state: State = None, language: Language = None) -> VideoPage:
@@ -78,7 +81,7 @@ def get_videos(services: ServicesDep, limit: Limit = 20, offset: Offset = 0,
                      items=[VideoListItem(**asdict(v)) for v in page.items])
 
 
-@read_router.get("/articles", response_model=ArticlePage,
+@read_router.get("/articles", response_model=ArticlePage, responses=_READ,
                  summary="Stored articles, newest published first")
 def get_articles(services: ServicesDep, limit: Limit = 20, offset: Offset = 0,
                  source: Source = None, published_from: From = None, published_to: To = None,
@@ -92,7 +95,8 @@ def get_articles(services: ServicesDep, limit: Limit = 20, offset: Offset = 0,
                        items=[ArticleListItem(**asdict(a)) for a in page.items])
 
 
-@read_router.get("/jobs", response_model=list[JobOut], summary="The latest ingest jobs")
+@read_router.get("/jobs", response_model=list[JobOut], responses=_READ,
+                 summary="The latest ingest jobs")
 def get_jobs(services: ServicesDep,
              limit: Annotated[int, Query(ge=1, le=200)] = 20,
              active: Annotated[bool, Query(description="Only queued and running jobs.")] = False,
@@ -152,7 +156,10 @@ def delete_video(video_id: Annotated[str, Path(description="16 hex digits.")],
 
 @write_router.post("/videos/{video_id}/retranscribe", response_model=RetranscribeAccepted,
                    status_code=202, summary="Transcribe a video again",
-                   responses={**_WRITE, 503: {"model": ErrorBody,
+                   responses={**_WRITE,
+                              400: {"model": ErrorBody,
+                                    "description": "The body cannot be decoded as UTF-8."},
+                              503: {"model": ErrorBody,
                                               "description": "The broker is down, or too "
                                               "much work waits."}})
 def post_retranscribe(video_id: Annotated[str, Path(description="16 hex digits.")],

@@ -100,9 +100,16 @@ def test_head_is_answered_wherever_get_is(server: Server, path: str) -> None:
 
 
 def test_head_on_a_write_only_path_is_still_405(server: Server) -> None:
-    response = server.client.head("/articles")
+    # /articles is read too now (GET lists the articles); this path is write-only.
+    response = server.client.head(f"/jobs/{server.job_id}/resume")
     assert response.status_code == 405
     assert "POST" in response.headers.get("allow", "")
+
+
+def test_a_path_of_two_routers_allows_both_methods(server: Server) -> None:
+    response = server.client.put("/articles")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
 
 
 # -- dates and the query -----------------------------------------------------------------------

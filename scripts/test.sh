@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+python3 -m pip install --quiet --disable-pip-version-check -e '.[dev,base]'
 
 # Debian packages the tests use: chromium for the browser tests (driven by Playwright, never
 # a downloaded browser) and redis-server for the queue tests.

@@ -100,3 +100,17 @@ def test_http_retranscribe_runs_on_the_servers_worker(data_dir: Path, site: Site
         unknown = client.post(f"/videos/{video_id}/retranscribe", json={"model": "x",
                                                                          "other": 1})
         assert unknown.status_code == 422
+
+
+def test_retranscribe_all_keeps_a_version_of_each(data_dir: Path) -> None:
+    data = DataDir(data_dir)
+    before = {t.video_id: t for t in data.transcripts()}
+    assert len(before) == 2
+    proc = run(["retranscribe", "--all"], data_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("old transcript kept as version 1") == 2
+    for video_id, old in before.items():
+        (version,) = data.transcript_versions(video_id)
+        assert version.transcript == old
+    neither = run(["retranscribe"], data_dir)
+    assert neither.returncode == 1 and "give VIDEO_ID or --all" in neither.stderr

@@ -101,10 +101,13 @@ def get_jobs(services: ServicesDep,
              limit: Annotated[int, Query(ge=1, le=200)] = 20,
              active: Annotated[bool, Query(description="Only queued and running jobs.")] = False,
              ) -> list[JobOut]:
-    """The latest jobs, newest first (``GET /jobs/{id}`` has one with its stalls)."""
-    jobs = services.jobs.recent(limit if not active else 200)
+    """The latest jobs, newest first (``GET /jobs/{id}`` has one with its stalls); jobs of
+    articles that were taken down are left out."""
+    removed = {a for r in services.data.removals() for a in r.article_ids}
+    jobs = [j for j in services.jobs.recent(200) if j.article_id not in removed]
     if active:
-        jobs = [j for j in jobs if str(j.state) in {"queued", "running"}][:limit]
+        jobs = [j for j in jobs if str(j.state) in {"queued", "running"}]
+    jobs = jobs[:limit]
     return [JobOut(id=j.id, source=j.source, state=str(j.state), article_id=j.article_id,
                    title=j.title, error=j.error, created=j.created, updated=j.updated,
                    runner=j.runner,

@@ -12,7 +12,8 @@ Layout::
     videos/<video_id>/meta.json       sha256, size, container, the URLs that served it
     videos/<video_id>/transcript.json the transcript
     videos/<video_id>/versions/<n>.json transcripts it replaced (re-transcription), oldest first
-    removals/<removal_id>.json        takedowns: what, when, why; pending until completed
+    removals/<removal_id>.json        takedowns: what, when, why (the audit log)
+    removals/pending/<removal_id>.json  takedowns not completed yet: their items are hidden
     exports/<video_id>.json           clips exported from a video (removed with it)
     index/                            the Whoosh index (derived)
     tmp/                              downloads and decoded audio in progress
@@ -407,9 +408,24 @@ class DataDir:
     def _removal_path(self, removal_id: str) -> Path:
         return self.root / "removals" / f"{removal_id}.json"
 
+    def _pending_removal_path(self, removal_id: str) -> Path:
+        return self.root / "removals" / "pending" / f"{removal_id}.json"
+
     def record_removal(self, removal: Removal) -> None:
-        """Store a takedown record (the intent before any deletion, the completion after)."""
-        write_json_atomic(self._removal_path(removal.id), asdict(removal))
+        """Store a takedown record: the intent before any deletion, the completion after.
+
+        An unfinished takedown also has a marker under ``removals/pending/``, written before
+        its record and removed after the completed record, so a crash between the two
+        leaves it pending (it is finished again), never lost; searches read the markers
+        only, not the whole audit log.
+        """
+        marker = self._pending_removal_path(removal.id)
+        if removal.completed is None:
+            write_json_atomic(marker, asdict(removal))
+            write_json_atomic(self._removal_path(removal.id), asdict(removal))
+        else:
+            write_json_atomic(self._removal_path(removal.id), asdict(removal))
+            marker.unlink(missing_ok=True)
 
     def removals(self) -> list[Removal]:
         """Every takedown record, the audit log: oldest first."""
@@ -419,7 +435,9 @@ class DataDir:
 
     def pending_removals(self) -> list[Removal]:
         """Takedowns recorded and not completed (their remover may have crashed)."""
-        return [r for r in self.removals() if r.completed is None]
+        folder = self.root / "removals" / "pending"
+        found = [Removal.from_json(read_json(p)) for p in folder.glob("*.json")]
+        return sorted(found, key=lambda r: (r.requested, r.id))
 
     def hidden(self) -> Hidden:
         """What searches and listings must leave out: the items of unfinished takedowns."""

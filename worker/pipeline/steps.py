@@ -241,6 +241,9 @@ def retranscribe_step(ctx: Context, video_id: str, model_name: str | None = None
     with ctx.locks.hold(video_lock(video_id), wait=ctx.waits.video):
         started = time.monotonic()
         transcript = _transcribe_stored(ctx, url, video_id, model_name)
+        # Marked first: a crash before the index write below leaves the mark, and the next
+        # runner writes the new transcript to the index (maintenance.repair_pending).
+        ctx.data.mark_pending("video", video_id)
         kept = ctx.data.replace_transcript(transcript)
     log.info("re-transcribed video %s with %s (%d segments) in %.1f s", video_id,
              transcript.model, len(transcript.segments), time.monotonic() - started)

@@ -13,6 +13,9 @@
     ├── MediaError                ffmpeg could not turn the file into audio (keeps its stderr)
     ├── TranscriptionError        faster-whisper failed on the audio
     │   └── ModelNotFoundError    the configured model is not installed
+    ├── WatchError                a watch (saved search) that cannot be made as asked
+    │   ├── NoSuchWatchError      no watch by that name or id
+    │   └── WatchExistsError      a watch by that name exists already
     └── BusyError                 transient: someone else has it; try again later
         ├── LockBusyError         another runner holds a lock (carries when its lease ends)
         ├── WorkerBusyError       too many jobs wait for the in-process worker
@@ -40,10 +43,13 @@ __all__ = [
     "LockBusyError",
     "MediaError",
     "ModelNotFoundError",
+    "NoSuchWatchError",
     "QueryError",
     "SearchIndexError",
     "TooLargeError",
     "TranscriptionError",
+    "WatchError",
+    "WatchExistsError",
     "WorkerBusyError",
     "is_transient",
 ]
@@ -83,6 +89,18 @@ class TranscriptionError(BriefingError):
 
 class ModelNotFoundError(TranscriptionError):
     """The configured Whisper model is not installed and cannot be fetched."""
+
+
+class WatchError(BriefingError):
+    """A watch (saved search) that cannot be made as asked: a bad query, filter or webhook."""
+
+
+class NoSuchWatchError(WatchError):
+    """No watch has that name or id."""
+
+
+class WatchExistsError(WatchError):
+    """A watch by that name exists already."""
 
 
 class BusyError(BriefingError):

@@ -15,7 +15,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.errors import BriefingError, QueryError, SearchIndexError
-from worker.errors import BrokerUnavailableError, WorkerBusyError
+from worker.errors import (
+    BrokerUnavailableError,
+    NoSuchWatchError,
+    WatchError,
+    WatchExistsError,
+    WorkerBusyError,
+)
 
 __all__ = [
     "ApiError",
@@ -32,6 +38,7 @@ _STATUS_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "body_too_large",
     416: "range_not_satisfiable",
     422: "invalid_parameters",
@@ -62,6 +69,12 @@ def briefing_status(exc: BriefingError) -> tuple[int, str]:
     """Status and code for one of our errors."""
     if isinstance(exc, QueryError):
         return 400, "bad_query"
+    if isinstance(exc, NoSuchWatchError):
+        return 404, "not_found"
+    if isinstance(exc, WatchExistsError):
+        return 409, "watch_exists"
+    if isinstance(exc, WatchError):
+        return 400, "bad_watch"
     if isinstance(exc, BrokerUnavailableError):
         return 503, "broker_unavailable"
     if isinstance(exc, WorkerBusyError):

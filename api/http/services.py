@@ -17,9 +17,12 @@ from indexer.domain import SearchPage
 from indexer.errors import BrokenIndexError, SearchIndexError
 from indexer.index import SearchIndex
 from worker.intake.articles import article_id_for
+from worker.intake.fetch import FetchLimits
 from worker.settings import Settings
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
+from worker.storage.watches import WatchStore
+from worker.watching.webhooks import DeliveryLoop
 
 __all__ = [
     "EXCERPT_CHARS",
@@ -108,6 +111,9 @@ class Services:
     index: SharedIndex
     jobs: JobStore
     worker: InlineWorker | None  # None when a broker runs the jobs
+    watches: WatchStore
+    fetch_limits: FetchLimits  # what webhook URLs are checked against (as articles are)
+    deliveries: DeliveryLoop | None = None  # webhook retries without a broker
 
     def submit(self, source: str, content: str | None) -> str:
         """Create an ingest job and start it on the queue or the in-process worker."""
@@ -140,8 +146,17 @@ def build_services(settings: Settings) -> Services:
 
         open_index(data).close()
 
+    from worker.pipeline.wiring import article_limits, webhook_policy
+
+    watches = WatchStore(data.watches_db)
+    # Without a broker this server sends the webhooks its jobs' hits make due, and retries
+    # them; with one, the workers' delivery tasks do.
+    deliveries = (None if settings.broker_url else
+                  DeliveryLoop(watches, webhook_policy(settings), settings.webhook_poll))
     return Services(settings=settings, data=data,
-                    index=SharedIndex(data.index_root, rebuild), jobs=jobs, worker=worker)
+                    index=SharedIndex(data.index_root, rebuild), jobs=jobs, worker=worker,
+                    watches=watches, fetch_limits=article_limits(settings),
+                    deliveries=deliveries)
 
 
 def get_services(request: Request) -> Services:

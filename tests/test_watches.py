@@ -298,38 +298,38 @@ def test_timeline_counts_match_a_hand_count_of_the_fixtures(ingested: Ingested) 
     # By hand, from the fixtures: "closed" is said once in briefing-a (linked from article A,
     # Example News, 2026-11-20, and from article B, Other Gazette, 2026-11-21) and once in
     # briefing-b (linked from A only); neither article writes it.  "harbour" is said in
-    # briefing-a and written in article A's title.  A clip counts on its earliest article's
-    # date, under every linking source.
+    # briefing-a and written in article A's title.  A clip counts on the date of each article
+    # linking it, under that article's source.
     ctx = ingested.ctx
 
     def count(query: str, **options: Any) -> dict[str, Any]:
         return mentions(ctx.index.search_page, ctx.data, query, **options).to_json()
 
+    def bars(found: dict[str, Any]) -> list[tuple[str, str, int, int]]:
+        return [(b["start"], b["end"], b["clips"], b["articles"]) for b in found["buckets"]]
+
     closed = count("closed")
-    assert (closed["clips"], closed["articles"]) == (2, 0)
-    assert [(b["start"], b["end"], b["clips"], b["articles"]) for b in closed["buckets"]] == [
-        ("2026-11-20", "2026-11-20", 2, 0)]
-    assert closed["buckets"][0]["sources"] == [
-        {"source": "Example News", "clips": 2, "articles": 0},
-        {"source": "Other Gazette", "clips": 1, "articles": 0}]
+    assert (closed["clips"], closed["articles"]) == (3, 0)
+    assert bars(closed) == [("2026-11-20", "2026-11-20", 2, 0),
+                            ("2026-11-21", "2026-11-21", 1, 0)]
+    assert [b["sources"] for b in closed["buckets"]] == [
+        [{"source": "Example News", "clips": 2, "articles": 0}],
+        [{"source": "Other Gazette", "clips": 1, "articles": 0}]]
 
     harbour = count("harbour", interval="week")
-    assert [(b["start"], b["end"], b["clips"], b["articles"]) for b in harbour["buckets"]] == [
-        ("2026-11-16", "2026-11-22", 1, 1)]  # the ISO week, Monday to Sunday
+    assert bars(harbour) == [("2026-11-16", "2026-11-22", 2, 1)]  # ISO week, Monday first
     assert harbour["buckets"][0]["sources"] == [
         {"source": "Example News", "clips": 1, "articles": 1},
         {"source": "Other Gazette", "clips": 1, "articles": 0}]
 
-    # Bounds keep every interval between them, empty ones too; the source narrows.
-    bounded = count("closed", date_from="2026-11-19", date_to="2026-11-21", source="other gazette")
-    assert [(b["start"], b["clips"]) for b in bounded["buckets"]] == [
-        ("2026-11-19", 0), ("2026-11-20", 1), ("2026-11-21", 0)]
-    assert bounded["buckets"][1]["sources"] == [
-        {"source": "Other Gazette", "clips": 1, "articles": 0}]
-    month = count("closed", interval="month")
-    assert [(b["start"], b["end"], b["clips"]) for b in month["buckets"]] == [
-        ("2026-11-01", "2026-11-30", 2)]
-    assert count("closed", date_from="2026-11-21")["buckets"] == []
+    # Bounds keep every interval between them, empty ones too; a source keeps its own days.
+    bounded = count("closed", date_from="2026-11-19", date_to="2026-11-21",
+                    source="other gazette")
+    assert bars(bounded) == [("2026-11-19", "2026-11-19", 0, 0),
+                             ("2026-11-20", "2026-11-20", 0, 0),
+                             ("2026-11-21", "2026-11-21", 1, 0)]
+    assert bars(count("closed", interval="month")) == [("2026-11-01", "2026-11-30", 3, 0)]
+    assert count("closed", date_from="2026-11-22")["buckets"] == []
 
 
 def test_timeline_over_http_and_the_cli_agree(ingested: Ingested) -> None:

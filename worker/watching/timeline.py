@@ -4,19 +4,21 @@ that *wrote* it, by source.
 The results are exactly a search's (the same matching, sound-alike clips included, clips of
 one video that overlap merged), counted by date:
 
-* a clip counts on the earliest published date of the articles linking its video, under each
-  of their sources; a video no linking article dates counts on the day its transcript was
-  written (it is indexed right after), under "(unknown)" when no article names a source;
+* a clip counts on the published date of each article linking its video, under that
+  article's source: a briefing two outlets carry on two days counts on both (as the
+  published-date filter of a search finds it on both), once per day however many articles
+  of that day link it; a video no linking article dates counts on the day its transcript
+  was written (it is indexed right after), under "(unknown)" when no article names a source;
 * an article counts on its published date, else the day it was stored.
 
-``from``/``to`` bound those dates (inclusive), not the articles' dates in the index, so an
-undated video still counts in the interval it was indexed in.
+``from``/``to`` bound those dates (inclusive); a *source* keeps the days on which an article
+of that source links the clip.  The totals add the intervals up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -119,9 +121,9 @@ def _iso(value: str) -> dt.date | None:
         return None
 
 
-def _video_facts(data: DataDir, video_ids: set[str]
-                 ) -> dict[str, tuple[dt.date | None, tuple[str, ...]]]:
-    """Per video: the date it counts on and the sources of its linking articles.
+def _video_dates(data: DataDir, video_ids: set[str]
+                 ) -> dict[str, dict[dt.date, set[str]]]:
+    """Per video: each day it counts on, with the sources of the articles of that day.
 
     One pass over the URL records (not one per video, as ``linking_articles`` would take).
     """
@@ -135,14 +137,20 @@ def _video_facts(data: DataDir, video_ids: set[str]
         video_id = record.video_id if record.video_id in video_ids else urls.get(record.url, "")
         if video_id:
             linked[video_id].update(record.articles)
-    facts: dict[str, tuple[dt.date | None, tuple[str, ...]]] = {}
+    dates: dict[str, dict[dt.date, set[str]]] = {}
     for video_id, article_ids in linked.items():
+        days: dict[dt.date, set[str]] = {}
         articles = [a for a in (data.load_article(i) for i in sorted(article_ids)) if a]
-        dates = sorted(d for d in (_iso(a.published) for a in articles) if d is not None)
-        day = dates[0] if dates else _day_of(data.video_dir(video_id) / "transcript.json")
-        sources = tuple(sorted({a.source for a in articles if a.source})) or (UNKNOWN_SOURCE,)
-        facts[video_id] = (day, sources)
-    return facts
+        for article in articles:
+            day = _iso(article.published)
+            if day is not None:
+                days.setdefault(day, set()).add(article.source or UNKNOWN_SOURCE)
+        if not days:
+            indexed = _day_of(data.video_dir(video_id) / "transcript.json")
+            if indexed is not None:
+                days[indexed] = {a.source for a in articles if a.source} or {UNKNOWN_SOURCE}
+        dates[video_id] = days
+    return dates
 
 
 def _bounds(text: str | None, name: str) -> dt.date | None:
@@ -168,19 +176,23 @@ def mentions(search: Search, data: DataDir, query: str, *, interval: str = "day"
         raise QueryError(f"unknown interval {interval!r}: use day, week or month") from None
     low, high = _bounds(date_from, "from"), _bounds(date_to, "to")
     page = search(query, limit=MAX_RESULTS, offset=0, source=source or None)
+    wanted = source.strip().lower() if source else ""
     clips = [r for r in page.results if isinstance(r, Clip)]
-    facts = _video_facts(data, {c.video_id for c in clips})
-    dated: list[tuple[dt.date, bool, Iterable[str]]] = []  # (day, is a clip, sources)
+    video_dates = _video_dates(data, {c.video_id for c in clips})
+    dated: list[tuple[dt.date, bool, set[str]]] = []  # (day, is a clip, sources)
     for clip in clips:
-        day, linked = facts[clip.video_id]
-        if day is not None:
-            dated.append((day, True, linked))
+        for day, sources in video_dates[clip.video_id].items():
+            if wanted:
+                sources = {name for name in sources if name.lower() == wanted}
+                if not sources:
+                    continue  # that day's articles are of other sources
+            dated.append((day, True, sources))
     for hit in page.results:
         if isinstance(hit, ArticleHit):
-            day = _iso(hit.published) or _day_of(data.root / "articles" / f"{hit.article_id}.json")
-            if day is not None:
-                dated.append((day, False, (hit.source or UNKNOWN_SOURCE,)))
-    wanted = source.strip().lower() if source else ""
+            written = (_iso(hit.published)
+                       or _day_of(data.root / "articles" / f"{hit.article_id}.json"))
+            if written is not None:
+                dated.append((written, False, {hit.source or UNKNOWN_SOURCE}))
     dated = [d for d in dated if (low is None or d[0] >= low) and (high is None or d[0] <= high)]
     if not dated and (low is None or high is None):
         return Timeline(query, width, (), page.total > len(page.results))
@@ -202,8 +214,6 @@ def mentions(search: Search, data: DataDir, query: str, *, interval: str = "day"
         else:
             bucket.articles += 1
         for name in sources:
-            if wanted and name.lower() != wanted:
-                continue
             counts = bucket.sources.setdefault(name, [0, 0])
             counts[0 if is_clip else 1] += 1
     return Timeline(query, width, tuple(buckets.values()), page.total > len(page.results))

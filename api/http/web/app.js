@@ -622,6 +622,7 @@
     const from = $("published_from").value;
     const to = $("published_to").value;
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "group",
+                               preserveAspectRatio: "xMinYMid meet",
                                "aria-label": `Mentions per ${body.interval}` });
     buckets.forEach((bucket, index) => {
       const x = index * slot + gap / 2;
@@ -649,10 +650,13 @@
       chart.append(bar);
     });
     chart.append(svg("line", { class: "baseline", x1: 0, x2: width, y1: height - axis, y2: height - axis }));
-    chart.append(svg("text", { class: "axis", x: 0, y: height - 4 }, buckets[0].start));
-    if (buckets.length > 1) {
-      chart.append(svg("text", { class: "axis", x: buckets.length * slot, y: height - 4,
-                                 "text-anchor": "end" }, buckets[buckets.length - 1].end));
+    // A date under each of a few bars; under the first and the last of many.
+    const labelled = buckets.length <= 10 ? buckets.map((_, i) => i) : [0, buckets.length - 1];
+    for (const index of labelled) {
+      const anchor = buckets.length <= 10 ? "middle" : (index ? "end" : "start");
+      const x = buckets.length <= 10 ? (index + 0.5) * slot : (index ? (index + 1) * slot : 0);
+      chart.append(svg("text", { class: "axis", x, y: height - 4, "text-anchor": anchor },
+                       buckets[index].start.slice(buckets.length <= 10 ? 5 : 0)));
     }
     timelineChart.replaceChildren(chart);
     timelineCaption.replaceChildren(

@@ -13,15 +13,25 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
+from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
+from whoosh.reading import IndexReader
 
 from indexer.domain import Article, ArticleRef, SearchResult, Transcript
 from indexer.index import article_document, segment_documents
-from indexer.query import ParsedQuery, parse_query
+from indexer.query import (
+    SEARCH_FIELDS,
+    ParsedQuery,
+    expand,
+    parse_query,
+    sound_alike_query,
+    to_whoosh,
+)
 from indexer.schema import build_schema
 from indexer.search import SearcherCache, search_page
+from indexer.vocabulary import Vocabulary, expand_multiterms
 
-__all__ = ["MAX_MATCHES", "Percolator", "parsed"]
+__all__ = ["MAX_MATCHES", "Percolator", "could_match", "parsed"]
 
 # Clips (or the one article) a watch can find in one video: every one, in practice.
 MAX_MATCHES = 500
@@ -34,6 +44,24 @@ def parsed(query: str) -> ParsedQuery:
     Raises :class:`~indexer.errors.QueryError` like :func:`indexer.query.parse_query`.
     """
     return parse_query(query)
+
+
+def could_match(query: wq.Query, reader: IndexReader) -> bool:
+    """False only when *query* cannot match any document of *reader*: a term it requires is
+    not there at all.  Conservative: a query type it does not know counts as a maybe."""
+    if query is wq.NullQuery:
+        return False
+    if isinstance(query, wq.Term):
+        return (query.fieldname, query.text) in reader
+    if isinstance(query, wq.Phrase):
+        return all((query.fieldname, word) in reader for word in query.words)
+    if isinstance(query, wq.ConstantScoreQuery):
+        return could_match(query.child, reader)
+    if isinstance(query, wq.Or | wq.DisjunctionMax):
+        return any(could_match(child, reader) for child in query.children())
+    if isinstance(query, wq.And):
+        return all(could_match(child, reader) for child in query.children())
+    return True
 
 
 class Percolator:
@@ -70,11 +98,35 @@ class Percolator:
 
         Raises :class:`~indexer.errors.QueryError` for a query that cannot be read.
         """
-        page = search_page(self._searcher, self._cache, parsed(query), limit=MAX_MATCHES,
+        wanted = parsed(query)
+        if not self._may_match(wanted):
+            return []
+        page = search_page(self._searcher, self._cache, wanted, limit=MAX_MATCHES,
                            offset=0, kind="clip" if clips_only else None,
                            source=source or None, published_from=None, published_to=None,
                            language=language or None, sound_alike=True)
         return page.results
+
+    def _may_match(self, wanted: ParsedQuery) -> bool:
+        """Whether the search of *wanted* could find anything here at all.
+
+        Most watches do not match a given video, and most of a search's cost is Whoosh
+        setting up its matchers; so the queries the search would run (the exact one with the
+        spellings this item holds, then the sound-alike one with its fuzzy and prefix terms
+        expanded against this item's words) are first checked for a term this item lacks.
+        Only a query that cannot match is skipped: the search itself decides the rest.
+        """
+        reader = self._searcher.reader()
+        exact = expand(wanted, lambda term: any((field, term) in reader
+                                                for field in SEARCH_FIELDS))
+        if could_match(to_whoosh(exact), reader):
+            return True
+        loose = sound_alike_query(wanted)
+        if loose is None:
+            return False
+        if self._cache.vocabulary is None:
+            self._cache.vocabulary = Vocabulary(reader)
+        return could_match(expand_multiterms(loose, self._cache.vocabulary), reader)
 
     def close(self) -> None:
         """Release the in-memory index."""

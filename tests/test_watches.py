@@ -344,3 +344,28 @@ def test_timeline_over_http_and_the_cli_agree(ingested: Ingested) -> None:
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout) == answer.json()
     assert answer.json()["buckets"][0]["start"] == dt.date(2026, 11, 16).isoformat()
+
+
+# -- the percolator finds what a search finds ---------------------------------------------------
+
+SAID_ALIKE = ["London", "Londen", "Lundon tomorrow", "harbor", "Fryday", "releaf workers",
+              "convoy", '"old bridge"', "sandbags riverbank", "ceasefire", "cease-fire",
+              "Kyiv", "press conference mayor", "weather", "eastern district", "forty"]
+
+
+@pytest.mark.parametrize("query", SAID_ALIKE)
+def test_the_percolator_finds_in_a_video_exactly_the_clips_a_search_finds(
+        ingested: Ingested, query: str) -> None:
+    from indexer.percolate import Percolator
+
+    ctx = ingested.ctx
+    searched = [r for r in ctx.index.search(query, limit=500) if isinstance(r, Clip)]
+    for transcript in ctx.data.transcripts():
+        video_id = transcript.video_id
+        percolator = Percolator.for_video(transcript, ctx.data.video_url(video_id),
+                                          ctx.data.article_refs_for_video(video_id))
+        found = [(r.start, r.end, r.match, r.highlight) for r in percolator.match(query)
+                 if isinstance(r, Clip)]
+        percolator.close()
+        assert found == [(r.start, r.end, r.match, r.highlight) for r in searched
+                         if r.video_id == video_id], (query, video_id)

@@ -11,11 +11,10 @@ whole index would find that video.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
-from whoosh.reading import IndexReader
 
 from indexer.domain import Article, ArticleRef, SearchResult, Transcript
 from indexer.index import article_document, segment_documents
@@ -46,21 +45,22 @@ def parsed(query: str) -> ParsedQuery:
     return parse_query(query)
 
 
-def could_match(query: wq.Query, reader: IndexReader) -> bool:
-    """False only when *query* cannot match any document of *reader*: a term it requires is
-    not there at all.  Conservative: a query type it does not know counts as a maybe."""
+def could_match(query: wq.Query, terms: Container[tuple[str, str]]) -> bool:
+    """False only when *query* cannot match any document holding just *terms* ((field, text)
+    pairs): a term it requires is not there at all.  Conservative: a query type it does not
+    know counts as a maybe."""
     if query is wq.NullQuery:
         return False
     if isinstance(query, wq.Term):
-        return (query.fieldname, query.text) in reader
+        return (query.fieldname, query.text) in terms
     if isinstance(query, wq.Phrase):
-        return all((query.fieldname, word) in reader for word in query.words)
+        return all((query.fieldname, word) in terms for word in query.words)
     if isinstance(query, wq.ConstantScoreQuery):
-        return could_match(query.child, reader)
+        return could_match(query.child, terms)
     if isinstance(query, wq.Or | wq.DisjunctionMax):
-        return any(could_match(child, reader) for child in query.children())
+        return any(could_match(child, terms) for child in query.children())
     if isinstance(query, wq.And):
-        return all(could_match(child, reader) for child in query.children())
+        return all(could_match(child, terms) for child in query.children())
     return True
 
 
@@ -78,8 +78,11 @@ class Percolator:
             raise
         writer.commit()
         self._searcher = self._ix.searcher()
-        # The filter sets and the sound-alike vocabulary are read once for all the queries.
+        # The filter sets and the sound-alike vocabulary are read once for all the queries,
+        # and so is every term: a few thousand, looked up for each watch (_may_match).
         self._cache = SearcherCache()
+        self._terms = {(field, text if isinstance(text, str) else text.decode("utf-8"))
+                       for field, text in self._searcher.reader().all_terms()}
 
     @classmethod
     def for_video(cls, transcript: Transcript, video_url: str,
@@ -116,17 +119,17 @@ class Percolator:
         expanded against this item's words) are first checked for a term this item lacks.
         Only a query that cannot match is skipped: the search itself decides the rest.
         """
-        reader = self._searcher.reader()
-        exact = expand(wanted, lambda term: any((field, term) in reader
+        terms = self._terms
+        exact = expand(wanted, lambda term: any((field, term) in terms
                                                 for field in SEARCH_FIELDS))
-        if could_match(to_whoosh(exact), reader):
+        if could_match(to_whoosh(exact), terms):
             return True
         loose = sound_alike_query(wanted)
         if loose is None:
             return False
         if self._cache.vocabulary is None:
-            self._cache.vocabulary = Vocabulary(reader)
-        return could_match(expand_multiterms(loose, self._cache.vocabulary), reader)
+            self._cache.vocabulary = Vocabulary(self._searcher.reader())
+        return could_match(expand_multiterms(loose, self._cache.vocabulary), terms)
 
     def close(self) -> None:
         """Release the in-memory index."""

@@ -204,7 +204,10 @@ def mentions(search: Search, data: DataDir, query: str, *, interval: str = "day"
         if len(buckets) >= MAX_BUCKETS:
             raise QueryError(f"over {MAX_BUCKETS} intervals: narrow the dates or use a "
                              "longer interval")
-        following = width.after(start)
+        try:
+            following = width.after(start)
+        except OverflowError:  # the calendar ends in 9999
+            raise QueryError("dates must end before 9999-12") from None
         buckets[start] = Bucket(start, following - dt.timedelta(days=1))
         start = following
     for day, is_clip, sources in dated:

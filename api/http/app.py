@@ -35,6 +35,7 @@ __all__ = [
     "CONTENT_SECURITY_POLICY",
     "SECURITY_HEADERS",
     "WEB_DIR",
+    "AllowedMethods",
     "BodyLimit",
     "HeadAsGet",
     "SecurityHeaders",
@@ -169,6 +170,40 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+class AllowedMethods:
+    """A 405's ``Allow`` lists every method the path answers to.
+
+    Starlette answers 405 from the first route whose path matched, with that route's methods
+    only; a path served by two routes (``GET /watches`` is a read, ``POST /watches`` a write
+    behind the token) would otherwise advertise half of them.
+    """
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Rewrite the ``Allow`` header of a 405 answer."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def complete(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                methods = [method for method in _METHODS
+                           if any(route.matches({**scope, "method": method})[0] is Match.FULL
+                                  for route in self.routes)]
+                if methods:
+                    headers = MutableHeaders(scope=message)
+                    headers["Allow"] = ", ".join(methods)
+            await send(message)
+
+        await self.app(scope, receive, complete)
+
+
 def _version() -> str:
     try:
         return metadata.version("briefing")
@@ -218,6 +253,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(watches_read_router)
     _add_web(app)
     app.add_middleware(HeadAsGet, routes=app.router.routes)
+    app.add_middleware(AllowedMethods, routes=app.router.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

@@ -152,8 +152,12 @@ def _find(services: Services, watch_id: str) -> Watch:
         raise ApiError(404, "not_found", "no such watch") from None
 
 
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "A parameter is out of range or malformed."},
+}
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or wrong token (when one is set)."},
+    **_INVALID,
 }
 
 
@@ -202,7 +206,7 @@ def get_watches(services: ServicesDep) -> list[WatchOut]:
     "/watches/{watch_id}/hits",
     response_model=list[HitOut],
     summary="A watch's hits, newest first, with their webhook deliveries",
-    responses={404: {"model": ErrorBody, "description": "No such watch."}},
+    responses={404: {"model": ErrorBody, "description": "No such watch."}, **_INVALID},
 )
 def get_hits(
     watch_id: str,
@@ -272,7 +276,7 @@ def atom_feed(watch: Watch, hits: list[Hit], base: str, self_url: str) -> bytes:
     response_class=Response,
     summary="A watch's hits as an Atom feed",
     responses={200: {"content": {"application/atom+xml": {}}},
-               404: {"model": ErrorBody, "description": "No such watch."}},
+               404: {"model": ErrorBody, "description": "No such watch."}, **_INVALID},
 )
 def get_feed(watch_id: str, services: ServicesDep, request: Request) -> Response:
     """The newest 100 hits as Atom entries linking to the clip and the media fragment."""
@@ -306,7 +310,7 @@ def get_timeline(
                                                   description="To (YYYY-MM-DD).")] = None,
 ) -> TimelineOut:
     """Per interval, how many clips said *q* and how many articles wrote it, by source (a
-    clip counts on its linking articles' earliest date, else the day it was indexed)."""
+    clip counts on the date of each article linking it, else the day it was indexed)."""
     found = mentions(services.index.search_page, services.data, q, interval=interval,
                      source=source,
                      date_from=date_from.isoformat() if date_from else None,

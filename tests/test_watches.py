@@ -369,3 +369,21 @@ def test_the_percolator_finds_in_a_video_exactly_the_clips_a_search_finds(
         percolator.close()
         assert found == [(r.start, r.end, r.match, r.highlight) for r in searched
                          if r.video_id == video_id], (query, video_id)
+
+
+def test_the_feed_carries_hostile_outside_text_as_text(tmp_path: Path) -> None:
+    from api.http.watches import atom_feed
+    from worker.storage.watches import HitKind, Match
+
+    store = WatchStore(tmp_path / "watches.sqlite3")
+    watch = store.add("x", "storm <b>")
+    store.record("v:0123456789abcdef", [(watch, [Match(
+        kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0,
+        url="https://media.example/v.mp4", title="<script>alert(1)</script>\x00\x1b[31m",
+        text="the storm\x07 & </summary><x>", highlight="the <mark>storm</mark>")])])
+    parsed = feedparser.parse(atom_feed(watch, store.hits(watch), "http://127.0.0.1:1",
+                                        "http://127.0.0.1:1/watches/x/feed.atom"))
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    [entry] = parsed.entries
+    assert entry.title.startswith("<script>alert(1)</script>\ufffd\ufffd[31m")
+    assert entry.summary == "the storm\ufffd & </summary><x>"

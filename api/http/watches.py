@@ -8,6 +8,7 @@ lists, the feed and the timeline are reads, open like a search, and never show a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
@@ -28,6 +29,9 @@ __all__ = ["atom_feed", "read_router", "write_router"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 ATOM = "http://www.w3.org/2005/Atom"
+# Characters XML 1.0 cannot carry at all (escaping does not help): C0 controls but tab and
+# line breaks, lone surrogates, U+FFFE/U+FFFF.  Outside text (titles, transcripts) may hold them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 write_router = APIRouter(route_class=WriteRoute, tags=["watches"])
 read_router = APIRouter(tags=["watches"])
@@ -242,9 +246,10 @@ def atom_feed(watch: Watch, hits: list[Hit], base: str, self_url: str) -> bytes:
 
     def sub(parent: ET.Element, tag: str, text: str | None = None,
             **attrs: str) -> ET.Element:
-        node = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        node = ET.SubElement(parent, f"{{{ATOM}}}{tag}",
+                             {k: _NOT_XML.sub("\ufffd", v) for k, v in attrs.items()})
         if text is not None:
-            node.text = text
+            node.text = _NOT_XML.sub("\ufffd", text)
         return node
 
     feed = ET.Element(f"{{{ATOM}}}feed")

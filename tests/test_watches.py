@@ -387,3 +387,26 @@ def test_the_feed_carries_hostile_outside_text_as_text(tmp_path: Path) -> None:
     [entry] = parsed.entries
     assert entry.title.startswith("<script>alert(1)</script>\ufffd\ufffd[31m")
     assert entry.summary == "the storm\ufffd & </summary><x>"
+
+
+def test_a_receiver_that_refuses_connections_is_retried_later(tmp_path: Path) -> None:
+    import socket
+
+    from worker.storage.watches import HitKind, Match
+
+    with socket.socket() as probe:  # a port with nothing listening once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = WatchStore(tmp_path / "watches.sqlite3")
+    watch = add_watch(store, LOCAL, "down", "storm", webhook_url=f"http://127.0.0.1:{port}/")
+    recorded = store.record("v:0123456789abcdef", [(watch, [Match(
+        kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)])])
+    assert len(recorded.deliveries) == 1
+    [attempt] = deliver_due(store, WebhookPolicy(retries=3, backoff=60, limits=LOCAL))
+    assert not attempt.delivered and attempt.retry_in == 60
+    assert "cannot reach" in attempt.error
+    [hit] = store.hits(watch)
+    assert (hit.delivery, hit.attempts) == (DeliveryState.PENDING, 1)
+    # Not due again before its backoff: nothing is sent meanwhile.
+    assert deliver_due(store, WebhookPolicy(limits=LOCAL)) == []
+    assert 0 < (store.due_in(hit.id) or 0) <= 60

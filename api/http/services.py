@@ -133,26 +133,27 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     """Open the data dir, the job store and the index; set up the in-process worker."""
+    from worker.pipeline.wiring import article_limits, webhook_policy
+
     data = DataDir(settings.data_dir)
     jobs = JobStore(data.jobs_db)
+    watches = WatchStore(data.watches_db)
     worker = None
+    # Without a broker this server sends the webhooks its jobs' hits make due (at once after
+    # each job) and retries them; with one, the workers' delivery tasks do.
+    deliveries = None
     if not settings.broker_url:
         from worker.pipeline.wiring import build_context
 
-        worker = InlineWorker(lambda: build_context(settings), jobs)
+        deliveries = DeliveryLoop(watches, webhook_policy(settings), settings.webhook_poll)
+        worker = InlineWorker(lambda: build_context(settings), jobs,
+                              after_job=deliveries.wake)
 
     def rebuild() -> None:
         from worker.pipeline.maintenance import open_index
 
         open_index(data).close()
 
-    from worker.pipeline.wiring import article_limits, webhook_policy
-
-    watches = WatchStore(data.watches_db)
-    # Without a broker this server sends the webhooks its jobs' hits make due, and retries
-    # them; with one, the workers' delivery tasks do.
-    deliveries = (None if settings.broker_url else
-                  DeliveryLoop(watches, webhook_policy(settings), settings.webhook_poll))
     return Services(settings=settings, data=data,
                     index=SharedIndex(data.index_root, rebuild), jobs=jobs, worker=worker,
                     watches=watches, fetch_limits=article_limits(settings),

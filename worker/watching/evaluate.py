@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from indexer.domain import Article, ArticleHit, ArticleRef, Clip, SearchResult, Transcript
 from indexer.errors import QueryError
 from indexer.percolate import Percolator
-from worker.storage.watches import HitKind, Match, Recorded, Watch, WatchStore
+from worker.storage.watches import WatchStore
+from worker.watching.domain import HitKind, Match, Recorded, Watch
 
 __all__ = ["evaluate_article", "evaluate_video", "match_of"]
 

@@ -25,7 +25,8 @@ import httpx
 from worker.errors import BriefingError, FetchError, WatchError
 from worker.intake.fetch import USER_AGENT, FetchLimits
 from worker.intake.netguard import check_url, host_header
-from worker.storage.watches import Delivery, Hit, Watch, WatchStore
+from worker.storage.watches import WatchStore
+from worker.watching.domain import Delivery, Hit, Watch
 
 __all__ = [
     "SIGNATURE_HEADER",

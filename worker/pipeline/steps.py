@@ -76,7 +76,7 @@ class Registered:
 
     article: Article
     urls: tuple[str, ...]
-    deliveries: tuple[int, ...] = ()  # hits whose webhooks are due (watch_step)
+    deliveries: tuple[int, ...] = ()  # hits whose webhooks are pending (watch_step)
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def index_video(ctx: Context, video_id: str) -> None:
 
 def index_step(ctx: Context, url: str, video_id: str) -> tuple[int, ...]:
     """Write the video's segments, linked to every article that links it now, match them
-    against the watches, then finish; the hits whose webhooks are now due.
+    against the watches, then finish; the video's hits whose webhooks are pending.
 
     The index lock serialises writers, and the linking articles are read inside it, so the
     last write always carries every article registered before it.
@@ -268,7 +268,7 @@ def index_step(ctx: Context, url: str, video_id: str) -> tuple[int, ...]:
 def watch_step(ctx: Context, *, video_id: str = "", article: Article | None = None
                ) -> tuple[int, ...]:
     """Match what was just indexed (a video, as stored now, or an article) against every
-    watch and record the hits; the hits whose webhooks are due.
+    watch and record the hits; the item's hits whose webhooks are pending (new or not).
 
     Idempotent: a repeat (re-index, redelivery) finds the same clips and records nothing;
     a transcript that no longer says a watch's words retracts its hits.

@@ -361,6 +361,13 @@ class WatchStore:
                                  f"WHERE {where}", (DeliveryState.PENDING, time.time(), *args))
             return int(changed.rowcount)
 
+    def pending_for(self, item: str) -> tuple[int, ...]:
+        """The hits of *item* (any watch) whose webhooks are pending."""
+        rows = self._db().execute(
+            "SELECT d.hit_id FROM watch_deliveries d JOIN watch_hits h ON h.id = d.hit_id "
+            "WHERE h.item=? AND d.state=? ORDER BY d.hit_id", (item, DeliveryState.PENDING))
+        return tuple(int(row["hit_id"]) for row in rows)
+
     def due_in(self, hit_id: int) -> float | None:
         """Seconds until a pending delivery may be claimed (0: now); None when it is not
         pending (delivered, failed, retracted, or there is none)."""

@@ -128,7 +128,9 @@ class Recorded:
 
     new: tuple[Hit, ...] = ()
     retracted: tuple[Hit, ...] = ()
-    deliveries: tuple[int, ...] = ()  # hit ids whose webhook is now due
+    # Hit ids of the item whose webhooks are pending: the new ones, and any an earlier
+    # evaluation left unsent (its runner could not hand them on, e.g. the broker was down).
+    deliveries: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 from indexer.domain import Article, ArticleHit, ArticleRef, Clip, SearchResult, Transcript
 from indexer.errors import QueryError
@@ -53,7 +54,9 @@ def _evaluate(store: WatchStore, item: str, percolator: Percolator,
     recorded = store.record(item, found)
     for hit in recorded.new:
         log.info("watch %s: new hit in %s at %.1f s", hit.watch_id, item, hit.start)
-    return recorded
+    # Every pending webhook of the item, not only the new ones: a repeat of the step (the
+    # queue retrying it after the broker went away) hands on what the first could not.
+    return replace(recorded, deliveries=store.pending_for(item))
 
 
 def evaluate_video(store: WatchStore, transcript: Transcript, video_url: str,

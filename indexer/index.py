@@ -51,9 +51,11 @@ __all__ = [
     "TOC_RETRIES",
     "WRITE_LOCK_TIMEOUT",
     "SearchIndex",
+    "article_document",
     "merge_plan",
     "rebuild_index",
     "segment_doc_id",
+    "segment_documents",
 ]
 
 WRITE_LOCK_TIMEOUT = 120.0
@@ -81,6 +83,45 @@ def _abandon(writer: IndexWriter) -> None:
 def segment_doc_id(video_id: str, segment_id: int) -> str:
     """The unique id of one transcript segment's document."""
     return f"s:{video_id}:{segment_id}"
+
+
+def article_document(article: Article) -> dict[str, Any]:
+    """The fields of an article's own document (the index and the percolator write it)."""
+    return {
+        "id": f"a:{article.id}",
+        "kind": KIND_ARTICLE,
+        "article_id": article.id,
+        "title": article.title,
+        "text": article.text,
+        "source": _keyword(article.source),
+        "published": article.published,
+        "url": article.url,
+    }
+
+
+def segment_documents(transcript: Transcript, video_url: str,
+                      articles: Sequence[ArticleRef]) -> Iterator[dict[str, Any]]:
+    """The fields of each segment document of a transcript (the index and the percolator
+    write them, so a watch sees a video exactly as a search does)."""
+    links = [[a.url, a.title] for a in articles]
+    sources = ",".join(sorted({_keyword(a.source) for a in articles if a.source}))
+    dates = ",".join(sorted({a.published for a in articles if a.published}))
+    for seg in transcript.segments:
+        yield {
+            "id": segment_doc_id(transcript.video_id, seg.id),
+            "kind": KIND_SEGMENT,
+            "video_id": transcript.video_id,
+            "text": seg.text,
+            "sounds": sounds_text(seg.words, seg.text),
+            "language": transcript.language,
+            "url": video_url,
+            "start": round(seg.start, 2),
+            "end": round(seg.end, 2),
+            "words": [[w.word, round(w.start, 2), round(w.end, 2)] for w in seg.words],
+            "articles": links,
+            "source": sources,
+            "published": dates,
+        }
 
 
 class SearchIndex:
@@ -192,46 +233,16 @@ class SearchIndex:
     def add_article(self, article: Article) -> None:
         """Index (or re-index) an article's own text."""
 
-        def fill(writer: IndexWriter) -> None:
-            writer.update_document(
-                id=f"a:{article.id}",
-                kind=KIND_ARTICLE,
-                article_id=article.id,
-                title=article.title,
-                text=article.text,
-                source=_keyword(article.source),
-                published=article.published,
-                url=article.url,
-            )
-
-        self._write(fill)
+        self._write(lambda writer: writer.update_document(**article_document(article)))
 
     def add_transcript(
         self, transcript: Transcript, video_url: str, articles: Sequence[ArticleRef]
     ) -> None:
         """Index every segment of a transcript, replacing what the video had before."""
-        links = [[a.url, a.title] for a in articles]
-        sources = ",".join(sorted({_keyword(a.source) for a in articles if a.source}))
-        dates = ",".join(sorted({a.published for a in articles if a.published}))
-
         def fill(writer: IndexWriter) -> None:
             writer.delete_by_term("video_id", transcript.video_id)
-            for seg in transcript.segments:
-                writer.add_document(
-                    id=segment_doc_id(transcript.video_id, seg.id),
-                    kind=KIND_SEGMENT,
-                    video_id=transcript.video_id,
-                    text=seg.text,
-                    sounds=sounds_text(seg.words, seg.text),
-                    language=transcript.language,
-                    url=video_url,
-                    start=round(seg.start, 2),
-                    end=round(seg.end, 2),
-                    words=[[w.word, round(w.start, 2), round(w.end, 2)] for w in seg.words],
-                    articles=links,
-                    source=sources,
-                    published=dates,
-                )
+            for doc in segment_documents(transcript, video_url, articles):
+                writer.add_document(**doc)
 
         self._write(fill)
 

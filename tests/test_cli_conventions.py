@@ -15,7 +15,8 @@ from tests.conftest import MEDIA, Ingested, cli_env
 from tests.siteserver import Site
 
 BRIEFING = [sys.executable, "-m", "api"]
-COMMANDS = ["ingest", "search", "transcribe", "status", "reindex", "serve", "worker", "jobs"]
+COMMANDS = ["ingest", "search", "transcribe", "status", "reindex", "serve", "worker", "jobs",
+            "timeline", "watch"]
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -16,6 +16,9 @@
     ├── NotFoundError             no such stored article or video (or it is being removed)
     ├── ClipError                 a clip that cannot be cut as asked (bounds, length)
     ├── VerificationError         a clip's sidecar cannot be read or does not fit the clip
+    ├── WatchError                a watch (saved search) that cannot be made as asked
+    │   ├── NoSuchWatchError      no watch by that name or id
+    │   └── WatchExistsError      a watch by that name exists already
     └── BusyError                 transient: someone else has it; try again later
         ├── LockBusyError         another runner holds a lock (carries when its lease ends)
         ├── WorkerBusyError       too many jobs wait for the in-process worker
@@ -44,12 +47,15 @@ __all__ = [
     "LockBusyError",
     "MediaError",
     "ModelNotFoundError",
+    "NoSuchWatchError",
     "NotFoundError",
     "QueryError",
     "SearchIndexError",
     "TooLargeError",
     "TranscriptionError",
     "VerificationError",
+    "WatchError",
+    "WatchExistsError",
     "WorkerBusyError",
     "is_transient",
 ]
@@ -101,6 +107,16 @@ class ClipError(BriefingError):
 
 class VerificationError(BriefingError):
     """A clip's provenance sidecar cannot be read, or is not one of ours."""
+class WatchError(BriefingError):
+    """A watch (saved search) that cannot be made as asked: a bad query, filter or webhook."""
+
+
+class NoSuchWatchError(WatchError):
+    """No watch has that name or id."""
+
+
+class WatchExistsError(WatchError):
+    """A watch by that name exists already."""
 
 
 class BusyError(BriefingError):

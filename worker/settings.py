@@ -74,6 +74,14 @@ class Settings(BaseSettings):
                                            "from the longest task when unset.")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds a stopping worker lets its "
                                   "running tasks finish before it puts them back on the queue.")
+    webhook_retries: int = Field(5, ge=0, le=20, description="Retries of a watch's webhook "
+                                 "after its first attempt fails, before it is marked failed.")
+    webhook_backoff: float = Field(30.0, gt=0, description="Seconds before a webhook's first "
+                                   "retry; doubled for each further one (at most an hour).")
+    webhook_timeout: float = Field(10.0, gt=0, description="Seconds a webhook receiver has "
+                                   "to answer.")
+    webhook_poll: float = Field(5.0, gt=0, description="Seconds between looks for due webhook "
+                                "retries in `briefing serve` without a broker.")
     api_token: SecretStr | None = Field(None, description="Bearer token the HTTP API's write "
                                         "endpoints require; unset leaves them open.")
     api_token_file: Path | None = Field(None, description="A file holding the API token "

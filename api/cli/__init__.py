@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import clips, ingest, manage, queue, records, search, serve, transcribe
+from api.cli import clips, ingest, manage, queue, records, search, serve, transcribe, watch
 from api.cli.common import set_data_dir
 from api.cli.helptext import PlainCommand
 
@@ -68,9 +68,11 @@ _COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("verify", clips.verify),
     ("rm", manage.rm),
     ("retranscribe", manage.retranscribe),
+    ("timeline", watch.timeline),
 ]
 for _name, _command in _COMMANDS:
     app.command(name=_name, cls=PlainCommand)(_command)
+app.add_typer(watch.watch_app, name="watch")
 
 
 def main() -> None:

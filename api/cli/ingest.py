@@ -19,7 +19,9 @@ from indexer.errors import BriefingError
 from worker.storage.states import VideoState
 
 if TYPE_CHECKING:
+    from worker.pipeline.context import Context
     from worker.pipeline.inline import IngestReport
+    from worker.settings import Settings
 
 __all__ = ["ingest"]
 
@@ -43,6 +45,19 @@ def _summary(report: IngestReport) -> None:
                   ("already transcribed" if v.reused else "transcribed and indexed")
                   if v.state is VideoState.DONE else v.error)
         for v in report.videos])
+
+
+def _send_webhooks(settings: Settings, ctx: Context) -> None:
+    """One attempt at each webhook the run's new hits made due; retries are left to a
+    running `briefing serve` or `briefing watch deliver` (one line on stderr says so)."""
+    from worker.pipeline.wiring import webhook_policy
+    from worker.watching.webhooks import deliver_due
+
+    attempts = deliver_due(ctx.watch_store(), webhook_policy(settings))
+    waiting = sum(1 for a in attempts if not a.delivered)
+    if waiting:
+        err.print(f"{waiting} webhook(s) not delivered yet; `briefing watch deliver --wait` "
+                  "retries them", highlight=False)
 
 
 def ingest(
@@ -85,6 +100,7 @@ def ingest(
             reports.append(_report_json(report))
             if not as_json:
                 _summary(report)
+        _send_webhooks(settings, ctx)
     if as_json:
         # Always a list, however many sources: a script reads one shape.
         print(json.dumps(reports, ensure_ascii=False))

@@ -30,6 +30,8 @@ from api.http.manage import write_router as manage_router
 from api.http.search import router as search_router
 from api.http.services import build_services
 from api.http.videos import router as videos_router
+from api.http.watches import read_router as watches_read_router
+from api.http.watches import write_router as watches_write_router
 from worker.settings import Settings
 
 __all__ = [
@@ -185,11 +187,15 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if services.worker is not None:
             services.worker.start()
+        if services.deliveries is not None:
+            services.deliveries.start()
         try:
             yield
         finally:
             if services.worker is not None:
                 await anyio.to_thread.run_sync(services.worker.stop)
+            if services.deliveries is not None:
+                await anyio.to_thread.run_sync(services.deliveries.stop)
             services.index.close()
             services.release()
 
@@ -214,6 +220,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(search_router)
     app.include_router(clips_router)
     app.include_router(videos_router)
+    app.include_router(watches_write_router,
+                       dependencies=[Security(bearer)] if services.token() else [])
+    app.include_router(watches_read_router)
     _add_web(app)
     app.add_middleware(HeadAsGet, routes=app.router.routes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

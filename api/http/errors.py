@@ -19,8 +19,11 @@ from indexer.errors import BriefingError, QueryError, SearchIndexError
 from worker.errors import (
     BrokerUnavailableError,
     ClipError,
+    NoSuchWatchError,
     NotFoundError,
     VerificationError,
+    WatchError,
+    WatchExistsError,
     WorkerBusyError,
 )
 
@@ -39,6 +42,7 @@ _STATUS_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    409: "conflict",
     413: "body_too_large",
     416: "range_not_satisfiable",
     422: "invalid_parameters",
@@ -73,6 +77,12 @@ def briefing_status(exc: BriefingError) -> tuple[int, str]:
         return 404, "not_found"
     if isinstance(exc, ClipError | VerificationError):
         return 400, "bad_clip"
+    if isinstance(exc, NoSuchWatchError):
+        return 404, "not_found"
+    if isinstance(exc, WatchExistsError):
+        return 409, "watch_exists"
+    if isinstance(exc, WatchError):
+        return 400, "bad_watch"
     if isinstance(exc, BrokerUnavailableError):
         return 503, "broker_unavailable"
     if isinstance(exc, WorkerBusyError):

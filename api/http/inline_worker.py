@@ -49,7 +49,8 @@ class InlineWorker:
     """A single background thread that runs ingest jobs in the order they were submitted."""
 
     def __init__(self, ctx: Context | Callable[[], Context], jobs: JobStore, *,
-                 max_pending: int = MAX_PENDING) -> None:
+                 max_pending: int = MAX_PENDING,
+                 after_job: Callable[[], None] | None = None) -> None:
         # A factory is called on the worker's own thread: opening the index may mean
         # rebuilding it first, and the server must answer (503) meanwhile, not hang.
         self._ctx = ctx
@@ -57,6 +58,7 @@ class InlineWorker:
         self._queue: queue.Queue[_Task | _Call | None] = queue.Queue(maxsize=max_pending)
         self._thread: threading.Thread | None = None
         self._current: str | None = None
+        self._after_job = after_job  # e.g. send the webhooks the job's hits made due
 
     def start(self) -> None:
         """Start the thread (once)."""
@@ -131,6 +133,8 @@ class InlineWorker:
                                         f"internal error ({type(exc).__name__})")
             finally:
                 self._current = None
+                if self._after_job is not None:
+                    self._after_job()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop taking jobs: waiting ones are failed, the running one gets *timeout* seconds.

@@ -17,10 +17,13 @@ from indexer.domain import SearchPage
 from indexer.errors import BrokenIndexError, SearchIndexError
 from indexer.index import SearchIndex
 from worker.intake.articles import article_id_for
+from worker.intake.fetch import FetchLimits
 from worker.pipeline.context import Context
 from worker.settings import Settings
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
+from worker.storage.watches import WatchStore
+from worker.watching.webhooks import DeliveryLoop
 
 __all__ = [
     "EXCERPT_CHARS",
@@ -109,6 +112,9 @@ class Services:
     index: SharedIndex
     jobs: JobStore
     worker: InlineWorker | None  # None when a broker runs the jobs
+    watches: WatchStore
+    fetch_limits: FetchLimits  # what webhook URLs are checked against (as articles are)
+    deliveries: DeliveryLoop | None = None  # webhook retries without a broker
     # Built on first use by a takedown (worker.pipeline.takedown), which writes the index.
     _manage: Context | None = None
     _manage_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -154,13 +160,21 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     """Open the data dir, the job store and the index; set up the in-process worker."""
+    from worker.pipeline.wiring import article_limits, webhook_policy
+
     data = DataDir(settings.data_dir)
     jobs = JobStore(data.jobs_db)
+    watches = WatchStore(data.watches_db)
     worker = None
+    # Without a broker this server sends the webhooks its jobs' hits make due (at once after
+    # each job) and retries them; with one, the workers' delivery tasks do.
+    deliveries = None
     if not settings.broker_url:
         from worker.pipeline.wiring import build_context
 
-        worker = InlineWorker(lambda: build_context(settings), jobs)
+        deliveries = DeliveryLoop(watches, webhook_policy(settings), settings.webhook_poll)
+        worker = InlineWorker(lambda: build_context(settings), jobs,
+                              after_job=deliveries.wake)
 
     def rebuild() -> None:
         from worker.pipeline.maintenance import open_index
@@ -168,7 +182,9 @@ def build_services(settings: Settings) -> Services:
         open_index(data).close()
 
     return Services(settings=settings, data=data,
-                    index=SharedIndex(data.index_root, rebuild), jobs=jobs, worker=worker)
+                    index=SharedIndex(data.index_root, rebuild), jobs=jobs, worker=worker,
+                    watches=watches, fetch_limits=article_limits(settings),
+                    deliveries=deliveries)
 
 
 def get_services(request: Request) -> Services:

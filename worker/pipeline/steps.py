@@ -13,7 +13,10 @@ applies the retry policy.  Every rule lives here once:
 * cap: a video longer than ``max_video_seconds`` fails before it is transcribed;
 * locks: one download per URL, one transcription per video (its bytes), one index writer at
   a time, across every runner sharing the data dir or the broker (:mod:`.locks`);
-* states: each video's state is recorded in the data dir and reported to the job's Progress.
+* states: each video's state is recorded in the data dir and reported to the job's Progress;
+* watches: every index write of a video or an article is matched against the saved
+  searches once, right after its commit (:func:`watch_step`); the hits' webhooks that are
+  due come back to the runner, which sends them (the queue as tasks, inline by its loop).
 
 Every step is idempotent: it looks at the data dir first and does only what is missing, so a
 redelivered, duplicated or concurrent step repeats nothing that was finished.
@@ -41,6 +44,7 @@ from worker.speech.media import decoded_audio, probe_duration
 from worker.speech.priming import primed_options
 from worker.speech.transcribe import transcribe_windows
 from worker.storage.states import JobState, VideoState
+from worker.watching.evaluate import evaluate_article, evaluate_video
 
 __all__ = [
     "Registered",
@@ -57,6 +61,7 @@ __all__ = [
     "tidy_index",
     "transcribe_step",
     "video_urls_to_process",
+    "watch_step",
 ]
 
 log = logging.getLogger("briefing.worker")
@@ -72,6 +77,7 @@ class Registered:
 
     article: Article
     urls: tuple[str, ...]
+    deliveries: tuple[int, ...] = ()  # hits whose webhooks are pending (watch_step)
 
 
 @dataclass(frozen=True)
@@ -120,11 +126,12 @@ def article_step(ctx: Context, job_id: str, source: str, content: str | None) ->
         ctx.data.clear_pending("article", article.id)
         for url in article.video_urls:
             ctx.data.update_source(url, add_article=article.id)
+    due = watch_step(ctx, article=article)
     tidy_index(ctx.index)  # an article's commit adds a segment too
     ctx.jobs.set_article(job_id, article.id, article.title, video_urls_to_process(article))
     job = ctx.jobs.get(job_id)
     waiting = tuple(v.url for v in job.videos if v.state is VideoState.QUEUED) if job else ()
-    return Registered(article, waiting)
+    return Registered(article, waiting, due)
 
 
 # -- download ---------------------------------------------------------------------------------
@@ -263,8 +270,9 @@ def index_video(ctx: Context, video_id: str) -> None:
                              ctx.data.article_refs_for_video(video_id))
 
 
-def index_step(ctx: Context, url: str, video_id: str) -> None:
-    """Write the video's segments, linked to every article that links it now, then finish.
+def index_step(ctx: Context, url: str, video_id: str) -> tuple[int, ...]:
+    """Write the video's segments, linked to every article that links it now, match them
+    against the watches, then finish; the video's hits whose webhooks are pending.
 
     The index lock serialises writers, and the linking articles are read inside it, so the
     last write always carries every article registered before it.
@@ -275,9 +283,33 @@ def index_step(ctx: Context, url: str, video_id: str) -> None:
         ctx.data.mark_pending("video", video_id)
         index_video(ctx, video_id)
         ctx.data.clear_pending("video", video_id)
+    # Before the video is done: a failure here is retried like the index write it follows.
+    due = watch_step(ctx, video_id=video_id)
     _set_state(ctx, url, VideoState.DONE, error="")
     # Merges run aside, after the lock is released: other writers never wait for them.
     tidy_index(ctx.index)
+    return due
+
+
+# -- watches ----------------------------------------------------------------------------------
+
+
+def watch_step(ctx: Context, *, video_id: str = "", article: Article | None = None
+               ) -> tuple[int, ...]:
+    """Match what was just indexed (a video, as stored now, or an article) against every
+    watch and record the hits; the item's hits whose webhooks are pending (new or not).
+
+    Idempotent: a repeat (re-index, redelivery) finds the same clips and records nothing;
+    a transcript that no longer says a watch's words retracts its hits.
+    """
+    store = ctx.watch_store()
+    if article is not None:
+        return evaluate_article(store, article).deliveries
+    transcript = ctx.data.load_transcript(video_id)
+    if transcript is None:
+        raise BriefingError(f"video {video_id} has no stored transcript")
+    return evaluate_video(store, transcript, ctx.data.video_url(video_id),
+                          ctx.data.article_refs_for_video(video_id)).deliveries
 
 
 # -- failure ----------------------------------------------------------------------------------

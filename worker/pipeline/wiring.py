@@ -14,9 +14,11 @@ from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
 from worker.storage.runs import claim_run, sweep_dead_runs
+from worker.storage.watches import WatchStore
+from worker.watching.webhooks import WebhookPolicy
 
 __all__ = ["article_limits", "build_context", "model_provider", "transcribe_options",
-           "video_limits"]
+           "video_limits", "webhook_policy"]
 
 
 def video_limits(settings: Settings) -> FetchLimits:
@@ -41,6 +43,12 @@ def article_limits(settings: Settings) -> FetchLimits:
         allow_private=settings.allow_private_networks,
         private_allowlist=parse_allowlist(settings.private_allowlist),
     )
+
+
+def webhook_policy(settings: Settings) -> WebhookPolicy:
+    """How watches' webhooks are sent: retries, backoff, and the fetching address guard."""
+    return WebhookPolicy(retries=settings.webhook_retries, backoff=settings.webhook_backoff,
+                         timeout=settings.webhook_timeout, limits=article_limits(settings))
 
 
 def transcribe_options(settings: Settings) -> TranscribeOptions:
@@ -85,6 +93,7 @@ def build_context(settings: Settings, progress: Progress | None = None, *,
         waits=waits or LockWaits(),
         progress=progress or NullProgress(),
         run=run,
+        watches=WatchStore(data.watches_db),
     )
     # A takedown a crashed run left half done is finished before any new work.
     finish_removals(ctx)

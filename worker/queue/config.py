@@ -43,12 +43,14 @@ DOWNLOAD_TASK = "briefing.download_video"
 TRANSCRIBE_TASK = "briefing.transcribe_video"
 INDEX_TASK = "briefing.index_video"
 RETRANSCRIBE_TASK = "briefing.retranscribe_video"
+DELIVER_TASK = "briefing.deliver_webhook"
 ROUTES = {
     INGEST_TASK: {"queue": MEDIA},  # reading an article is a fetch too
     DOWNLOAD_TASK: {"queue": MEDIA},
     TRANSCRIBE_TASK: {"queue": TRANSCRIBE},
     INDEX_TASK: {"queue": INDEX},
     RETRANSCRIBE_TASK: {"queue": TRANSCRIBE},
+    DELIVER_TASK: {"queue": MEDIA},  # a watch's webhook: network-bound, like a download
 }
 
 HARD_LIMIT_GRACE = 60.0  # the soft limit lets a task record why it stopped; then SIGKILL

@@ -46,9 +46,11 @@ from worker.pipeline.steps import (
     retranscribe_step,
     transcribe_step,
 )
+from worker.pipeline.wiring import webhook_policy
 from worker.queue.app import app, runtime
 from worker.queue.config import (
     ARTICLE_LIMIT,
+    DELIVER_TASK,
     DOWNLOAD_TASK,
     HARD_LIMIT_GRACE,
     INDEX_LIMIT,
@@ -61,9 +63,10 @@ from worker.queue.config import (
 )
 from worker.queue.publish import publish_step
 from worker.storage.states import Step
+from worker.watching.webhooks import deliver
 
-__all__ = ["TASKS", "app", "download_video", "index_video", "ingest_article",
-           "retranscribe_video", "transcribe_video"]
+__all__ = ["TASKS", "app", "deliver_webhook", "download_video", "index_video",
+           "ingest_article", "retranscribe_video", "transcribe_video"]
 
 log = logging.getLogger("briefing.worker")
 
@@ -205,6 +208,11 @@ def _send_index(job_id: str, url: str, video_id: str) -> None:
     publish_step(index_video, {"job_id": job_id, "url": url, "video_id": video_id})
 
 
+def _send_deliveries(hit_ids: tuple[int, ...]) -> None:
+    for hit_id in hit_ids:
+        publish_step(deliver_webhook, {"hit_id": hit_id})
+
+
 # -- the tasks ---------------------------------------------------------------------------------
 
 
@@ -223,7 +231,9 @@ def ingest_article(self: _Step, job_id: str, source: str, content: str | None = 
     """Read an article, store and index it, and start one download per video it links."""
 
     def work(ctx: Context) -> None:
-        for url in article_step(ctx, job_id, source, content).urls:
+        registered = article_step(ctx, job_id, source, content)
+        _send_deliveries(registered.deliveries)
+        for url in registered.urls:
             _send_download(runtime().policy, job_id, url)
 
     _run(self, job_id, "", work)
@@ -262,7 +272,32 @@ def transcribe_video(self: _Step, job_id: str, url: str, video_id: str,
        time_limit=INDEX_LIMIT + HARD_LIMIT_GRACE)
 def index_video(self: _Step, job_id: str, url: str, video_id: str) -> None:
     """Write a video's segments to the index (replacing any it had) and finish the video."""
-    _run(self, job_id, url, lambda ctx: index_step(ctx, url, video_id))
+    _run(self, job_id, url, lambda ctx: _send_deliveries(index_step(ctx, url, video_id)))
+
+
+# Not a pipeline step (no job, no video): Celery's plain task with late acknowledgement.
+_delivery_task: Callable[[Callable[..., None]], Any] = app.task(
+    bind=True, name=DELIVER_TASK, max_retries=None, ignore_result=True, acks_late=True,
+    reject_on_worker_lost=True, soft_time_limit=300, time_limit=360)
+
+
+@_delivery_task
+def deliver_webhook(self: Task, hit_id: int) -> None:
+    """Send one hit's webhook; a failure comes back after the policy's backoff.
+
+    The watch store decides what is sent (a delivered, failed or retracted hit is not), and
+    its claim keeps two deliveries of this message from sending at once.
+    """
+    rt = runtime()
+    store = rt.ctx.watch_store()
+    attempt = deliver(store, hit_id, webhook_policy(rt.settings))
+    if attempt is not None:
+        if attempt.retry_in is not None:
+            raise self.retry(countdown=attempt.retry_in)
+        return
+    wait = store.due_in(hit_id)  # pending, but not due yet or claimed by another sender
+    if wait is not None:
+        raise self.retry(countdown=wait + 0.5)
 
 
 @app.task(name=RETRANSCRIBE_TASK, bind=True, max_retries=None, ignore_result=True,
@@ -279,4 +314,5 @@ def retranscribe_video(self: Task, video_id: str, model: str | None = None) -> N
 
 
 # Every task, for whoever must be sure they are registered on the app.
-TASKS = (ingest_article, download_video, transcribe_video, index_video, retranscribe_video)
+TASKS = (ingest_article, download_video, transcribe_video, index_video, retranscribe_video,
+         deliver_webhook)

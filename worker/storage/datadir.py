@@ -19,6 +19,7 @@ Layout::
     tmp/                              downloads and decoded audio in progress
     locks/                            lock files of the processes sharing the data dir
     jobs.sqlite3                      the job store (worker.storage.jobs)
+    watches.sqlite3                   watches, their hits and webhooks (worker.storage.watches)
 """
 
 from __future__ import annotations
@@ -182,6 +183,11 @@ class DataDir:
     def jobs_db(self) -> Path:
         """The SQLite job store."""
         return self.root / "jobs.sqlite3"
+
+    @property
+    def watches_db(self) -> Path:
+        """The SQLite watch store (worker.storage.watches)."""
+        return self.root / "watches.sqlite3"
 
     @property
     def tmp(self) -> Path:

@@ -178,6 +178,7 @@
       history.pushState(null, "", `/?${shown.toString()}`);
     }
     say("Searching…");
+    loadTimeline(params);
     let response;
     let body;
     try {
@@ -693,6 +694,222 @@
     }
   });
 
+  // -- the timeline: mentions over time, drawn as SVG above the results ---------------------
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const timelineBox = $("timeline");
+  const timelineChart = $("timeline-chart");
+  const timelineCaption = $("timeline-caption");
+  const MAX_BARS = 62;
+  const CHART = { width: 640, height: 140, axis: 18, top: 6 };
+  let timelineRequest = 0;
+
+  function svg(tag, attributes, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, String(value));
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  function plural(count, word) {
+    return `${count} ${word}${count === 1 ? "" : "s"}`;
+  }
+
+  // Days first; weeks or months when days would make too many bars.
+  async function loadTimeline(params) {
+    const request = ++timelineRequest;
+    let body = null;
+    for (const interval of ["day", "week", "month"]) {
+      const asked = new URLSearchParams({ q: params.get("q") || "", interval });
+      if (params.get("source")) asked.set("source", params.get("source"));
+      try {
+        const response = await fetch(`/timeline?${asked.toString()}`, { headers: { Accept: "application/json" } });
+        body = response.ok ? await response.json() : null;
+      } catch (_) {
+        body = null;
+      }
+      if (!body || body.buckets.length <= MAX_BARS) break;
+    }
+    if (request !== timelineRequest) return; // a newer search has begun
+    if (!body || !body.buckets.length) {
+      timelineBox.hidden = true;
+      timelineChart.replaceChildren();
+      return;
+    }
+    drawTimeline(body);
+  }
+
+  function bucketLabel(bucket) {
+    return bucket.start === bucket.end ? bucket.start : `${bucket.start} to ${bucket.end}`;
+  }
+
+  function drawTimeline(body) {
+    const { width, height, axis, top } = CHART;
+    const buckets = body.buckets;
+    const tallest = Math.max(1, ...buckets.map((b) => b.clips + b.articles));
+    // A few bars stay bar-shaped (left-aligned) rather than stretching over the whole width.
+    const slot = width / Math.max(buckets.length, 10);
+    const gap = Math.min(4, slot * 0.2);
+    const room = height - axis - top;
+    const from = $("published_from").value;
+    const to = $("published_to").value;
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "group",
+                               preserveAspectRatio: "xMinYMid meet",
+                               "aria-label": `Mentions per ${body.interval}` });
+    buckets.forEach((bucket, index) => {
+      const x = index * slot + gap / 2;
+      const w = Math.max(1, slot - gap);
+      const said = (bucket.clips / tallest) * room;
+      const written = (bucket.articles / tallest) * room;
+      const base = height - axis;
+      const summary = `${bucketLabel(bucket)}: ${plural(bucket.clips, "clip")} said it, `
+        + `${plural(bucket.articles, "article")} wrote it`;
+      const bar = svg("g", { class: "bar", tabindex: 0, role: "button", "aria-label": summary,
+                             "data-start": bucket.start, "data-end": bucket.end },
+        svg("title", {}, summary),
+        svg("rect", { class: "hitbox", x, y: top, width: w, height: room }),
+        svg("rect", { class: "said", x, y: base - said, width: w, height: said }),
+        svg("rect", { class: "written", x, y: base - said - written, width: w, height: written }));
+      if (from === bucket.start && to === bucket.end) bar.classList.add("selected");
+      const choose = () => filterToInterval(bucket, bar.classList.contains("selected"));
+      bar.addEventListener("click", choose);
+      bar.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          choose();
+        }
+      });
+      chart.append(bar);
+    });
+    chart.append(svg("line", { class: "baseline", x1: 0, x2: width, y1: height - axis, y2: height - axis }));
+    // A date under each of a few bars; under the first and the last of many.
+    const labelled = buckets.length <= 10 ? buckets.map((_, i) => i) : [0, buckets.length - 1];
+    for (const index of labelled) {
+      const anchor = buckets.length <= 10 ? "middle" : (index ? "end" : "start");
+      const x = buckets.length <= 10 ? (index + 0.5) * slot : (index ? (index + 1) * slot : 0);
+      chart.append(svg("text", { class: "axis", x, y: height - 4, "text-anchor": anchor },
+                       buckets[index].start.slice(buckets.length <= 10 ? 5 : 0)));
+    }
+    timelineChart.replaceChildren(chart);
+    timelineCaption.replaceChildren(
+      el("span", "key said"), ` ${plural(body.clips, "clip")} said it,`, " ",
+      el("span", "key written"), ` ${plural(body.articles, "article")} wrote it, per `
+      + `${body.interval}. Click a bar for that ${body.interval}'s results.`);
+    timelineBox.hidden = false;
+  }
+
+  // A bar narrows the results to its interval; the chosen bar again lifts the narrowing.
+  function filterToInterval(bucket, selected) {
+    $("published_from").value = selected ? "" : bucket.start;
+    $("published_to").value = selected ? "" : bucket.end;
+    search(paramsFromForm(0), true);
+  }
+
+  // -- watches: saved searches and their unseen hits ------------------------------------------
+
+  // What this reader has seen is kept in this browser (reads need no token, so the page
+  // keeps no state on the server): a watermark per watch, and hits opened above it.
+  const watchesBox = $("watches");
+  const watchList = $("watch-list");
+  const unseenBadge = $("watches-unseen");
+
+  function readSeen(watchId) {
+    try {
+      const stored = JSON.parse(localStorage.getItem(`briefing.seen.${watchId}`) || "{}");
+      return { upTo: Number(stored.upTo) || 0, opened: Array.isArray(stored.opened) ? stored.opened : [] };
+    } catch (_) {
+      return { upTo: 0, opened: [] };
+    }
+  }
+
+  function writeSeen(watchId, seen) {
+    try {
+      localStorage.setItem(`briefing.seen.${watchId}`,
+                           JSON.stringify({ upTo: seen.upTo, opened: seen.opened.slice(-500) }));
+    } catch (_) {
+      // No storage (a private window): hits simply stay unseen.
+    }
+  }
+
+  async function loadWatches() {
+    let watches;
+    try {
+      const response = await fetch("/watches", { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      watches = await response.json();
+    } catch (_) {
+      return;
+    }
+    if (!watches.length) {
+      watchesBox.hidden = true;
+      return;
+    }
+    const rendered = await Promise.all(watches.map(async (watch) => {
+      const seen = readSeen(watch.id);
+      let hits = [];
+      if (watch.last_hit > seen.upTo) {
+        try {
+          const response = await fetch(`/watches/${encodeURIComponent(watch.id)}/hits?after=${seen.upTo}`);
+          if (response.ok) hits = await response.json();
+        } catch (_) {
+          hits = [];
+        }
+      }
+      const unseen = hits.filter((hit) => !seen.opened.includes(hit.id));
+      return { node: renderWatch(watch, unseen), unseen: unseen.length };
+    }));
+    watchList.replaceChildren(...rendered.map((r) => r.node));
+    const total = rendered.reduce((sum, r) => sum + r.unseen, 0);
+    unseenBadge.textContent = total ? String(total) : "";
+    unseenBadge.title = total ? `${plural(total, "unseen hit")}` : "";
+    watchesBox.hidden = false;
+  }
+
+  function renderWatch(watch, unseen) {
+    const item = el("li", "watch");
+    item.dataset.watchId = watch.id;
+    const feed = el("a", "feed", "Atom feed");
+    feed.href = `/watches/${encodeURIComponent(watch.id)}/feed.atom`;
+    item.append(el("span", "watch-name", outside(watch.name)),
+                el("span", "watch-query", outside(watch.query)), " ",
+                el("span", "new", unseen.length ? `${unseen.length} new` : "no new hits"), " ", feed);
+    if (unseen.length) {
+      const list = el("ol", "watch-hits");
+      for (const hit of unseen) {
+        const where = hit.type === "clip" ? `${formatTime(hit.start)}–${formatTime(hit.end)}` : "article";
+        const open = el("button", "open-hit", el("span", "range", where),
+                        outside(...highlightNodes(hit.highlight || hit.title)));
+        open.type = "button";
+        open.title = hit.title || "";
+        open.addEventListener("click", () => openHit(watch, hit));
+        list.append(el("li", "", open));
+      }
+      const all = el("button", "mark-seen", "Mark all seen");
+      all.type = "button";
+      all.addEventListener("click", () => {
+        writeSeen(watch.id, { upTo: watch.last_hit, opened: [] });
+        loadWatches();
+      });
+      item.append(list, all);
+    }
+    return item;
+  }
+
+  // Open a hit where it was said (the clip, under a search for the watch's query).
+  function openHit(watch, hit) {
+    const seen = readSeen(watch.id);
+    if (!seen.opened.includes(hit.id)) seen.opened.push(hit.id);
+    writeSeen(watch.id, seen);
+    input.value = watch.query;
+    for (const name of FILTERS) $(name).value = "";
+    search(paramsFromForm(0), true);
+    if (hit.type === "clip") {
+      const article = hit.articles[0] || null;
+      playClip(hit.video_id, hit.start, hit.end, true, article);
+    }
+    loadWatches();
+  }
+
   // -- wiring -----------------------------------------------------------------------------
 
   form.addEventListener("submit", (event) => {
@@ -715,4 +932,5 @@
 
   window.addEventListener("popstate", fromLocation);
   fromLocation();
+  loadWatches();
 })();

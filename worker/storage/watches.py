@@ -1,0 +1,384 @@
+"""The watch store (SQLite in the data dir): saved searches, their hits and webhook deliveries.
+
+A *watch* is a saved query with filters; a *hit* is one clip of one video (or one article)
+that a watch found when the item was indexed; a *delivery* is the webhook POST of one hit.
+Every write is one transaction with unique keys, so a re-index, a redelivered task or two
+runners evaluating the same video at once record a hit once and queue its webhook once:
+
+* a hit is keyed by (watch, item, clip): an item is ``v:<video_id>`` or ``a:<article_id>``,
+  and a new match that overlaps a hit already recorded for that watch and item *is* that
+  hit (its bounds and words are brought up to date, nothing new is sent);
+* an item evaluated again whose matches no longer cover a hit retracts it (its pending
+  webhook is dropped); a later evaluation that finds it again restores it, unsent again.
+
+The methods are the interface a second backend (PostgreSQL) would implement; the domain
+types are in :mod:`worker.watching.domain` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from worker.errors import NoSuchWatchError, WatchExistsError
+from worker.watching.domain import (
+    Delivery,
+    DeliveryState,
+    Hit,
+    HitKind,
+    Match,
+    Recorded,
+    Watch,
+    item_key,
+)
+
+__all__ = [
+    "Delivery",
+    "DeliveryState",
+    "Hit",
+    "HitKind",
+    "Match",
+    "Recorded",
+    "Watch",
+    "WatchStore",
+    "item_key",
+]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watches (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    query TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT '',
+    clips_only INTEGER NOT NULL DEFAULT 0,
+    webhook_url TEXT NOT NULL DEFAULT '',
+    secret TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watch_hits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    watch_id TEXT NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+    item TEXT NOT NULL,
+    clip TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    video_id TEXT NOT NULL DEFAULT '',
+    article_id TEXT NOT NULL DEFAULT '',
+    start REAL NOT NULL DEFAULT 0,
+    end REAL NOT NULL DEFAULT 0,
+    url TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL DEFAULT '',
+    highlight TEXT NOT NULL DEFAULT '',
+    match TEXT NOT NULL DEFAULT 'exact',
+    articles TEXT NOT NULL DEFAULT '[]',
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    retracted REAL,
+    UNIQUE (watch_id, item, clip)
+);
+CREATE INDEX IF NOT EXISTS watch_hits_item ON watch_hits(watch_id, item);
+CREATE TABLE IF NOT EXISTS watch_deliveries (
+    hit_id INTEGER PRIMARY KEY REFERENCES watch_hits(id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    claimed_until REAL NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    status INTEGER NOT NULL DEFAULT 0,
+    delivered REAL
+);
+CREATE INDEX IF NOT EXISTS watch_deliveries_due ON watch_deliveries(state, next_at);
+"""
+
+
+def _watch(row: sqlite3.Row) -> Watch:
+    return Watch(id=row["id"], name=row["name"], query=row["query"], source=row["source"],
+                 language=row["language"], clips_only=bool(row["clips_only"]),
+                 webhook_url=row["webhook_url"], secret=row["secret"], created=row["created"])
+
+
+def _hit(row: sqlite3.Row) -> Hit:
+    keys = row.keys()
+    state = row["state"] if "state" in keys else None
+    return Hit(id=row["id"], key=row["key"], watch_id=row["watch_id"],
+               kind=HitKind(row["kind"]), video_id=row["video_id"],
+               article_id=row["article_id"], start=row["start"], end=row["end"],
+               url=row["url"], title=row["title"], text=row["text"],
+               highlight=row["highlight"], match=row["match"],
+               articles=tuple((u, t) for u, t in json.loads(row["articles"])),
+               created=row["created"], updated=row["updated"], retracted=row["retracted"],
+               delivery=DeliveryState(state) if state else None,
+               attempts=row["attempts"] if state else 0,
+               error=row["error"] if state else "")
+
+
+_HIT_SELECT = ("SELECT h.*, d.state, d.attempts, d.error FROM watch_hits h "
+               "LEFT JOIN watch_deliveries d ON d.hit_id = h.id")
+
+
+def _overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> bool:
+    return (a_start < b_end and b_start < a_end) or (a_start, a_end) == (b_start, b_end)
+
+
+class WatchStore:
+    """Watches, hits and deliveries in an SQLite file (WAL); shared by threads and processes
+    on one host, like the job store."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._db().executescript(_SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # -- watches ---------------------------------------------------------------------------
+
+    def add(self, name: str, query: str, *, source: str = "", language: str = "",
+            clips_only: bool = False, webhook_url: str = "", secret: str = "") -> Watch:
+        """Save a new watch (its query already checked); a webhook gets a secret if none is
+        given.  Raises :class:`WatchExistsError` for a name in use."""
+        watch = Watch(id=uuid.uuid4().hex[:12], name=name, query=query, source=source,
+                      language=language, clips_only=clips_only, webhook_url=webhook_url,
+                      secret=secret or (secrets.token_hex(32) if webhook_url else ""),
+                      created=time.time())
+        try:
+            with self._tx() as db:
+                db.execute("INSERT INTO watches (id, name, query, source, language, "
+                           "clips_only, webhook_url, secret, created) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (watch.id, watch.name, watch.query, watch.source, watch.language,
+                            int(watch.clips_only), watch.webhook_url, watch.secret,
+                            watch.created))
+        except sqlite3.IntegrityError:
+            raise WatchExistsError(f"a watch named {name!r} exists already") from None
+        return watch
+
+    def watches(self) -> list[Watch]:
+        """Every watch, oldest first."""
+        rows = self._db().execute("SELECT * FROM watches ORDER BY created, name")
+        return [_watch(row) for row in rows]
+
+    def find(self, name_or_id: str) -> Watch:
+        """The watch with this name or id; :class:`NoSuchWatchError` when there is none."""
+        row = self._db().execute("SELECT * FROM watches WHERE id=? OR name=? "
+                                 "ORDER BY id=? DESC LIMIT 1",
+                                 (name_or_id, name_or_id, name_or_id)).fetchone()
+        if row is None:
+            raise NoSuchWatchError(f"no watch named {name_or_id!r}")
+        return _watch(row)
+
+    def remove(self, name_or_id: str) -> Watch:
+        """Delete a watch with its hits and deliveries."""
+        watch = self.find(name_or_id)
+        with self._tx() as db:
+            db.execute("DELETE FROM watches WHERE id=?", (watch.id,))
+        return watch
+
+    # -- hits ------------------------------------------------------------------------------
+
+    def record(self, item: str, found: Sequence[tuple[Watch, Sequence[Match]]]) -> Recorded:
+        """Record what each watch found in *item* now, in one transaction.
+
+        *found* is complete for the watches it names: a hit of *item* that a named watch did
+        not find again is retracted.  Returns the new and retracted hits and the deliveries
+        now due.
+        """
+        now = time.time()
+        new: list[int] = []
+        retracted: list[int] = []
+        due: list[int] = []
+        with self._tx() as db:
+            for watch, matches in found:
+                rows = db.execute("SELECT id, start, end, retracted FROM watch_hits "
+                                  "WHERE watch_id=? AND item=?", (watch.id, item)).fetchall()
+                if not rows and not matches:
+                    continue
+                self._record_one(db, watch, item, matches, rows, now, new, retracted, due)
+        return Recorded(new=tuple(self._hits_by_id(new)),
+                        retracted=tuple(self._hits_by_id(retracted)), deliveries=tuple(due))
+
+    def _record_one(self, db: sqlite3.Connection, watch: Watch, item: str,
+                    matches: Sequence[Match], rows: list[sqlite3.Row], now: float,
+                    new: list[int], retracted: list[int], due: list[int]) -> None:
+        kept: set[int] = set()
+        for found in matches:
+            same = next((r for r in rows if r["id"] not in kept and _overlaps(
+                found.start, found.end, r["start"], r["end"])), None)
+            fields = (found.start, found.end, found.url, found.title, found.text,
+                      found.highlight, found.match,
+                      json.dumps([list(a) for a in found.articles]), now)
+            if same is not None:
+                kept.add(same["id"])
+                db.execute("UPDATE watch_hits SET start=?, end=?, url=?, title=?, text=?, "
+                           "highlight=?, match=?, articles=?, updated=?, retracted=NULL "
+                           "WHERE id=?", (*fields, same["id"]))
+                if same["retracted"] is not None:
+                    # Said again after a retraction: due again unless it was delivered.
+                    changed = db.execute(
+                        "UPDATE watch_deliveries SET state=?, next_at=?, claimed_until=0 "
+                        "WHERE hit_id=? AND state=?",
+                        (DeliveryState.PENDING, now, same["id"], DeliveryState.RETRACTED))
+                    if changed.rowcount:
+                        due.append(same["id"])
+                continue
+            cursor = db.execute(
+                "INSERT INTO watch_hits (key, watch_id, item, clip, kind, video_id, "
+                "article_id, start, end, url, title, text, highlight, match, articles, "
+                "updated, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (uuid.uuid4().hex, watch.id, item, f"{found.start:.2f}-{found.end:.2f}",
+                 found.kind, found.video_id, found.article_id, *fields, now))
+            hit_id = int(cursor.lastrowid or 0)
+            kept.add(hit_id)
+            new.append(hit_id)
+            if watch.webhook_url:
+                db.execute("INSERT INTO watch_deliveries (hit_id, state, next_at) "
+                           "VALUES (?, ?, ?)", (hit_id, DeliveryState.PENDING, now))
+                due.append(hit_id)
+        for row in rows:
+            if row["id"] not in kept and row["retracted"] is None:
+                db.execute("UPDATE watch_hits SET retracted=?, updated=? WHERE id=?",
+                           (now, now, row["id"]))
+                db.execute("UPDATE watch_deliveries SET state=? WHERE hit_id=? AND state=?",
+                           (DeliveryState.RETRACTED, row["id"], DeliveryState.PENDING))
+                retracted.append(row["id"])
+
+    def _hits_by_id(self, ids: Sequence[int]) -> list[Hit]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._db().execute(f"{_HIT_SELECT} WHERE h.id IN ({marks}) ORDER BY h.id",
+                                  tuple(ids))
+        return [_hit(row) for row in rows]
+
+    def hit(self, hit_id: int) -> Hit | None:
+        """One hit, or None."""
+        found = self._hits_by_id([hit_id])
+        return found[0] if found else None
+
+    def hits(self, watch: Watch, *, retracted: bool = False, after: int = 0,
+             limit: int = 1000) -> list[Hit]:
+        """A watch's hits, newest first (retracted ones too when asked); *after* keeps those
+        with a higher id (the unseen ones of a reader who saw up to that id)."""
+        where = "h.watch_id=? AND h.id>?" + ("" if retracted else " AND h.retracted IS NULL")
+        rows = self._db().execute(f"{_HIT_SELECT} WHERE {where} ORDER BY h.id DESC LIMIT ?",
+                                  (watch.id, after, limit))
+        return [_hit(row) for row in rows]
+
+    def hit_counts(self) -> dict[str, tuple[int, int]]:
+        """Per watch id: live hits, and the highest hit id (0 when none)."""
+        rows = self._db().execute("SELECT watch_id, COUNT(*) AS n, MAX(id) AS last "
+                                  "FROM watch_hits WHERE retracted IS NULL GROUP BY watch_id")
+        return {row["watch_id"]: (row["n"], row["last"] or 0) for row in rows}
+
+    # -- deliveries ------------------------------------------------------------------------
+
+    def claim(self, hit_id: int | None = None, *, lease: float = 120.0,
+              now: float | None = None, limit: int = 50) -> list[Delivery]:
+        """Take due deliveries (one, by *hit_id*, or up to *limit*) for *lease* seconds.
+
+        A claimed delivery is skipped by every other claimant until it is settled or its
+        lease runs out (its sender died), so two runners never send it at once.
+        """
+        now = time.time() if now is None else now
+        where = "d.state=? AND d.next_at<=? AND d.claimed_until<=?"
+        args: list[Any] = [DeliveryState.PENDING, now, now]
+        if hit_id is not None:
+            where += " AND d.hit_id=?"
+            args.append(hit_id)
+        with self._tx() as db:
+            rows = db.execute(
+                f"SELECT d.hit_id, d.attempts, w.* FROM watch_deliveries d "
+                f"JOIN watch_hits h ON h.id=d.hit_id JOIN watches w ON w.id=h.watch_id "
+                f"WHERE {where} ORDER BY d.next_at LIMIT ?", (*args, limit)).fetchall()
+            for row in rows:
+                db.execute("UPDATE watch_deliveries SET claimed_until=? WHERE hit_id=?",
+                           (now + lease, row["hit_id"]))
+        claimed = []
+        for row in rows:
+            hit = self.hit(row["hit_id"])
+            if hit is not None:
+                claimed.append(Delivery(hit=hit, watch=_watch(row), attempts=row["attempts"]))
+        return claimed
+
+    def delivered(self, hit_id: int, status: int) -> None:
+        """The receiver took the hit: it is never sent again."""
+        with self._tx() as db:
+            db.execute("UPDATE watch_deliveries SET state=?, attempts=attempts+1, status=?, "
+                       "error='', delivered=?, claimed_until=0 WHERE hit_id=?",
+                       (DeliveryState.DELIVERED, status, time.time(), hit_id))
+
+    def attempt_failed(self, hit_id: int, error: str, *, retry_at: float | None,
+                       status: int = 0) -> None:
+        """An attempt failed: due again at *retry_at*, or failed for good when None."""
+        with self._tx() as db:
+            db.execute("UPDATE watch_deliveries SET attempts=attempts+1, error=?, status=?, "
+                       "claimed_until=0, state=?, next_at=? WHERE hit_id=? AND state=?",
+                       (error, status,
+                        DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED,
+                        retry_at if retry_at is not None else time.time(), hit_id,
+                        DeliveryState.PENDING))
+
+    def retry_failed(self, watch: Watch | None = None) -> int:
+        """Make failed deliveries (of one watch, or all) due again now; how many."""
+        where = "state=?"
+        args: list[Any] = [DeliveryState.FAILED]
+        if watch is not None:
+            where += " AND hit_id IN (SELECT id FROM watch_hits WHERE watch_id=?)"
+            args.append(watch.id)
+        with self._tx() as db:
+            changed = db.execute(f"UPDATE watch_deliveries SET state=?, attempts=0, next_at=? "
+                                 f"WHERE {where}", (DeliveryState.PENDING, time.time(), *args))
+            return int(changed.rowcount)
+
+    def pending_for(self, item: str) -> tuple[int, ...]:
+        """The hits of *item* (any watch) whose webhooks are pending."""
+        rows = self._db().execute(
+            "SELECT d.hit_id FROM watch_deliveries d JOIN watch_hits h ON h.id = d.hit_id "
+            "WHERE h.item=? AND d.state=? ORDER BY d.hit_id", (item, DeliveryState.PENDING))
+        return tuple(int(row["hit_id"]) for row in rows)
+
+    def due_in(self, hit_id: int) -> float | None:
+        """Seconds until a pending delivery may be claimed (0: now); None when it is not
+        pending (delivered, failed, retracted, or there is none)."""
+        row = self._db().execute("SELECT MAX(next_at, claimed_until) AS due FROM "
+                                 "watch_deliveries WHERE hit_id=? AND state=?",
+                                 (hit_id, DeliveryState.PENDING)).fetchone()
+        return None if row is None else max(0.0, float(row["due"]) - time.time())
+
+    def pending(self) -> tuple[int, float | None]:
+        """How many deliveries are pending, and when the next one is due (None: none)."""
+        row = self._db().execute("SELECT COUNT(*) AS n, MIN(MAX(next_at, claimed_until)) AS due "
+                                 "FROM watch_deliveries WHERE state=?",
+                                 (DeliveryState.PENDING,)).fetchone()
+        return int(row["n"]), row["due"]

@@ -61,6 +61,12 @@ def _store(settings: Settings) -> JobStore:
     return JobStore(DataDir(settings.data_dir).jobs_db)
 
 
+def _hidden_articles(settings: Settings) -> frozenset[str]:
+    from worker.storage.datadir import DataDir
+
+    return DataDir(settings.data_dir).hidden().article_ids
+
+
 # -- worker ------------------------------------------------------------------------------------
 
 
@@ -214,8 +220,11 @@ def jobs_command(
                 f"{len(done.videos)} video(s)"] * bool(done.videos)
             out.print(shown(f"queued again for job {job_id}: {', '.join(parts)}"))
             return
+        # A takedown forgets its article's jobs; until it is finished they are hidden.
+        hidden = _hidden_articles(settings)
         if job_id is None:
-            recent, reports = shown_jobs(settings, store.recent(limit))
+            recent, reports = shown_jobs(settings, [j for j in store.recent(limit)
+                                                    if j.article_id not in hidden])
             if as_json:
                 print(json.dumps([job_json(j, store.step_seconds(j.id),
                                            reports[j.id].videos if j.id in reports else ())
@@ -226,7 +235,7 @@ def jobs_command(
                 out.print("no jobs yet")
             return
         found = store.get(job_id)
-        if found is None:
+        if found is None or found.article_id in hidden:
             raise fail(f"job {job_id} not found")
         (job,), reports = shown_jobs(settings, [found])
         seconds = store.step_seconds(job_id)

@@ -98,7 +98,8 @@ def post_article(body: IngestRequest, services: ServicesDep, response: Response)
 def get_job(job_id: str, services: ServicesDep) -> JobOut:
     """The job as the job store has it (the same in inline and queued mode)."""
     job = services.jobs.get(job_id)
-    if job is None:
+    # A takedown in progress hides its article's jobs (once done, it forgets them).
+    if job is None or job.article_id in services.data.hidden().article_ids:
         raise ApiError(404, "not_found", "no such job")
     stalled: tuple[str, ...] = ()
     state = str(job.state)

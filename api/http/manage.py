@@ -101,10 +101,11 @@ def get_jobs(services: ServicesDep,
              limit: Annotated[int, Query(ge=1, le=200)] = 20,
              active: Annotated[bool, Query(description="Only queued and running jobs.")] = False,
              ) -> list[JobOut]:
-    """The latest jobs, newest first (``GET /jobs/{id}`` has one with its stalls); jobs of
-    articles that were taken down are left out."""
-    removed = {a for r in services.data.removals() for a in r.article_ids}
-    jobs = [j for j in services.jobs.recent(200) if j.article_id not in removed]
+    """The latest jobs, newest first (``GET /jobs/{id}`` has one with its stalls); a
+    takedown forgets the jobs of its article."""
+    # Forgotten when the takedown is carried out; hidden from when it is recorded.
+    hidden = services.data.hidden().article_ids
+    jobs = [j for j in services.jobs.recent(200) if j.article_id not in hidden]
     if active:
         jobs = [j for j in jobs if str(j.state) in {"queued", "running"}]
     jobs = jobs[:limit]

@@ -3,8 +3,9 @@
 1. The removal is planned and **recorded first** (:class:`~worker.storage.datadir.Removal`,
    with the reason: the audit record).  From that moment searches and listings leave its
    items out (``DataDir.hidden``), whatever happens next.
-2. The files go: media, transcript and its versions, cut and exported clips, the records of
-   the URLs that served the video; the article's record and its links.
+2. The jobs that name them are forgotten; the files go: media, transcript and its
+   versions, cut and exported clips, the records of the URLs that served the video; the
+   article's record and its links.
 3. Under the index lock its index documents go, and the videos it leaves to other articles
    are written again with the articles that still link them (through
    :func:`worker.pipeline.steps.index_video`, the one index write).
@@ -26,7 +27,7 @@ from worker.errors import NotFoundError
 from worker.pipeline.context import Context
 from worker.pipeline.locks import INDEX_LOCK
 from worker.pipeline.steps import index_video, tidy_index
-from worker.storage.datadir import Removal
+from worker.storage.datadir import Removal, is_item_id
 
 __all__ = ["finish_removals", "plan_removal", "take_down"]
 
@@ -45,6 +46,8 @@ def plan_removal(ctx: Context, kind: str, target: str, reason: str, by: str) -> 
     """
     data = ctx.data
     hidden = data.hidden()
+    if not is_item_id(target):  # it names folders that are about to be deleted
+        raise NotFoundError(f"no stored {kind} {target!r}: an id is 16 hex digits")
     if kind == "video":
         if target in hidden.video_ids or data.video_meta(target) is None:
             raise NotFoundError(f"no stored video {target}")
@@ -73,10 +76,14 @@ def plan_removal(ctx: Context, kind: str, target: str, reason: str, by: str) -> 
 
 def _carry_out(ctx: Context, removal: Removal) -> Removal:
     data = ctx.data
+    # The job store names the article (its title and URL) and the videos' URLs.
+    ctx.jobs.forget(removal.article_ids, removal.video_ids)
     for video_id in removal.video_ids:
         data.delete_video(video_id)
     for article_id in removal.article_ids:
         data.delete_article(article_id)
+    for video_id in removal.kept_videos:
+        data.drop_cut_clips(video_id)  # their sidecars name the removed article
     with ctx.locks.hold(INDEX_LOCK, wait=ctx.waits.index), ctx.index.batch():
         for video_id in removal.video_ids:
             ctx.index.remove_video(video_id)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -47,6 +48,7 @@ __all__ = [
     "TranscriptVersion",
     "VideoMeta",
     "index_root",
+    "is_item_id",
     "url_key",
     "video_id_for",
 ]
@@ -55,6 +57,15 @@ __all__ = [
 def url_key(url: str) -> str:
     """Stable file-name-safe key of a video URL."""
     return hashlib.sha1(url.encode("utf-8")).hexdigest()[:20]
+
+
+_ITEM_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def is_item_id(value: str) -> bool:
+    """Whether *value* has the shape of an article or video id (16 hex digits): only such
+    a value may name a folder or file of the data dir."""
+    return _ITEM_ID.fullmatch(value) is not None
 
 
 def video_id_for(sha256: str) -> str:
@@ -298,13 +309,16 @@ class DataDir:
             yield Transcript.from_json(read_json(path))
 
     def linking_articles(self, video_id: str) -> list[Article]:
-        """Every stored article that links a URL serving *video_id*, oldest first."""
+        """Every stored article that links a URL serving *video_id*, oldest first; those of
+        a takedown in progress are left out (the index, the API and a clip's sidecar must
+        not name them even if the remover crashed)."""
         meta = self.video_meta(video_id)
         urls = set(meta.urls) if meta else set()
+        hidden = self.hidden().article_ids
         ids: list[str] = []
         for record in self.sources():
             if record.video_id == video_id or record.url in urls:
-                ids.extend(a for a in record.articles if a not in ids)
+                ids.extend(a for a in record.articles if a not in ids and a not in hidden)
         articles = [self.load_article(article_id) for article_id in ids]
         return sorted((a for a in articles if a is not None), key=lambda a: (a.published, a.id))
 
@@ -363,6 +377,11 @@ class DataDir:
                                                Transcript.from_json(data["transcript"])))
         return sorted(found, key=lambda v: v.number)
 
+    def transcript_number(self, video_id: str) -> int:
+        """The version number of the current transcript: 1 until a re-transcription."""
+        return 1 + sum(1 for p in self._versions_dir(video_id).glob("*.json")
+                       if p.stem.isdigit())
+
     def replace_transcript(self, transcript: Transcript) -> TranscriptVersion | None:
         """Make *transcript* the video's current one, keeping the one it replaces as a version.
 
@@ -402,6 +421,11 @@ class DataDir:
     def clips_dir(self, video_id: str) -> Path:
         """Where the HTTP API keeps the clips it cut from a video (a cache)."""
         return self.root / "clips" / video_id
+
+    def drop_cut_clips(self, video_id: str) -> None:
+        """Empty the HTTP API's cache of clips cut from *video_id* (their sidecars name the
+        linking articles, their captions the transcript of the day)."""
+        shutil.rmtree(self.clips_dir(video_id), ignore_errors=True)
 
     # -- takedowns ---------------------------------------------------------------------------
 
@@ -469,7 +493,7 @@ class DataDir:
                         target.with_suffix(extra).unlink(missing_ok=True)
                     sidecar.unlink(missing_ok=True)
                     target.unlink()
-        shutil.rmtree(self.clips_dir(video_id), ignore_errors=True)
+        self.drop_cut_clips(video_id)
         with self.lock("sources"):
             for path in sorted((self.root / "sources").glob("*.json")):
                 record = SourceRecord.from_json(read_json(path))

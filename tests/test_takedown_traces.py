@@ -1,0 +1,123 @@
+"""Takedowns leave no trace in the job store, and a takedown that is only recorded (its
+remover crashed right after) already hides the article everywhere: jobs, a video's page,
+an exported clip's sidecar, the HTTP API's cut clips."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.apiserver import running, server_settings
+from tests.conftest import Ingested, cli_env
+from tests.siteserver import Site
+from worker.intake.articles import article_id_for
+from worker.pipeline.takedown import plan_removal
+from worker.pipeline.wiring import build_context
+from worker.storage.datadir import DataDir
+
+BRIEFING = [sys.executable, "-m", "api"]
+TITLE_B = "Convoy reaches the city"  # article-b's title; it links briefing-a only
+
+
+def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BRIEFING, *args], capture_output=True, text=True, timeout=300,
+                          env=cli_env(data_dir), check=False)
+
+
+@pytest.fixture
+def data_dir(ingested: Ingested, tmp_path: Path) -> Path:
+    copy = tmp_path / "data"
+    shutil.copytree(ingested.ctx.data.root, copy, ignore=shutil.ignore_patterns("jobs.sqlite3*"))
+    return copy
+
+
+def ingest_job(data_dir: Path, url: str) -> str:
+    """Ingest *url* with the CLI (its video is stored already) and return its job's id."""
+    proc = run(["ingest", url, "--json"], data_dir)
+    assert proc.returncode == 0, proc.stderr
+    jobs = json.loads(run(["jobs", "--json"], data_dir).stdout)
+    (job,) = [j for j in jobs if j["source"] == url][:1]
+    assert job["title"] == TITLE_B
+    return str(job["id"])
+
+
+def test_a_takedown_forgets_the_articles_jobs(data_dir: Path, site: Site) -> None:
+    url = site.url("article-b.html")
+    job_id = ingest_job(data_dir, url)
+    assert run(["rm", "article", url, "--reason", "legal"], data_dir).returncode == 0
+    listing = run(["jobs", "--json"], data_dir)
+    assert TITLE_B not in listing.stdout and url not in listing.stdout
+    one = run(["jobs", job_id], data_dir)
+    assert one.returncode == 1 and f"job {job_id} not found" in one.stderr
+    assert TITLE_B not in one.stdout + one.stderr
+    with running(server_settings(data_dir)) as base:
+        assert httpx.get(f"{base}/jobs/{job_id}").status_code == 404
+        assert TITLE_B not in httpx.get(f"{base}/jobs").text
+    # Ingested again later (say the rights were cleared): its new job is listed again.
+    again = ingest_job(data_dir, url)
+    with running(server_settings(data_dir)) as base:
+        assert again in {j["id"] for j in httpx.get(f"{base}/jobs").json()}
+        assert httpx.get(f"{base}/jobs/{again}").json()["title"] == TITLE_B
+
+
+def test_a_video_takedown_drops_its_rows_from_other_jobs(data_dir: Path, site: Site) -> None:
+    url = site.url("article-b.html")
+    job_id = ingest_job(data_dir, url)
+    record = DataDir(data_dir).source(site.url("media/briefing-a.mp4"))
+    assert record is not None
+    video_a = record.video_id
+    videos = json.loads(run(["jobs", job_id, "--json"], data_dir).stdout)["videos"]
+    assert video_a in {v["video_id"] for v in videos}
+    assert run(["rm", "video", video_a, "--reason", "rights"], data_dir).returncode == 0
+    job = json.loads(run(["jobs", job_id, "--json"], data_dir).stdout)
+    assert job["title"] == TITLE_B  # the article stays
+    assert video_a not in json.dumps(job)
+    assert job["videos"] == [v for v in videos if v["video_id"] != video_a]
+
+
+def test_a_recorded_takedown_hides_the_article_before_it_is_carried_out(
+        data_dir: Path, site: Site, tmp_path: Path) -> None:
+    url = site.url("article-b.html")
+    job_id = ingest_job(data_dir, url)
+    data = DataDir(data_dir)
+    record = data.source(site.url("media/briefing-a.mp4"))
+    assert record is not None
+    video_a = record.video_id
+    with running(server_settings(data_dir)) as base:
+        # A clip cut before the takedown: its sidecar names both linking articles.
+        cut = httpx.get(f"{base}/videos/{video_a}/clip",
+                        params={"start": 5, "end": 9, "format": "json"}, timeout=120)
+        assert TITLE_B in {a["title"] for a in cut.json()["articles"]}
+    # The remover recorded the takedown and died before deleting anything.
+    ctx = build_context(server_settings(data_dir))
+    try:
+        removal = plan_removal(ctx, "article", article_id_for(url), "court order", "test")
+        assert removal.kept_videos == (video_a,)
+        data.record_removal(removal)
+    finally:
+        ctx.index.close()
+    assert data.load_article(article_id_for(url)) is not None  # nothing deleted yet
+    with running(server_settings(data_dir)) as base:
+        assert TITLE_B not in {a["title"] for a in
+                               httpx.get(f"{base}/videos/{video_a}").json()["articles"]}
+        assert httpx.get(f"{base}/jobs/{job_id}").status_code == 404
+        assert TITLE_B not in httpx.get(f"{base}/jobs").text
+    assert run(["jobs", job_id], data_dir).returncode == 1
+    clip = tmp_path / "a.mp4"
+    assert run(["clip", video_a, "5", "9", "-o", str(clip)], data_dir).returncode == 0
+    assert TITLE_B not in clip.with_suffix(".json").read_text()
+    # The next runner carries it out; the cut clips' sidecars that named it are gone.
+    build_context(server_settings(data_dir)).index.close()
+    assert data.pending_removals() == []
+    with running(server_settings(data_dir)) as base:
+        again = httpx.get(f"{base}/videos/{video_a}/clip",
+                          params={"start": 5, "end": 9, "format": "json"}, timeout=120)
+        assert again.status_code == 200
+        assert TITLE_B not in {a["title"] for a in again.json()["articles"]}
+    assert not any(TITLE_B in p.read_text() for p in (data_dir / "clips").rglob("*.json"))

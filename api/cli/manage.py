@@ -152,7 +152,7 @@ def retranscribe(
                                               )] = None,
 ) -> None:
     """Transcribe stored videos again (a better model); the old transcript is kept."""
-    from worker.storage.datadir import DataDir
+    from worker.storage.datadir import DataDir, is_item_id
 
     if (video_id is None) == (not every):
         raise fail("give VIDEO_ID or --all")
@@ -163,6 +163,10 @@ def retranscribe(
     hidden = data.hidden().video_ids
     videos = [video_id] if video_id else sorted(
         t.video_id for t in data.transcripts() if t.video_id not in hidden)
+    if video_id is not None and (not is_item_id(video_id) or video_id in hidden
+                                 or data.video_file(video_id) is None):
+        # Checked here too, so that a queued task is never sent for nothing.
+        raise fail(f"no stored video {visible(video_id)}")
     if settings.broker_url:
         from worker.queue.config import submit_retranscribe
 

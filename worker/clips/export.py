@@ -19,7 +19,7 @@ from worker.clips.provenance import build_sidecar, file_sha256
 from worker.errors import ClipError, NotFoundError
 from worker.speech.media import ffmpeg_binary
 from worker.speech.subtitles import render
-from worker.storage.datadir import DataDir
+from worker.storage.datadir import DataDir, is_item_id
 from worker.storage.files import write_text_atomic
 
 __all__ = ["DEFAULT_MAX_CLIP_SECONDS", "ExportedClip", "export_clip", "sidecar_path"]
@@ -107,6 +107,8 @@ def export_clip(data: DataDir, video_id: str, start: float, end: float, target: 
     ``.json`` (last, since it describes the others).  Each file is written to a temporary
     name and renamed, so a crash never leaves a half-written clip under the asked name.
     """
+    if not is_item_id(video_id):
+        raise NotFoundError(f"no stored video {video_id!r}: an id is 16 hex digits")
     if video_id in data.hidden().video_ids:
         raise NotFoundError(f"video {video_id} is being taken down")
     meta = data.video_meta(video_id)
@@ -133,7 +135,7 @@ def export_clip(data: DataDir, video_id: str, start: float, end: float, target: 
     write_text_atomic(vtt, render(shifted, "vtt"))
     sidecar = build_sidecar(
         meta=meta, original_duration=transcript.duration, transcript=transcript,
-        transcript_version=len(data.transcript_versions(video_id)) + 1,
+        transcript_version=data.transcript_number(video_id),
         articles=data.article_refs_for_video(video_id), start=start, end=end,
         clip_file=target, clip_sha256=sha256, clip_duration=facts.duration,
         captions={"srt": srt.name, "vtt": vtt.name}, cut=_CUTS[mode], software=_software(),

@@ -306,7 +306,7 @@ def test_http_clip_after_a_retranscription_has_the_new_transcript(
         data_dir: Path, video_a: str, tmp_path: Path) -> None:
     copy = tmp_path / "data"
     shutil.copytree(data_dir, copy)
-    params = {"start": START, "end": END, "format": "json"}
+    params: dict[str, float | str] = {"start": START, "end": END, "format": "json"}
     with running(server_settings(copy)) as base:
         before = httpx.get(f"{base}/videos/{video_a}/clip", params=params, timeout=120).json()
         assert before["transcript"]["version"] == 1

@@ -8,11 +8,14 @@ import json
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from indexer.index import SearchIndex
 from tests.apiserver import running, server_settings
 from tests.conftest import Ingested, cli_env
 from tests.siteserver import Site
@@ -20,6 +23,7 @@ from worker.intake.articles import article_id_for
 from worker.pipeline.takedown import plan_removal
 from worker.pipeline.wiring import build_context
 from worker.storage.datadir import DataDir
+from worker.storage.files import file_lock
 
 BRIEFING = [sys.executable, "-m", "api"]
 TITLE_B = "Convoy reaches the city"  # article-b's title; it links briefing-a only
@@ -121,3 +125,49 @@ def test_a_recorded_takedown_hides_the_article_before_it_is_carried_out(
         assert again.status_code == 200
         assert TITLE_B not in {a["title"] for a in again.json()["articles"]}
     assert not any(TITLE_B in p.read_text() for p in (data_dir / "clips").rglob("*.json"))
+
+
+def test_a_retranscription_under_way_does_not_bring_a_taken_down_video_back(
+        data_dir: Path, site: Site) -> None:
+    data = DataDir(data_dir)
+    record = data.source(site.url("media/briefing-a.mp4"))
+    assert record is not None
+    video_a = record.video_id
+    # Hold the transcript lock, so the re-transcription stops right before it writes the
+    # new transcript (its index mark is set by then); a takedown is recorded meanwhile.
+    with file_lock(data.locks / f"transcript-{video_a}.lock"):
+        again = subprocess.Popen([*BRIEFING, "retranscribe", video_a], env=cli_env(data_dir),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        remover: subprocess.Popen[str] | None = None
+        try:
+            wait_for(lambda: (data_dir / "pending" / f"video-{video_a}").exists(), [again])
+            remover = subprocess.Popen([*BRIEFING, "rm", "video", video_a, "--reason", "legal"],
+                                       env=cli_env(data_dir), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: data.removals() != [], [again])
+        except BaseException:
+            for process in (again, remover):
+                if process is not None:
+                    process.kill()
+            raise
+    _, said = again.communicate(timeout=600)
+    remover.communicate(timeout=600)
+    assert remover.returncode == 0
+    assert again.returncode == 1 and f"video {video_a} was taken down meanwhile" in said
+    assert not data.video_dir(video_a).exists()
+    assert video_a not in {t.video_id for t in data.transcripts()}
+    index = SearchIndex(data.index_root)
+    try:
+        with index._ix.searcher() as searcher:
+            assert list(searcher.document_numbers(video_id=video_a)) == []
+    finally:
+        index.close()
+
+
+def wait_for(done: Callable[[], bool], processes: list[subprocess.Popen[str]]) -> None:
+    """Poll until *done*; fails if one of *processes* ends first."""
+    deadline = time.monotonic() + 300
+    while not done():
+        assert all(p.poll() is None for p in processes), "a process ended too early"
+        assert time.monotonic() < deadline, "never got there"
+        time.sleep(0.05)

@@ -36,6 +36,7 @@ from typing import Any
 
 from indexer.domain import Article, ArticleRef, Transcript
 from worker.containers import CONTAINERS
+from worker.errors import NotFoundError
 from worker.storage.files import file_lock, read_json, write_json_atomic
 from worker.storage.states import VideoState
 
@@ -390,6 +391,11 @@ class DataDir:
         transcript current (and a copy of it as a version), never none.
         """
         with self.lock(f"transcript-{transcript.video_id}"):
+            # A takedown recorded or carried out while the new transcript was made wins:
+            # writing now would bring the video back (delete_video takes this lock too).
+            if (self.video_meta(transcript.video_id) is None
+                    or transcript.video_id in self.hidden().video_ids):
+                raise NotFoundError(f"video {transcript.video_id} was taken down meanwhile")
             old = self.load_transcript(transcript.video_id)
             kept = None
             if old is not None:
@@ -499,14 +505,16 @@ class DataDir:
                 record = SourceRecord.from_json(read_json(path))
                 if record.video_id == video_id or record.url in urls:
                     path.unlink(missing_ok=True)
-        # The metadata goes last: it is how the files above were found.
+        # The metadata goes last: it is how the files above were found.  Under the lock of
+        # replace_transcript, so a re-transcription cannot write into the folder meanwhile.
         folder = self.video_dir(video_id)
-        for child in sorted(folder.glob("*")):
-            if child.is_dir():
-                shutil.rmtree(child, ignore_errors=True)
-            elif child.name != "meta.json":
-                child.unlink(missing_ok=True)
-        (folder / "meta.json").unlink(missing_ok=True)
+        with self.lock(f"transcript-{video_id}"):
+            for child in sorted(folder.glob("*")):
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+                elif child.name != "meta.json":
+                    child.unlink(missing_ok=True)
+            (folder / "meta.json").unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             folder.rmdir()
         self._exports_path(video_id).unlink(missing_ok=True)

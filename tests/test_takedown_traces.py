@@ -135,7 +135,7 @@ def test_a_retranscription_under_way_does_not_bring_a_taken_down_video_back(
     video_a = record.video_id
     # Hold the transcript lock, so the re-transcription stops right before it writes the
     # new transcript (its index mark is set by then); a takedown is recorded meanwhile.
-    with file_lock(data.locks / f"transcript-{video_a}.lock"):
+    with file_lock(data.locks / f"files-{video_a}.lock"):
         again = subprocess.Popen([*BRIEFING, "retranscribe", video_a], env=cli_env(data_dir),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         remover: subprocess.Popen[str] | None = None
@@ -171,3 +171,47 @@ def wait_for(done: Callable[[], bool], processes: list[subprocess.Popen[str]]) -
         assert all(p.poll() is None for p in processes), "a process ended too early"
         assert time.monotonic() < deadline, "never got there"
         time.sleep(0.05)
+
+
+def waiting_for(lock: Path) -> bool:
+    """Whether a process waits for the flock on *lock* (Linux shows waiters in /proc/locks
+    with a ``->`` mark, by device and inode)."""
+    inode = f":{lock.stat().st_ino} "
+    return any(line.split(":", 1)[1].lstrip().startswith("->") and inode in line
+               for line in Path("/proc/locks").read_text().splitlines())
+
+
+def test_a_clip_exported_during_a_takedown_is_not_left_behind(data_dir: Path, site: Site,
+                                                              tmp_path: Path) -> None:
+    data = DataDir(data_dir)
+    record = data.source(site.url("media/briefing-b.mp4?download=1"))
+    assert record is not None
+    video_b = record.video_id
+    clip = tmp_path / "out" / "b.mp4"
+    clip.parent.mkdir()
+    lock = data.locks / f"files-{video_b}.lock"
+    # Hold the video's files lock: the export cuts, then waits to put its files in place;
+    # the takedown is recorded meanwhile.
+    with file_lock(lock):
+        export = subprocess.Popen([*BRIEFING, "clip", video_b, "1", "4", "-o", str(clip)],
+                                  env=cli_env(data_dir), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        remover: subprocess.Popen[str] | None = None
+        try:
+            wait_for(lambda: waiting_for(lock), [export])
+            remover = subprocess.Popen([*BRIEFING, "rm", "video", video_b, "--reason", "legal"],
+                                       env=cli_env(data_dir), stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True)
+            wait_for(lambda: data.removals() != [], [export])
+        except BaseException:
+            for process in (export, remover):
+                if process is not None:
+                    process.kill()
+            raise
+    _, said = export.communicate(timeout=600)
+    assert remover is not None
+    remover.communicate(timeout=600)
+    assert remover.returncode == 0
+    assert export.returncode == 1 and f"video {video_b} was taken down meanwhile" in said
+    assert list(clip.parent.iterdir()) == []
+    assert not (data_dir / "exports" / f"{video_b}.json").exists()

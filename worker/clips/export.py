@@ -122,25 +122,32 @@ def export_clip(data: DataDir, video_id: str, start: float, end: float, target: 
     target = target.resolve() if target.is_symlink() else target
     _check_target(target)
     temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    srt, vtt = target.with_suffix(".srt"), target.with_suffix(".vtt")
+    fetched = media.stat().st_mtime
+    shifted = clip_transcript(transcript, start, end)
     try:
         cut_clip(media, start, end, temp, mode=mode, timeout=timeout, name=f"video {video_id}")
         facts = media_facts(temp)
         sha256 = file_sha256(temp)
-        os.replace(temp, target)
+        # The files appear and are recorded under the video's lock, after checking that no
+        # takedown removed it during the cut: a takedown finds all of them or none.
+        with data.video_files(video_id):
+            if not data.standing(video_id):
+                raise NotFoundError(f"video {video_id} was taken down meanwhile")
+            os.replace(temp, target)
+            write_text_atomic(srt, render(shifted, "srt"))
+            write_text_atomic(vtt, render(shifted, "vtt"))
+            sidecar = build_sidecar(
+                meta=meta, original_duration=transcript.duration, transcript=transcript,
+                transcript_version=data.transcript_number(video_id),
+                articles=data.article_refs_for_video(video_id), start=start, end=end,
+                clip_file=target, clip_sha256=sha256, clip_duration=facts.duration,
+                captions={"srt": srt.name, "vtt": vtt.name}, cut=_CUTS[mode],
+                software=_software(), exported=time.time(), fallback_fetched=fetched)
+            write_text_atomic(sidecar_path(target),
+                              json.dumps(sidecar, ensure_ascii=False, indent=2))
+            data.record_export(video_id, target, sha256)
     finally:
         temp.unlink(missing_ok=True)
-    shifted = clip_transcript(transcript, start, end)
-    srt, vtt = target.with_suffix(".srt"), target.with_suffix(".vtt")
-    write_text_atomic(srt, render(shifted, "srt"))
-    write_text_atomic(vtt, render(shifted, "vtt"))
-    sidecar = build_sidecar(
-        meta=meta, original_duration=transcript.duration, transcript=transcript,
-        transcript_version=data.transcript_number(video_id),
-        articles=data.article_refs_for_video(video_id), start=start, end=end,
-        clip_file=target, clip_sha256=sha256, clip_duration=facts.duration,
-        captions={"srt": srt.name, "vtt": vtt.name}, cut=_CUTS[mode], software=_software(),
-        exported=time.time(), fallback_fetched=media.stat().st_mtime)
-    write_text_atomic(sidecar_path(target), json.dumps(sidecar, ensure_ascii=False, indent=2))
-    data.record_export(video_id, target, sha256)
     return ExportedClip(target, sidecar_path(target), srt, vtt, sha256, start, end,
                         facts.duration)

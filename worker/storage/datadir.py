@@ -378,6 +378,18 @@ class DataDir:
                                                Transcript.from_json(data["transcript"])))
         return sorted(found, key=lambda v: v.number)
 
+    @contextlib.contextmanager
+    def video_files(self, video_id: str) -> Iterator[None]:
+        """Held while a video's files change: its transcript replaced, a clip of it exported,
+        its files deleted by a takedown.  A writer checks :meth:`standing` under it, so it
+        never writes for a video a takedown removed or is removing."""
+        with self.lock(f"files-{video_id}"):
+            yield
+
+    def standing(self, video_id: str) -> bool:
+        """Whether the video is stored and no takedown of it is under way."""
+        return self.video_meta(video_id) is not None and video_id not in self.hidden().video_ids
+
     def transcript_number(self, video_id: str) -> int:
         """The version number of the current transcript: 1 until a re-transcription."""
         return 1 + sum(1 for p in self._versions_dir(video_id).glob("*.json")
@@ -390,11 +402,10 @@ class DataDir:
         ``transcript.json`` with an atomic rename: a crash between the two leaves the old
         transcript current (and a copy of it as a version), never none.
         """
-        with self.lock(f"transcript-{transcript.video_id}"):
+        with self.video_files(transcript.video_id):
             # A takedown recorded or carried out while the new transcript was made wins:
-            # writing now would bring the video back (delete_video takes this lock too).
-            if (self.video_meta(transcript.video_id) is None
-                    or transcript.video_id in self.hidden().video_ids):
+            # writing now would bring the video back.
+            if not self.standing(transcript.video_id):
                 raise NotFoundError(f"video {transcript.video_id} was taken down meanwhile")
             old = self.load_transcript(transcript.video_id)
             kept = None
@@ -488,6 +499,12 @@ class DataDir:
     def delete_video(self, video_id: str) -> None:
         """Delete a video's media, transcript, versions, cut clips, exported clip files (those
         that still hold the bytes we wrote) and the records of the URLs that served it."""
+        with self.video_files(video_id):
+            self._delete_video(video_id)
+        with contextlib.suppress(OSError):
+            self.video_dir(video_id).rmdir()
+
+    def _delete_video(self, video_id: str) -> None:
         meta = self.video_meta(video_id)
         urls = set(meta.urls) if meta else set()
         for export in self.exports(video_id):
@@ -505,18 +522,14 @@ class DataDir:
                 record = SourceRecord.from_json(read_json(path))
                 if record.video_id == video_id or record.url in urls:
                     path.unlink(missing_ok=True)
-        # The metadata goes last: it is how the files above were found.  Under the lock of
-        # replace_transcript, so a re-transcription cannot write into the folder meanwhile.
+        # The metadata goes last: it is how the files above were found.
         folder = self.video_dir(video_id)
-        with self.lock(f"transcript-{video_id}"):
-            for child in sorted(folder.glob("*")):
-                if child.is_dir():
-                    shutil.rmtree(child, ignore_errors=True)
-                elif child.name != "meta.json":
-                    child.unlink(missing_ok=True)
-            (folder / "meta.json").unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+        for child in sorted(folder.glob("*")):
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            elif child.name != "meta.json":
+                child.unlink(missing_ok=True)
+        (folder / "meta.json").unlink(missing_ok=True)
         self._exports_path(video_id).unlink(missing_ok=True)
 
 

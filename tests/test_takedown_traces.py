@@ -215,3 +215,31 @@ def test_a_clip_exported_during_a_takedown_is_not_left_behind(data_dir: Path, si
     assert export.returncode == 1 and f"video {video_b} was taken down meanwhile" in said
     assert list(clip.parent.iterdir()) == []
     assert not (data_dir / "exports" / f"{video_b}.json").exists()
+
+
+def test_asking_again_finishes_a_takedown_that_stopped_half_way(data_dir: Path,
+                                                                 site: Site) -> None:
+    data = DataDir(data_dir)
+    record = data.source(site.url("media/briefing-b.mp4?download=1"))
+    assert record is not None
+    video_b = record.video_id
+    with running(server_settings(data_dir)) as base:
+        # The server's takedown context is up (it finished what was pending when it started).
+        nothing = httpx.delete(f"{base}/videos/0123456789abcdef", params={"reason": "x"})
+        assert nothing.status_code == 404
+        # A takedown is recorded, and its remover fails before deleting anything.
+        ctx = build_context(server_settings(data_dir))
+        try:
+            stopped = plan_removal(ctx, "video", video_b, "court order", "http")
+            data.record_removal(stopped)
+        finally:
+            ctx.index.close()
+        again = httpx.delete(f"{base}/videos/{video_b}", params={"reason": "retry"},
+                             timeout=120)
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == stopped.id and again.json()["reason"] == "court order"
+        assert again.json()["completed"] is not None
+        assert not data.video_dir(video_b).exists() and data.pending_removals() == []
+        third = httpx.delete(f"{base}/videos/{video_b}", params={"reason": "again"})
+        assert third.status_code == 404
+        assert f"taken down already (record {stopped.id})" in third.json()["detail"]

@@ -38,6 +38,20 @@ def _new_id() -> str:
     return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
 
 
+def _covering(removals: list[Removal], kind: str, target: str) -> Removal | None:
+    """The last of *removals* that removes *kind* *target*, if any."""
+    found = [r for r in removals
+             if target in (r.video_ids if kind == "video" else r.article_ids)]
+    return found[-1] if found else None
+
+
+def _not_found(ctx: Context, kind: str, target: str) -> NotFoundError:
+    earlier = _covering(ctx.data.removals(), kind, target)
+    if earlier is not None:
+        return NotFoundError(f"{kind} {target} was taken down already (record {earlier.id})")
+    return NotFoundError(f"no stored {kind} {target}")
+
+
 def plan_removal(ctx: Context, kind: str, target: str, reason: str, by: str) -> Removal:
     """What removing article or video *target* takes away; raises NotFoundError.
 
@@ -50,13 +64,13 @@ def plan_removal(ctx: Context, kind: str, target: str, reason: str, by: str) -> 
         raise NotFoundError(f"no stored {kind} {target!r}: an id is 16 hex digits")
     if kind == "video":
         if target in hidden.video_ids or data.video_meta(target) is None:
-            raise NotFoundError(f"no stored video {target}")
+            raise _not_found(ctx, kind, target)
         return Removal(_new_id(), kind, target, reason, time.time(), (), (target,), (), by)
     if kind != "article":
         raise ValueError(f"unknown kind {kind!r}")
     article = data.load_article(target) if target not in hidden.article_ids else None
     if article is None:
-        raise NotFoundError(f"no stored article {target}")
+        raise _not_found(ctx, kind, target)
     video_ids: list[str] = []
     for url in article.video_urls:
         record = data.source(url)
@@ -99,7 +113,17 @@ def _carry_out(ctx: Context, removal: Removal) -> Removal:
 
 
 def take_down(ctx: Context, kind: str, target: str, reason: str, by: str) -> Removal:
-    """Remove article or video *target* and every trace of it; returns the audit record."""
+    """Remove article or video *target* and every trace of it; returns the audit record.
+
+    When an earlier takedown of *target* was recorded and stopped half way (its remover
+    failed: the broker went down, the disk filled), asking again finishes that one and
+    returns its record, rather than answering that nothing is stored.
+    """
+    if is_item_id(target):
+        earlier = _covering(ctx.data.pending_removals(), kind, target)
+        if earlier is not None:
+            log.info("finishing the takedown %s of %s %s", earlier.id, kind, target)
+            return _carry_out(ctx, earlier)
     removal = plan_removal(ctx, kind, target, reason, by)
     ctx.data.record_removal(removal)  # first: from here on, nothing shows it
     log.info("taking down %s %s (%s): %d video(s), %d kept", kind, target, reason,

@@ -316,3 +316,15 @@ def test_http_clip_after_a_retranscription_has_the_new_transcript(
     assert after["transcript"]["version"] == 2
     assert after["clip"]["sha256"] == file_sha256(
         copy / "clips" / video_a / "v2" / f"{START:.2f}-{END:.2f}" / "clip.mp4")
+
+
+def test_http_retranscribe_takes_a_model_name_not_a_path(api: httpx.Client, video_a: str,
+                                                         data_dir: Path) -> None:
+    model_dir = data_dir / "models"  # exists on the server's disk
+    model_dir.mkdir(exist_ok=True)
+    for model in (str(model_dir), "Systran/faster-whisper-tiny", "nosuch"):
+        refused = api.post(f"/videos/{video_a}/retranscribe", json={"model": model})
+        assert refused.status_code == 422, (model, refused.text)
+        assert refused.json()["error"] == "invalid_parameters"
+        assert "not a Whisper model name" in refused.json()["detail"]
+    assert DataDir(data_dir).transcript_versions(video_a) == []

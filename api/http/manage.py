@@ -177,6 +177,14 @@ def post_retranscribe(video_id: Annotated[str, Path(description="16 hex digits."
             or services.data.video_file(video_id) is None):
         raise ApiError(404, "not_found", "no such video")
     model = (body.model if body else None) or None
+    # A client picks among model names only: a directory or a repository id would have the
+    # server read its disk or fetch from the hub on a client's word.
+    if model is not None and model != services.settings.model:
+        from worker.speech.models import is_model_name
+
+        if not is_model_name(model):
+            raise ApiError(422, "invalid_parameters", "model: not a Whisper model name "
+                           "(tiny.en, base, small, medium, large-v3...)")
     shown_model = model or services.settings.model
     if services.settings.broker_url:
         from worker.queue.config import submit_retranscribe

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from api.cli.common import clear_errors, fail, format_time, load_settings, out, shown, visible
+from worker.storage.states import VideoState
 
 if TYPE_CHECKING:
     from worker.storage.catalog import ArticleEntry, VideoEntry
@@ -46,9 +48,8 @@ def list_command(
         "--from", metavar="DATE", help="Published on or after YYYY-MM-DD.")] = None,
     published_to: Annotated[str | None, typer.Option(
         "--to", metavar="DATE", help="Published on or before YYYY-MM-DD.")] = None,
-    state: Annotated[str | None, typer.Option(metavar="STATE",
-                                              help="Only videos in this state (done, failed...)."
-                                              )] = None,
+    state: Annotated[VideoState | None, typer.Option(
+        metavar="STATE", help="Only videos in this state (done, failed...).")] = None,
     language: Annotated[str | None, typer.Option(metavar="CODE",
                                                  help="Only this spoken language.")] = None,
 ) -> None:
@@ -56,6 +57,12 @@ def list_command(
     from worker.storage.catalog import ListFilters, list_articles, list_videos
     from worker.storage.datadir import DataDir
 
+    for value in (published_from, published_to):
+        try:
+            if value is not None:
+                date.fromisoformat(value)
+        except ValueError:
+            raise fail(f"--from and --to are dates like 2026-11-20, not {value!r}") from None
     settings = load_settings()
     if not settings.data_dir.is_dir():
         raise fail(f"no data dir at {settings.data_dir}: nothing ingested there")

@@ -28,6 +28,7 @@ from api.http.services import Services, get_services
 from worker.pipeline.takedown import take_down
 from worker.storage.catalog import ListFilters, list_articles, list_videos
 from worker.storage.datadir import Removal
+from worker.storage.states import VideoState
 
 __all__ = ["delete_article", "delete_video", "get_articles", "get_jobs", "get_videos",
            "post_retranscribe", "read_router", "write_router"]
@@ -48,8 +49,8 @@ read_router = APIRouter(tags=["browse"])
 write_router = APIRouter(route_class=WriteRoute, tags=["manage"])
 
 
-def _filters(source: str | None, published_from: Any, published_to: Any, state: str | None,
-             language: str | None) -> ListFilters:
+def _filters(source: str | None, published_from: Any, published_to: Any,
+             state: VideoState | None, language: str | None) -> ListFilters:
     return ListFilters(source or None,
                        published_from.isoformat() if published_from else None,
                        published_to.isoformat() if published_to else None,
@@ -61,8 +62,7 @@ Offset = Annotated[int, Query(ge=0)]
 Source = Annotated[str | None, Query(max_length=200, description="A source (any case).")]
 From = Annotated[CalendarDate | None, Query(description="Published on or after (YYYY-MM-DD).")]
 To = Annotated[CalendarDate | None, Query(description="Published on or before (YYYY-MM-DD).")]
-State = Annotated[str | None, Query(max_length=20, description="A video state: done, failed, "
-                                    "transcribing...")]
+State = Annotated[VideoState | None, Query(description="A video state.")]
 Language = Annotated[str | None, Query(max_length=16, description="Spoken language code.")]
 
 

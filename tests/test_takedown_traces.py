@@ -243,3 +243,22 @@ def test_asking_again_finishes_a_takedown_that_stopped_half_way(data_dir: Path,
         third = httpx.delete(f"{base}/videos/{video_b}", params={"reason": "again"})
         assert third.status_code == 404
         assert f"taken down already (record {stopped.id})" in third.json()["detail"]
+
+
+def test_a_takedown_without_its_broker_is_503_and_stays_hidden(data_dir: Path,
+                                                               site: Site) -> None:
+    data = DataDir(data_dir)
+    record = data.source(site.url("media/briefing-b.mp4?download=1"))
+    assert record is not None
+    video_b = record.video_id
+    # Nothing listens on port 9: the broker whose locks a takedown takes is down.
+    with running(server_settings(data_dir, broker_url="redis://127.0.0.1:9/0")) as base:
+        answer = httpx.delete(f"{base}/videos/{video_b}", params={"reason": "legal"},
+                              timeout=120)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"] == "broker_unavailable"
+        assert httpx.get(f"{base}/videos/{video_b}").status_code == 404
+        schema = httpx.get(f"{base}/openapi.json").json()
+        assert "503" in schema["paths"]["/videos/{video_id}"]["delete"]["responses"]
+    (pending,) = data.pending_removals()
+    assert pending.video_ids == (video_b,)

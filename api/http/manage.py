@@ -25,6 +25,7 @@ from api.http.schemas import (
     VideoPage,
 )
 from api.http.services import Services, get_services
+from worker.errors import BrokerUnavailableError
 from worker.pipeline.takedown import take_down
 from worker.storage.catalog import ListFilters, list_articles, list_videos
 from worker.storage.datadir import Removal
@@ -126,6 +127,11 @@ def _removal_out(removal: Removal) -> RemovalOut:
                          "kept_videos": list(removal.kept_videos)})
 
 
+_DELETE: dict[int | str, dict[str, Any]] = {
+    **_WRITE,
+    503: {"model": ErrorBody, "description": "The broker (whose locks a takedown takes with "
+          "the queue's workers) cannot be reached; asking again finishes the takedown."},
+}
 Reason = Annotated[str, Query(min_length=1, max_length=2000,
                               description="Why (kept in the audit record).")]
 
@@ -135,11 +141,22 @@ def _take_down(services: Services, kind: str, item_id: str, reason: str) -> Remo
         raise ApiError(404, "not_found", f"no such {kind}")
     if not reason.strip():
         raise ApiError(422, "invalid_parameters", "reason: must say why")
-    return _removal_out(take_down(services.manage_context(), kind, item_id, reason.strip(),
-                                  "http"))
+    try:
+        removal = take_down(services.manage_context(), kind, item_id, reason.strip(), "http")
+    except Exception as exc:
+        if services.settings.broker_url:
+            from worker.queue.config import broker_down
+
+            if broker_down(exc):
+                # Recorded by then: its items stay hidden, and asking again finishes it.
+                raise BrokerUnavailableError("the broker cannot be reached (a takedown takes "
+                                             "its locks); the takedown is recorded: ask again "
+                                             "to finish it") from exc
+        raise
+    return _removal_out(removal)
 
 
-@write_router.delete("/articles/{article_id}", response_model=RemovalOut, responses=_WRITE,
+@write_router.delete("/articles/{article_id}", response_model=RemovalOut, responses=_DELETE,
                      summary="Take down an article (and the videos only it links)")
 def delete_article(article_id: Annotated[str, Path(description="16 hex digits.")],
                    reason: Reason, services: ServicesDep) -> RemovalOut:
@@ -149,7 +166,7 @@ def delete_article(article_id: Annotated[str, Path(description="16 hex digits.")
     return _take_down(services, "article", article_id, reason)
 
 
-@write_router.delete("/videos/{video_id}", response_model=RemovalOut, responses=_WRITE,
+@write_router.delete("/videos/{video_id}", response_model=RemovalOut, responses=_DELETE,
                      summary="Take down a video")
 def delete_video(video_id: Annotated[str, Path(description="16 hex digits.")],
                  reason: Reason, services: ServicesDep) -> RemovalOut:

@@ -24,6 +24,7 @@ from indexer.compaction import (
     MERGE_TIER_DOCS,
     merge_once,
     merge_plan,
+    purge,
 )
 from indexer.domain import Article, ArticleRef, SearchPage, SearchResult, Transcript
 from indexer.errors import BrokenIndexError, SearchIndexError
@@ -247,6 +248,19 @@ class SearchIndex:
             return 0  # the batch's own commit comes first
         self._fresh()
         return merge_once(self._ix, self._generation_path(), self._writer)
+
+    def purge(self, video_ids: Sequence[str], article_ids: Sequence[str]) -> int:
+        """Rewrite the segments still holding deleted documents of these videos and articles
+        (:func:`indexer.compaction.purge`); the number of documents moved.
+
+        Call it after their documents were deleted, outside any lock of your own, like
+        :meth:`compact`; unlike it, it waits for a merge in progress.
+        """
+        if self._batch is not None:
+            raise SearchIndexError("purge() runs after the batch's commit, not inside it")
+        self._fresh()
+        terms = [("video_id", v) for v in video_ids] + [("id", f"a:{a}") for a in article_ids]
+        return purge(self._ix, self._generation_path(), self._writer, terms)
 
     def segment_count(self) -> int:
         """Number of Whoosh segments in the live generation (each search visits them all)."""

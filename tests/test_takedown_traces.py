@@ -262,3 +262,41 @@ def test_a_takedown_without_its_broker_is_503_and_stays_hidden(data_dir: Path,
         assert "503" in schema["paths"]["/videos/{video_id}"]["delete"]["responses"]
     (pending,) = data.pending_removals()
     assert pending.video_ids == (video_b,)
+
+
+def stored_everywhere(data_dir: Path) -> list[str]:
+    """Every document's stored fields in the index files, deleted documents included (Whoosh
+    only marks them deleted)."""
+    index = SearchIndex(DataDir(data_dir).index_root)
+    try:
+        reader = index._ix.reader()
+        try:
+            segments = getattr(reader, "readers", [reader])
+            return [repr(sorted(segment.stored_fields(n).items())) for segment in segments
+                    for n in range(segment.doc_count_all())]
+        finally:
+            reader.close()
+    finally:
+        index.close()
+
+
+def test_the_index_files_keep_nothing_of_a_takedown(data_dir: Path, site: Site) -> None:
+    data = DataDir(data_dir)
+    video_b = video_of(data, site.url("media/briefing-b.mp4?download=1"))
+    before = stored_everywhere(data_dir)
+    assert any(video_b in doc for doc in before) and any(TITLE_B in doc for doc in before)
+    assert run(["rm", "video", video_b, "--reason", "legal"], data_dir).returncode == 0
+    assert not any(video_b in doc for doc in stored_everywhere(data_dir))
+    # Article B goes; the video it shares with article A is re-indexed without it, and its
+    # old documents, which named it, go from the files too.
+    assert run(["rm", "article", site.url("article-b.html"), "--reason", "legal"],
+               data_dir).returncode == 0
+    after = stored_everywhere(data_dir)
+    assert not any(TITLE_B in doc for doc in after)
+    assert any("Harbour reopens as the storm clean-up goes on" in doc for doc in after)
+
+
+def video_of(data: DataDir, url: str) -> str:
+    record = data.source(url)
+    assert record is not None and record.video_id
+    return record.video_id

@@ -8,7 +8,8 @@
    article's record and its links.
 3. Under the index lock its index documents go, and the videos it leaves to other articles
    are written again with the articles that still link them (through
-   :func:`worker.pipeline.steps.index_video`, the one index write).
+   :func:`worker.pipeline.steps.index_video`, the one index write); then the segments that
+   still hold the deleted documents are rewritten (``SearchIndex.purge``).
 4. The record is marked completed.
 
 Every step is idempotent, so a removal interrupted anywhere (the process killed, the disk
@@ -106,6 +107,10 @@ def _carry_out(ctx: Context, removal: Removal) -> Removal:
         for video_id in removal.kept_videos:
             if data.has_transcript(video_id):
                 index_video(ctx, video_id)
+    # Deleted documents keep their text in the segment files until rewritten; the kept
+    # videos' old documents name the removed article.  Done before the record says
+    # completed, so a crash here is finished by the next runner too.
+    ctx.index.purge(removal.video_ids + removal.kept_videos, removal.article_ids)
     done = replace(removal, completed=time.time())
     data.record_removal(done)
     tidy_index(ctx.index)

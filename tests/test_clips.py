@@ -314,8 +314,11 @@ def test_http_clip_after_a_retranscription_has_the_new_transcript(
         assert proc.returncode == 0, proc.stderr
         after = httpx.get(f"{base}/videos/{video_a}/clip", params=params, timeout=120).json()
     assert after["transcript"]["version"] == 2
+    name = f"{video_a}-{START:.2f}-{END:.2f}"
+    assert after["clip"]["file"] == f"{name}.mp4"
+    assert after["clip"]["captions"] == {"srt": f"{name}.srt", "vtt": f"{name}.vtt"}
     assert after["clip"]["sha256"] == file_sha256(
-        copy / "clips" / video_a / "v2" / f"{START:.2f}-{END:.2f}" / "clip.mp4")
+        copy / "clips" / video_a / "v2" / f"{START:.2f}-{END:.2f}" / f"{name}.mp4")
 
 
 def test_http_retranscribe_takes_a_model_name_not_a_path(api: httpx.Client, video_a: str,

@@ -46,7 +46,8 @@ def _cut(services: Services, video_id: str, start: float, end: float) -> Exporte
     # Keyed by the transcript's version too: a re-transcription's clips get its captions.
     folder = (data.clips_dir(video_id) / f"v{data.transcript_number(video_id)}"
               / f"{start:.2f}-{end:.2f}")
-    target = folder / "clip.mp4"
+    # Named as the download is, so the sidecar's file names match what the client saves.
+    target = folder / f"{video_id}-{start:.2f}-{end:.2f}.mp4"
     with data.lock(f"clip-{video_id}"):
         sidecar = target.with_suffix(".json")
         if not (target.is_file() and sidecar.is_file()):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +20,11 @@ from typing import Any
 from indexer.domain import ArticleRef, Transcript, Word
 from worker.clips.captions import words_in
 from worker.errors import VerificationError
-from worker.storage.datadir import DataDir, VideoMeta
+from worker.storage.datadir import DataDir, VideoMeta, is_item_id
 
 __all__ = ["FORMAT", "Check", "build_sidecar", "file_sha256", "iso_time", "verify_clip"]
 
 FORMAT = "briefing-clip/1"
-_VIDEO_ID = re.compile(r"[0-9a-f]{16}")
 # Word times are stored to the millisecond and compared with this slack.
 _TIME_SLACK = 0.011
 
@@ -114,7 +112,7 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError(f"the sidecar {path} lacks {exc}") from None
     # The id names a folder of the data dir: nothing else may reach a path.
-    if not (isinstance(video_id, str) and _VIDEO_ID.fullmatch(video_id)):
+    if not (isinstance(video_id, str) and is_item_id(video_id)):
         raise VerificationError(f"the sidecar {path} names no video id (16 hex digits)")
     if not isinstance(data["words"], list):
         raise VerificationError(f"the sidecar {path} has no list of words")

@@ -314,6 +314,7 @@ class SearchIndex:
         sound_alike: bool = True,
         hidden_videos: frozenset[str] = frozenset(),
         hidden_articles: frozenset[str] = frozenset(),
+        hidden_links: frozenset[str] = frozenset(),
     ) -> SearchPage:
         """One page of results with the number of matching documents.
 
@@ -322,7 +323,8 @@ class SearchIndex:
         With *sound_alike*, transcript segments where a name is only said alike ("Karkiv"
         for "Kharkiv") follow the exact matches, their clips marked "phonetic" or "fuzzy".
         Documents of *hidden_videos* and *hidden_articles* (being taken down) are never
-        returned nor counted.
+        returned nor counted, and a clip never names an article whose URL is in
+        *hidden_links* among those linking it.
         """
         parsed = parse_query(text)
         searcher = self._get_searcher()
@@ -330,7 +332,7 @@ class SearchIndex:
                            kind=kind, source=source, published_from=published_from,
                            published_to=published_to, language=language,
                            sound_alike=sound_alike, hidden_videos=hidden_videos,
-                           hidden_articles=hidden_articles)
+                           hidden_articles=hidden_articles, hidden_links=hidden_links)
 
 
 def rebuild_index(root: Path, fill: Callable[[SearchIndex], object]) -> None:

@@ -110,9 +110,16 @@ def test_a_recorded_takedown_hides_the_article_before_it_is_carried_out(
     with running(server_settings(data_dir)) as base:
         assert TITLE_B not in {a["title"] for a in
                                httpx.get(f"{base}/videos/{video_a}").json()["articles"]}
+        # The kept video's clips are found, and no longer name article B.
+        found = httpx.get(f"{base}/search", params={"q": '"storm damage"'}).json()
+        assert found["total"] > 0
+        assert TITLE_B not in json.dumps(found) and url not in json.dumps(found)
         assert httpx.get(f"{base}/jobs/{job_id}").status_code == 404
         assert TITLE_B not in httpx.get(f"{base}/jobs").text
     assert run(["jobs", job_id], data_dir).returncode == 1
+    searched = run(["search", '"storm damage"', "--json"], data_dir)
+    assert json.loads(searched.stdout)["results"]
+    assert TITLE_B not in searched.stdout and url not in searched.stdout
     clip = tmp_path / "a.mp4"
     assert run(["clip", video_a, "5", "9", "-o", str(clip)], data_dir).returncode == 0
     assert TITLE_B not in clip.with_suffix(".json").read_text()

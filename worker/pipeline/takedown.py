@@ -86,7 +86,7 @@ def plan_removal(ctx: Context, kind: str, target: str, reason: str, by: str) -> 
                   if a.id != target and a.id not in hidden.article_ids]
         (kept if others else gone).append(video_id)
     return Removal(_new_id(), kind, target, reason, time.time(), (target,), tuple(gone),
-                   tuple(kept), by)
+                   tuple(kept), by, article_urls=(article.url,))
 
 
 def _carry_out(ctx: Context, removal: Removal) -> Removal:

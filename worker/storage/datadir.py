@@ -150,12 +150,15 @@ class Removal:
     kept_videos: tuple[str, ...] = ()  # linked by an article that stays
     by: str = ""  # who asked: "cli", "http"
     completed: float | None = None
+    # The URLs of article_ids: the index names linking articles by URL (empty in records
+    # made before they were kept).
+    article_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Removal:
         """Inverse of ``asdict``."""
         values = dict(data)
-        for name in ("article_ids", "video_ids", "kept_videos"):
+        for name in ("article_ids", "video_ids", "kept_videos", "article_urls"):
             values[name] = tuple(values.get(name, ()))
         return cls(**values)
 
@@ -166,6 +169,7 @@ class Hidden:
 
     video_ids: frozenset[str] = frozenset()
     article_ids: frozenset[str] = frozenset()
+    article_urls: frozenset[str] = frozenset()  # of article_ids
 
 
 @dataclass(frozen=True)
@@ -484,7 +488,8 @@ class DataDir:
         """What searches and listings must leave out: the items of unfinished takedowns."""
         pending = self.pending_removals()
         return Hidden(frozenset(v for r in pending for v in r.video_ids),
-                      frozenset(a for r in pending for a in r.article_ids))
+                      frozenset(a for r in pending for a in r.article_ids),
+                      frozenset(u for r in pending for u in r.article_urls))
 
     def delete_article(self, article_id: str) -> None:
         """Delete a stored article and drop it from the video URLs it linked."""

@@ -117,6 +117,8 @@ def test_a_recorded_takedown_hides_the_article_before_it_is_carried_out(
         assert httpx.get(f"{base}/jobs/{job_id}").status_code == 404
         assert TITLE_B not in httpx.get(f"{base}/jobs").text
     assert run(["jobs", job_id], data_dir).returncode == 1
+    resumed = run(["jobs", job_id, "--resume"], data_dir)
+    assert resumed.returncode == 1 and f"job {job_id} not found" in resumed.stderr
     searched = run(["search", '"storm damage"', "--json"], data_dir)
     assert json.loads(searched.stdout)["results"]
     assert TITLE_B not in searched.stdout and url not in searched.stdout

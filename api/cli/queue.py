@@ -211,7 +211,13 @@ def jobs_command(
         raise fail("--resume needs the JOB_ID of a stalled job")
     with clear_errors():
         store = _store(settings)
+        # A takedown forgets its article's jobs; until it is finished they are hidden (and
+        # not resumed: that would ingest the article again).
+        hidden = _hidden_articles(settings)
         if resume and job_id is not None:
+            found = store.get(job_id)
+            if found is not None and found.article_id in hidden:
+                raise fail(f"job {job_id} not found")
             if not settings.broker_url:
                 raise fail("--resume needs BRIEFING_BROKER_URL: an inline job is resumed by "
                            "ingesting its article again")
@@ -220,8 +226,6 @@ def jobs_command(
                 f"{len(done.videos)} video(s)"] * bool(done.videos)
             out.print(shown(f"queued again for job {job_id}: {', '.join(parts)}"))
             return
-        # A takedown forgets its article's jobs; until it is finished they are hidden.
-        hidden = _hidden_articles(settings)
         if job_id is None:
             recent, reports = shown_jobs(settings, [j for j in store.recent(limit)
                                                     if j.article_id not in hidden])

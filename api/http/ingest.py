@@ -141,7 +141,9 @@ def resume_job(job_id: str, services: ServicesDep) -> ResumedOut:
     if not services.settings.broker_url:
         raise ApiError(400, "not_resumable", "no broker is configured: an inline job is "
                        "resumed by posting its article again")
-    if services.jobs.get(job_id) is None:
+    job = services.jobs.get(job_id)
+    # Not a job whose article is being taken down: resuming it would ingest it again.
+    if job is None or job.article_id in services.data.hidden().article_ids:
         raise ApiError(404, "not_found", "no such job")
     from worker.queue.stalls import resume_job as resume
 

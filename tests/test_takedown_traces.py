@@ -1,6 +1,8 @@
-"""Takedowns leave no trace in the job store, and a takedown that is only recorded (its
-remover crashed right after) already hides the article everywhere: jobs, a video's page,
-an exported clip's sidecar, the HTTP API's cut clips."""
+"""Takedowns leave no trace: not in the job store nor in the index files; a takedown that
+is only recorded (its remover crashed or failed right after) already hides the article
+everywhere (jobs, a video's page, search results, an exported clip's sidecar, the HTTP API's
+cut clips) and asking again finishes it; an export or a re-transcription running meanwhile
+does not bring the video back."""
 
 from __future__ import annotations
 

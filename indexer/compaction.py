@@ -19,6 +19,7 @@ from typing import Any
 from whoosh import index as windex
 from whoosh.writing import IndexWriter
 
+from indexer.errors import SearchIndexError
 from indexer.generations import _reading_toc
 
 # Segments are tiered by size (MERGE_TIER_DOCS, then MERGE_FAN times more per tier).
@@ -29,6 +30,8 @@ MERGE_FAN = 8
 MERGE_BACKSTOP = 4 * MERGE_FAN
 # The side directory, inside the generation, where a merge writes its segment.
 MERGE_DIR_PREFIX = "merging-"
+# Rounds of purge() before it gives up on an index whose segments keep changing.
+PURGE_TRIES = 5
 # Memory for the writer's posting pool before it spills sorted runs to disk (Whoosh: 128).
 BULK_LIMIT_MB = 256
 
@@ -80,10 +83,50 @@ def merge_once(ix: Any, path: Path, open_writer: Callable[[], IndexWriter]) -> i
         merge_lock.release()
 
 
-def _merge_aside(ix: Any, path: Path, open_writer: Callable[[], IndexWriter]) -> int:
+def purge(ix: Any, path: Path, open_writer: Callable[[], IndexWriter],
+          terms: Sequence[tuple[str, str]]) -> int:
+    """Rewrite every segment of *ix* that keeps a deleted document holding one of *terms*
+    (``(field, text)``); the number of documents moved.
+
+    Whoosh only marks a document deleted: its stored fields (a transcript's text, the
+    titles of the articles linking it) stay in the segment file until a merge rewrites
+    it.  A takedown must not leave them there.  Waits for a merge another process runs;
+    raises :class:`SearchIndexError` when the segments keep changing under it.
+    """
+    def plan(segments: Sequence[Any]) -> list[Any]:
+        return [seg for seg in segments if seg.deleted_count() and _holds(ix, seg, terms)]
+
+    merge_lock = ix.storage.lock("MERGELOCK")
+    merge_lock.acquire(blocking=True)
+    try:
+        for stale in path.glob(MERGE_DIR_PREFIX + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        moved = 0
+        for _ in range(PURGE_TRIES):
+            if not plan(_reading_toc(ix._segments)):
+                return moved
+            moved += _merge_aside(ix, path, open_writer, plan)
+    finally:
+        merge_lock.release()
+    raise SearchIndexError("the index kept changing while deleted documents were purged")
+
+
+def _holds(ix: Any, segment: Any, terms: Sequence[tuple[str, str]]) -> bool:
     from whoosh.reading import SegmentReader
 
-    chosen = merge_plan(_reading_toc(ix._segments))
+    # A segment's term list keeps the terms of its deleted documents.
+    reader = SegmentReader(ix.storage, ix.schema, segment)
+    try:
+        return any(term in reader for term in terms)
+    finally:
+        reader.close()
+
+
+def _merge_aside(ix: Any, path: Path, open_writer: Callable[[], IndexWriter],
+                 plan: Callable[[Sequence[Any]], list[Any]] = merge_plan) -> int:
+    from whoosh.reading import SegmentReader
+
+    chosen = plan(_reading_toc(ix._segments))
     if not chosen:
         return 0
     before = {seg.segid: seg.deleted_count() for seg in chosen}

@@ -24,6 +24,7 @@ from indexer.compaction import (
     MERGE_TIER_DOCS,
     merge_once,
     merge_plan,
+    purge,
 )
 from indexer.domain import Article, ArticleRef, SearchPage, SearchResult, Transcript
 from indexer.errors import BrokenIndexError, SearchIndexError
@@ -259,6 +260,19 @@ class SearchIndex:
         self._fresh()
         return merge_once(self._ix, self._generation_path(), self._writer)
 
+    def purge(self, video_ids: Sequence[str], article_ids: Sequence[str]) -> int:
+        """Rewrite the segments still holding deleted documents of these videos and articles
+        (:func:`indexer.compaction.purge`); the number of documents moved.
+
+        Call it after their documents were deleted, outside any lock of your own, like
+        :meth:`compact`; unlike it, it waits for a merge in progress.
+        """
+        if self._batch is not None:
+            raise SearchIndexError("purge() runs after the batch's commit, not inside it")
+        self._fresh()
+        terms = [("video_id", v) for v in video_ids] + [("id", f"a:{a}") for a in article_ids]
+        return purge(self._ix, self._generation_path(), self._writer, terms)
+
     def segment_count(self) -> int:
         """Number of Whoosh segments in the live generation (each search visits them all)."""
         self._fresh()
@@ -311,6 +325,7 @@ class SearchIndex:
         sound_alike: bool = True,
         hidden_videos: frozenset[str] = frozenset(),
         hidden_articles: frozenset[str] = frozenset(),
+        hidden_links: frozenset[str] = frozenset(),
     ) -> SearchPage:
         """One page of results with the number of matching documents.
 
@@ -319,7 +334,8 @@ class SearchIndex:
         With *sound_alike*, transcript segments where a name is only said alike ("Karkiv"
         for "Kharkiv") follow the exact matches, their clips marked "phonetic" or "fuzzy".
         Documents of *hidden_videos* and *hidden_articles* (being taken down) are never
-        returned nor counted.
+        returned nor counted, and a clip never names an article whose URL is in
+        *hidden_links* among those linking it.
         """
         parsed = parse_query(text)
         searcher = self._get_searcher()
@@ -327,7 +343,7 @@ class SearchIndex:
                            kind=kind, source=source, published_from=published_from,
                            published_to=published_to, language=language,
                            sound_alike=sound_alike, hidden_videos=hidden_videos,
-                           hidden_articles=hidden_articles)
+                           hidden_articles=hidden_articles, hidden_links=hidden_links)
 
 
 def rebuild_index(root: Path, fill: Callable[[SearchIndex], object]) -> None:

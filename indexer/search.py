@@ -83,6 +83,7 @@ def search_page(
     sound_alike: bool,
     hidden_videos: frozenset[str] = frozenset(),
     hidden_articles: frozenset[str] = frozenset(),
+    hidden_links: frozenset[str] = frozenset(),
 ) -> SearchPage:
     """One page of results for *parsed* from *searcher*, with the number of matching documents.
 
@@ -143,6 +144,12 @@ def search_page(
                 0.9 if any(url in backing for url, _ in doc.get("articles", [])) else 0.5))
         clips += alike
         total += len(loose) - dropped
+    if hidden_links:
+        # A video kept by a takedown is indexed again without the removed article; until
+        # then its segments still name it.
+        clips = [dataclasses.replace(c, articles=tuple(a for a in c.articles
+                                                       if a.url not in hidden_links))
+                 for c in clips]
     merged = merge_overlapping(clips)
     results: list[SearchResult] = [*merged, *articles]
     results.sort(key=lambda r: r.score, reverse=True)

@@ -103,3 +103,16 @@ def test_cli_lists_the_same_as_the_api(api: httpx.Client, data_dir: Path) -> Non
 def test_jobs_listing(api: httpx.Client) -> None:
     assert api.get("/jobs", params={"active": True}).json() == []
     assert isinstance(api.get("/jobs").json(), list)
+
+
+def test_bad_filters_are_one_clear_error(api: httpx.Client, data_dir: Path) -> None:
+    bogus = api.get("/videos", params={"state": "finished"})
+    assert bogus.status_code == 422 and bogus.json()["error"] == "invalid_parameters"
+    assert "state" in bogus.json()["detail"]
+    for args, said in ((["--from", "yesterday"], "dates like 2026-11-20, not 'yesterday'"),
+                       (["--to", "2026-13-40"], "not '2026-13-40'"),
+                       (["--state", "finished"], "finished")):
+        proc = subprocess.run([*BRIEFING, "list", "videos", *args], capture_output=True,
+                              text=True, env=cli_env(data_dir), timeout=120, check=False)
+        assert proc.returncode != 0 and said in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and proc.stdout == ""

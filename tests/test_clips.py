@@ -237,3 +237,97 @@ def test_clip_of_25_fps_video_is_frame_accurate(tmp_path: Path) -> None:
         facts = media_facts(done.clip)
         assert facts.fps == 25
         assert abs(facts.duration - (end - start)) <= 1 / 25, (start, end, facts)
+
+
+def test_verify_fails_when_the_sidecar_quotes_other_text(exported: Path, data_dir: Path,
+                                                         tmp_path: Path) -> None:
+    """The ``text`` is what a reader quotes: the words' timings cannot vouch for another."""
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(exported, clip)
+    sidecar = json.loads(exported.with_suffix(".json").read_text())
+    said = sidecar["text"]
+    sidecar["text"] = said.replace("storm damage", "no damage")
+    assert sidecar["text"] != said
+    clip.with_suffix(".json").write_text(json.dumps(sidecar))
+    proc = run(["verify", str(clip), "--json"], data_dir)
+    assert proc.returncode == 1
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert checks["clip"]["ok"] and checks["original"]["ok"]
+    assert not checks["words"]["ok"]
+    assert "text is not what its words say" in checks["words"]["detail"]
+    assert said in checks["words"]["detail"]
+
+
+def test_verify_refuses_a_sidecar_whose_video_id_is_a_path(exported: Path, data_dir: Path,
+                                                           tmp_path: Path,
+                                                           video_a: str) -> None:
+    # A sidecar handed over by someone else names a folder outside the data dir that looks
+    # like a stored video: it must not be taken for one.
+    outside = data_dir.parent / "outside"  # videos/../../outside
+    shutil.copytree(data_dir / "videos" / video_a, outside)
+    clip = tmp_path / "clip.mp4"
+    shutil.copy(exported, clip)
+    sidecar = json.loads(exported.with_suffix(".json").read_text())
+    sidecar["original"]["video_id"] = "../../outside"
+    clip.with_suffix(".json").write_text(json.dumps(sidecar))
+    try:
+        proc = run(["verify", str(clip)], data_dir)
+    finally:
+        shutil.rmtree(outside)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ") and "names no video id" in proc.stderr
+
+
+def test_rm_refuses_an_id_that_is_a_path(data_dir: Path, video_a: str,
+                                         tmp_path: Path) -> None:
+    # ``videos/../../keep`` holds a meta.json: the takedown must not empty that folder.
+    keep = data_dir.parent / "keep"
+    keep.mkdir()
+    shutil.copy(data_dir / "videos" / video_a / "meta.json", keep / "meta.json")
+    (keep / "notes.txt").write_text("mine")
+    try:
+        proc = run(["rm", "video", "../../keep", "--reason", "x"], data_dir)
+        assert proc.returncode == 1
+        assert proc.stderr.startswith("error: ") and "16 hex digits" in proc.stderr
+        assert sorted(p.name for p in keep.iterdir()) == ["meta.json", "notes.txt"]
+    finally:
+        shutil.rmtree(keep)
+
+
+def test_retranscribe_refuses_an_unknown_video_before_queueing(data_dir: Path) -> None:
+    # The broker cannot be reached: the unknown id must be what is said, not the broker.
+    proc = run(["retranscribe", "0123456789abcdef"], data_dir,
+               BRIEFING_BROKER_URL="redis://127.0.0.1:9/0")
+    assert proc.returncode == 1
+    assert "no stored video 0123456789abcdef" in proc.stderr
+
+
+def test_http_clip_after_a_retranscription_has_the_new_transcript(
+        data_dir: Path, video_a: str, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    params: dict[str, float | str] = {"start": START, "end": END, "format": "json"}
+    with running(server_settings(copy)) as base:
+        before = httpx.get(f"{base}/videos/{video_a}/clip", params=params, timeout=120).json()
+        assert before["transcript"]["version"] == 1
+        proc = run(["retranscribe", video_a], copy)
+        assert proc.returncode == 0, proc.stderr
+        after = httpx.get(f"{base}/videos/{video_a}/clip", params=params, timeout=120).json()
+    assert after["transcript"]["version"] == 2
+    name = f"{video_a}-{START:.2f}-{END:.2f}"
+    assert after["clip"]["file"] == f"{name}.mp4"
+    assert after["clip"]["captions"] == {"srt": f"{name}.srt", "vtt": f"{name}.vtt"}
+    assert after["clip"]["sha256"] == file_sha256(
+        copy / "clips" / video_a / "v2" / f"{START:.2f}-{END:.2f}" / f"{name}.mp4")
+
+
+def test_http_retranscribe_takes_a_model_name_not_a_path(api: httpx.Client, video_a: str,
+                                                         data_dir: Path) -> None:
+    model_dir = data_dir / "models"  # exists on the server's disk
+    model_dir.mkdir(exist_ok=True)
+    for model in (str(model_dir), "Systran/faster-whisper-tiny", "nosuch"):
+        refused = api.post(f"/videos/{video_a}/retranscribe", json={"model": model})
+        assert refused.status_code == 422, (model, refused.text)
+        assert refused.json()["error"] == "invalid_parameters"
+        assert "not a Whisper model name" in refused.json()["detail"]
+    assert DataDir(data_dir).transcript_versions(video_a) == []

@@ -41,7 +41,8 @@ def _clip_from_search(data_dir: Path, query: str, rank: int) -> tuple[str, float
     index = SearchIndex(data.index_root)
     try:
         results = index.search(query, limit=rank, kind="clip", hidden_videos=hidden.video_ids,
-                               hidden_articles=hidden.article_ids)
+                               hidden_articles=hidden.article_ids,
+                               hidden_links=hidden.article_urls)
     finally:
         index.close()
     clips = [r for r in results if isinstance(r, Clip)]

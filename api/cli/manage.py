@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from api.cli.common import clear_errors, fail, format_time, load_settings, out, shown, visible
+from worker.storage.states import VideoState
 
 if TYPE_CHECKING:
     from worker.storage.catalog import ArticleEntry, VideoEntry
@@ -46,9 +48,8 @@ def list_command(
         "--from", metavar="DATE", help="Published on or after YYYY-MM-DD.")] = None,
     published_to: Annotated[str | None, typer.Option(
         "--to", metavar="DATE", help="Published on or before YYYY-MM-DD.")] = None,
-    state: Annotated[str | None, typer.Option(metavar="STATE",
-                                              help="Only videos in this state (done, failed...)."
-                                              )] = None,
+    state: Annotated[VideoState | None, typer.Option(
+        metavar="STATE", help="Only videos in this state (done, failed...).")] = None,
     language: Annotated[str | None, typer.Option(metavar="CODE",
                                                  help="Only this spoken language.")] = None,
 ) -> None:
@@ -56,6 +57,12 @@ def list_command(
     from worker.storage.catalog import ListFilters, list_articles, list_videos
     from worker.storage.datadir import DataDir
 
+    for value in (published_from, published_to):
+        try:
+            if value is not None:
+                date.fromisoformat(value)
+        except ValueError:
+            raise fail(f"--from and --to are dates like 2026-11-20, not {value!r}") from None
     settings = load_settings()
     if not settings.data_dir.is_dir():
         raise fail(f"no data dir at {settings.data_dir}: nothing ingested there")
@@ -152,7 +159,7 @@ def retranscribe(
                                               )] = None,
 ) -> None:
     """Transcribe stored videos again (a better model); the old transcript is kept."""
-    from worker.storage.datadir import DataDir
+    from worker.storage.datadir import DataDir, is_item_id
 
     if (video_id is None) == (not every):
         raise fail("give VIDEO_ID or --all")
@@ -163,6 +170,10 @@ def retranscribe(
     hidden = data.hidden().video_ids
     videos = [video_id] if video_id else sorted(
         t.video_id for t in data.transcripts() if t.video_id not in hidden)
+    if video_id is not None and (not is_item_id(video_id) or video_id in hidden
+                                 or data.video_file(video_id) is None):
+        # Checked here too, so that a queued task is never sent for nothing.
+        raise fail(f"no stored video {visible(video_id)}")
     if settings.broker_url:
         from worker.queue.config import submit_retranscribe
 

@@ -61,6 +61,12 @@ def _store(settings: Settings) -> JobStore:
     return JobStore(DataDir(settings.data_dir).jobs_db)
 
 
+def _hidden_articles(settings: Settings) -> frozenset[str]:
+    from worker.storage.datadir import DataDir
+
+    return DataDir(settings.data_dir).hidden().article_ids
+
+
 # -- worker ------------------------------------------------------------------------------------
 
 
@@ -205,7 +211,13 @@ def jobs_command(
         raise fail("--resume needs the JOB_ID of a stalled job")
     with clear_errors():
         store = _store(settings)
+        # A takedown forgets its article's jobs; until it is finished they are hidden (and
+        # not resumed: that would ingest the article again).
+        hidden = _hidden_articles(settings)
         if resume and job_id is not None:
+            found = store.get(job_id)
+            if found is not None and found.article_id in hidden:
+                raise fail(f"job {job_id} not found")
             if not settings.broker_url:
                 raise fail("--resume needs BRIEFING_BROKER_URL: an inline job is resumed by "
                            "ingesting its article again")
@@ -215,7 +227,8 @@ def jobs_command(
             out.print(shown(f"queued again for job {job_id}: {', '.join(parts)}"))
             return
         if job_id is None:
-            recent, reports = shown_jobs(settings, store.recent(limit))
+            recent, reports = shown_jobs(settings, [j for j in store.recent(limit)
+                                                    if j.article_id not in hidden])
             if as_json:
                 print(json.dumps([job_json(j, store.step_seconds(j.id),
                                            reports[j.id].videos if j.id in reports else ())
@@ -226,7 +239,7 @@ def jobs_command(
                 out.print("no jobs yet")
             return
         found = store.get(job_id)
-        if found is None:
+        if found is None or found.article_id in hidden:
             raise fail(f"job {job_id} not found")
         (job,), reports = shown_jobs(settings, [found])
         seconds = store.step_seconds(job_id)

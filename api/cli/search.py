@@ -113,7 +113,8 @@ def search(
         results = index.search(query, limit=limit, kind=kind, source=source,
                                published_from=published_from, published_to=published_to,
                                language=language, hidden_videos=hidden.video_ids,
-                               hidden_articles=hidden.article_ids)
+                               hidden_articles=hidden.article_ids,
+                               hidden_links=hidden.article_urls)
         index.close()
     if as_json:
         payload = {"query": query, "results": [r.to_json() for r in results]}

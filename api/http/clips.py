@@ -37,12 +37,17 @@ router = APIRouter(tags=["videos"])
 def _cut(services: Services, video_id: str, start: float, end: float) -> ExportedClip:
     """The clip from the data dir's cache of cut clips, cut once under a lock."""
     data = services.data
+    # To the hundredth, as the cache is keyed: what is cut is what the key says.
+    start, end = round(start, 2), round(end, 2)
     transcript = data.load_transcript(video_id)
     if transcript is None or video_id in data.hidden().video_ids:
         raise ApiError(404, "not_found", "no such video, or not transcribed yet")
     end = check_bounds(start, end, transcript.duration, services.settings.max_clip_seconds)
-    folder = data.clips_dir(video_id) / f"{start:.2f}-{end:.2f}"
-    target = folder / "clip.mp4"
+    # Keyed by the transcript's version too: a re-transcription's clips get its captions.
+    folder = (data.clips_dir(video_id) / f"v{data.transcript_number(video_id)}"
+              / f"{start:.2f}-{end:.2f}")
+    # Named as the download is, so the sidecar's file names match what the client saves.
+    target = folder / f"{video_id}-{start:.2f}-{end:.2f}.mp4"
     with data.lock(f"clip-{video_id}"):
         sidecar = target.with_suffix(".json")
         if not (target.is_file() and sidecar.is_file()):

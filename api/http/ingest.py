@@ -98,7 +98,8 @@ def post_article(body: IngestRequest, services: ServicesDep, response: Response)
 def get_job(job_id: str, services: ServicesDep) -> JobOut:
     """The job as the job store has it (the same in inline and queued mode)."""
     job = services.jobs.get(job_id)
-    if job is None:
+    # A takedown in progress hides its article's jobs (once done, it forgets them).
+    if job is None or job.article_id in services.data.hidden().article_ids:
         raise ApiError(404, "not_found", "no such job")
     stalled: tuple[str, ...] = ()
     state = str(job.state)
@@ -140,7 +141,9 @@ def resume_job(job_id: str, services: ServicesDep) -> ResumedOut:
     if not services.settings.broker_url:
         raise ApiError(400, "not_resumable", "no broker is configured: an inline job is "
                        "resumed by posting its article again")
-    if services.jobs.get(job_id) is None:
+    job = services.jobs.get(job_id)
+    # Not a job whose article is being taken down: resuming it would ingest it again.
+    if job is None or job.article_id in services.data.hidden().article_ids:
         raise ApiError(404, "not_found", "no such job")
     from worker.queue.stalls import resume_job as resume
 

@@ -25,9 +25,11 @@ from api.http.schemas import (
     VideoPage,
 )
 from api.http.services import Services, get_services
+from worker.errors import BrokerUnavailableError
 from worker.pipeline.takedown import take_down
 from worker.storage.catalog import ListFilters, list_articles, list_videos
 from worker.storage.datadir import Removal
+from worker.storage.states import VideoState
 
 __all__ = ["delete_article", "delete_video", "get_articles", "get_jobs", "get_videos",
            "post_retranscribe", "read_router", "write_router"]
@@ -48,8 +50,8 @@ read_router = APIRouter(tags=["browse"])
 write_router = APIRouter(route_class=WriteRoute, tags=["manage"])
 
 
-def _filters(source: str | None, published_from: Any, published_to: Any, state: str | None,
-             language: str | None) -> ListFilters:
+def _filters(source: str | None, published_from: Any, published_to: Any,
+             state: VideoState | None, language: str | None) -> ListFilters:
     return ListFilters(source or None,
                        published_from.isoformat() if published_from else None,
                        published_to.isoformat() if published_to else None,
@@ -61,8 +63,7 @@ Offset = Annotated[int, Query(ge=0)]
 Source = Annotated[str | None, Query(max_length=200, description="A source (any case).")]
 From = Annotated[CalendarDate | None, Query(description="Published on or after (YYYY-MM-DD).")]
 To = Annotated[CalendarDate | None, Query(description="Published on or before (YYYY-MM-DD).")]
-State = Annotated[str | None, Query(max_length=20, description="A video state: done, failed, "
-                                    "transcribing...")]
+State = Annotated[VideoState | None, Query(description="A video state.")]
 Language = Annotated[str | None, Query(max_length=16, description="Spoken language code.")]
 
 
@@ -101,10 +102,11 @@ def get_jobs(services: ServicesDep,
              limit: Annotated[int, Query(ge=1, le=200)] = 20,
              active: Annotated[bool, Query(description="Only queued and running jobs.")] = False,
              ) -> list[JobOut]:
-    """The latest jobs, newest first (``GET /jobs/{id}`` has one with its stalls); jobs of
-    articles that were taken down are left out."""
-    removed = {a for r in services.data.removals() for a in r.article_ids}
-    jobs = [j for j in services.jobs.recent(200) if j.article_id not in removed]
+    """The latest jobs, newest first (``GET /jobs/{id}`` has one with its stalls); a
+    takedown forgets the jobs of its article."""
+    # Forgotten when the takedown is carried out; hidden from when it is recorded.
+    hidden = services.data.hidden().article_ids
+    jobs = [j for j in services.jobs.recent(200) if j.article_id not in hidden]
     if active:
         jobs = [j for j in jobs if str(j.state) in {"queued", "running"}]
     jobs = jobs[:limit]
@@ -125,6 +127,11 @@ def _removal_out(removal: Removal) -> RemovalOut:
                          "kept_videos": list(removal.kept_videos)})
 
 
+_DELETE: dict[int | str, dict[str, Any]] = {
+    **_WRITE,
+    503: {"model": ErrorBody, "description": "The broker (whose locks a takedown takes with "
+          "the queue's workers) cannot be reached; asking again finishes the takedown."},
+}
 Reason = Annotated[str, Query(min_length=1, max_length=2000,
                               description="Why (kept in the audit record).")]
 
@@ -134,11 +141,22 @@ def _take_down(services: Services, kind: str, item_id: str, reason: str) -> Remo
         raise ApiError(404, "not_found", f"no such {kind}")
     if not reason.strip():
         raise ApiError(422, "invalid_parameters", "reason: must say why")
-    return _removal_out(take_down(services.manage_context(), kind, item_id, reason.strip(),
-                                  "http"))
+    try:
+        removal = take_down(services.manage_context(), kind, item_id, reason.strip(), "http")
+    except Exception as exc:
+        if services.settings.broker_url:
+            from worker.queue.config import broker_down
+
+            if broker_down(exc):
+                # Recorded by then: its items stay hidden, and asking again finishes it.
+                raise BrokerUnavailableError("the broker cannot be reached (a takedown takes "
+                                             "its locks); the takedown is recorded: ask again "
+                                             "to finish it") from exc
+        raise
+    return _removal_out(removal)
 
 
-@write_router.delete("/articles/{article_id}", response_model=RemovalOut, responses=_WRITE,
+@write_router.delete("/articles/{article_id}", response_model=RemovalOut, responses=_DELETE,
                      summary="Take down an article (and the videos only it links)")
 def delete_article(article_id: Annotated[str, Path(description="16 hex digits.")],
                    reason: Reason, services: ServicesDep) -> RemovalOut:
@@ -148,7 +166,7 @@ def delete_article(article_id: Annotated[str, Path(description="16 hex digits.")
     return _take_down(services, "article", article_id, reason)
 
 
-@write_router.delete("/videos/{video_id}", response_model=RemovalOut, responses=_WRITE,
+@write_router.delete("/videos/{video_id}", response_model=RemovalOut, responses=_DELETE,
                      summary="Take down a video")
 def delete_video(video_id: Annotated[str, Path(description="16 hex digits.")],
                  reason: Reason, services: ServicesDep) -> RemovalOut:
@@ -176,6 +194,14 @@ def post_retranscribe(video_id: Annotated[str, Path(description="16 hex digits."
             or services.data.video_file(video_id) is None):
         raise ApiError(404, "not_found", "no such video")
     model = (body.model if body else None) or None
+    # A client picks among model names only: a directory or a repository id would have the
+    # server read its disk or fetch from the hub on a client's word.
+    if model is not None and model != services.settings.model:
+        from worker.speech.models import is_model_name
+
+        if not is_model_name(model):
+            raise ApiError(422, "invalid_parameters", "model: not a Whisper model name "
+                           "(tiny.en, base, small, medium, large-v3...)")
     shown_model = model or services.settings.model
     if services.settings.broker_url:
         from worker.queue.config import submit_retranscribe

@@ -397,8 +397,9 @@ class RetranscribeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, max_length=200, description="A Whisper model (tiny.en, "
-                              "base...); the server's BRIEFING_MODEL when unset.")
+    model: str | None = Field(None, max_length=200, description="A Whisper model's name "
+                              "(tiny.en, base, small...; not a directory); the server's "
+                              "BRIEFING_MODEL when unset.")
 
 
 class RetranscribeAccepted(BaseModel):

@@ -92,7 +92,7 @@ def search(
         published_from=published_from.isoformat() if published_from else None,
         published_to=published_to.isoformat() if published_to else None,
         language=language or None, hidden_videos=hidden.video_ids,
-        hidden_articles=hidden.article_ids,
+        hidden_articles=hidden.article_ids, hidden_links=hidden.article_urls,
     )
     following = offset + limit
     return SearchResponse(

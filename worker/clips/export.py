@@ -19,7 +19,7 @@ from worker.clips.provenance import build_sidecar, file_sha256
 from worker.errors import ClipError, NotFoundError
 from worker.speech.media import ffmpeg_binary
 from worker.speech.subtitles import render
-from worker.storage.datadir import DataDir
+from worker.storage.datadir import DataDir, is_item_id
 from worker.storage.files import write_text_atomic
 
 __all__ = ["DEFAULT_MAX_CLIP_SECONDS", "ExportedClip", "export_clip", "sidecar_path"]
@@ -107,6 +107,8 @@ def export_clip(data: DataDir, video_id: str, start: float, end: float, target: 
     ``.json`` (last, since it describes the others).  Each file is written to a temporary
     name and renamed, so a crash never leaves a half-written clip under the asked name.
     """
+    if not is_item_id(video_id):
+        raise NotFoundError(f"no stored video {video_id!r}: an id is 16 hex digits")
     if video_id in data.hidden().video_ids:
         raise NotFoundError(f"video {video_id} is being taken down")
     meta = data.video_meta(video_id)
@@ -120,25 +122,32 @@ def export_clip(data: DataDir, video_id: str, start: float, end: float, target: 
     target = target.resolve() if target.is_symlink() else target
     _check_target(target)
     temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    srt, vtt = target.with_suffix(".srt"), target.with_suffix(".vtt")
+    fetched = media.stat().st_mtime
+    shifted = clip_transcript(transcript, start, end)
     try:
         cut_clip(media, start, end, temp, mode=mode, timeout=timeout, name=f"video {video_id}")
         facts = media_facts(temp)
         sha256 = file_sha256(temp)
-        os.replace(temp, target)
+        # The files appear and are recorded under the video's lock, after checking that no
+        # takedown removed it during the cut: a takedown finds all of them or none.
+        with data.video_files(video_id):
+            if not data.standing(video_id):
+                raise NotFoundError(f"video {video_id} was taken down meanwhile")
+            os.replace(temp, target)
+            write_text_atomic(srt, render(shifted, "srt"))
+            write_text_atomic(vtt, render(shifted, "vtt"))
+            sidecar = build_sidecar(
+                meta=meta, original_duration=transcript.duration, transcript=transcript,
+                transcript_version=data.transcript_number(video_id),
+                articles=data.article_refs_for_video(video_id), start=start, end=end,
+                clip_file=target, clip_sha256=sha256, clip_duration=facts.duration,
+                captions={"srt": srt.name, "vtt": vtt.name}, cut=_CUTS[mode],
+                software=_software(), exported=time.time(), fallback_fetched=fetched)
+            write_text_atomic(sidecar_path(target),
+                              json.dumps(sidecar, ensure_ascii=False, indent=2))
+            data.record_export(video_id, target, sha256)
     finally:
         temp.unlink(missing_ok=True)
-    shifted = clip_transcript(transcript, start, end)
-    srt, vtt = target.with_suffix(".srt"), target.with_suffix(".vtt")
-    write_text_atomic(srt, render(shifted, "srt"))
-    write_text_atomic(vtt, render(shifted, "vtt"))
-    sidecar = build_sidecar(
-        meta=meta, original_duration=transcript.duration, transcript=transcript,
-        transcript_version=len(data.transcript_versions(video_id)) + 1,
-        articles=data.article_refs_for_video(video_id), start=start, end=end,
-        clip_file=target, clip_sha256=sha256, clip_duration=facts.duration,
-        captions={"srt": srt.name, "vtt": vtt.name}, cut=_CUTS[mode], software=_software(),
-        exported=time.time(), fallback_fetched=media.stat().st_mtime)
-    write_text_atomic(sidecar_path(target), json.dumps(sidecar, ensure_ascii=False, indent=2))
-    data.record_export(video_id, target, sha256)
     return ExportedClip(target, sidecar_path(target), srt, vtt, sha256, start, end,
                         facts.duration)

@@ -20,7 +20,7 @@ from typing import Any
 from indexer.domain import ArticleRef, Transcript, Word
 from worker.clips.captions import words_in
 from worker.errors import VerificationError
-from worker.storage.datadir import DataDir, VideoMeta
+from worker.storage.datadir import DataDir, VideoMeta, is_item_id
 
 __all__ = ["FORMAT", "Check", "build_sidecar", "file_sha256", "iso_time", "verify_clip"]
 
@@ -49,6 +49,10 @@ def _word_json(word: Word) -> dict[str, Any]:
             "probability": round(word.probability, 4)}
 
 
+def _text(words: list[Word]) -> str:
+    return "".join(w.word for w in words).strip()
+
+
 def build_sidecar(*, meta: VideoMeta, original_duration: float, transcript: Transcript,
                   transcript_version: int, articles: list[ArticleRef], start: float,
                   end: float, clip_file: Path, clip_sha256: str, clip_duration: float,
@@ -74,7 +78,7 @@ def build_sidecar(*, meta: VideoMeta, original_duration: float, transcript: Tran
         "end": round(end, 3),
         "articles": [{"url": a.url, "title": a.title, "source": a.source,
                       "published": a.published} for a in articles],
-        "text": "".join(w.word for w in words).strip(),
+        "text": _text(words),
         "words": [_word_json(w) for w in words],
         "transcript": {"version": transcript_version, "model": transcript.model,
                        "model_version": transcript.model_version,
@@ -103,9 +107,15 @@ def _read_sidecar(path: Path) -> dict[str, Any]:
         for key in ("clip", "original", "words", "start", "end"):
             data[key]  # a KeyError names the missing field
         str(data["clip"]["sha256"])
-        str(data["original"]["video_id"])
-    except (KeyError, TypeError) as exc:
+        video_id = data["original"]["video_id"]
+        float(data["start"]), float(data["end"])
+    except (KeyError, TypeError, ValueError) as exc:
         raise VerificationError(f"the sidecar {path} lacks {exc}") from None
+    # The id names a folder of the data dir: nothing else may reach a path.
+    if not (isinstance(video_id, str) and is_item_id(video_id)):
+        raise VerificationError(f"the sidecar {path} names no video id (16 hex digits)")
+    if not isinstance(data["words"], list):
+        raise VerificationError(f"the sidecar {path} has no list of words")
     return data
 
 
@@ -163,7 +173,13 @@ def verify_clip(clip: Path, sidecar: Path, data: DataDir) -> list[Check]:
     candidates += [(f"transcript version {v.number}", v.transcript)
                    for v in reversed(data.transcript_versions(video_id))]
     for label, transcript in candidates:
-        if _same_words(words_in(transcript, start, end), list(claimed["words"])):
+        stored = words_in(transcript, start, end)
+        if _same_words(stored, list(claimed["words"])):
+            # The quote a reader takes from the sidecar must be those words, too.
+            if claimed.get("text") != _text(stored):
+                checks.append(Check("words", False, "the sidecar's text is not what its words "
+                                    f"say; the {label} says: {_text(stored)}"))
+                break
             checks.append(Check("words", True, f"the {label} ({transcript.model}) has the "
                                 f"sidecar's {len(claimed['words'])} words at "
                                 f"{start:.2f}–{end:.2f} s"))

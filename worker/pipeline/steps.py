@@ -43,6 +43,7 @@ from worker.pipeline.locks import INDEX_LOCK, url_lock, video_lock
 from worker.speech.media import decoded_audio, probe_duration
 from worker.speech.priming import primed_options
 from worker.speech.transcribe import transcribe_windows
+from worker.storage.datadir import is_item_id
 from worker.storage.states import JobState, VideoState
 from worker.watching.evaluate import evaluate_article, evaluate_video
 
@@ -240,8 +241,9 @@ def retranscribe_step(ctx: Context, video_id: str, model_name: str | None = None
     (``DataDir.replace_transcript``); the index is then written by :func:`index_step`, the
     one index write, so everything that follows an index write follows this one too.
     """
-    if video_id in ctx.data.hidden().video_ids or ctx.data.video_file(video_id) is None:
-        raise NotFoundError(f"no stored video {video_id}")
+    if (not is_item_id(video_id) or video_id in ctx.data.hidden().video_ids
+            or ctx.data.video_file(video_id) is None):
+        raise NotFoundError(f"no stored video {video_id!r}")
     url = ctx.data.video_url(video_id)
     # The video's state stays done meanwhile: its old transcript is searchable until the
     # new one replaces it, and stays so if this fails.

@@ -177,6 +177,14 @@ def resolve_model(name: str, *, cache_dir: Path | None = None,
     return name
 
 
+def is_model_name(name: str) -> bool:
+    """Whether *name* is a model's name (tiny.en, base, or one faster-whisper knows), not a
+    directory or a Hugging Face repository: what a remote client may choose."""
+    from faster_whisper.utils import available_models
+
+    return name in (BUNDLED_MODEL, BASE_MODEL) or name in available_models()
+
+
 def _first_line(exc: BaseException) -> str:
     """The gist of a library's error: its first line (huggingface_hub's run to several)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

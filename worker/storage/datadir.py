@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from typing import Any
 
 from indexer.domain import Article, ArticleRef, Transcript
 from worker.containers import CONTAINERS
+from worker.errors import NotFoundError
 from worker.storage.files import file_lock, read_json, write_json_atomic
 from worker.storage.states import VideoState
 
@@ -48,6 +50,7 @@ __all__ = [
     "TranscriptVersion",
     "VideoMeta",
     "index_root",
+    "is_item_id",
     "url_key",
     "video_id_for",
 ]
@@ -56,6 +59,15 @@ __all__ = [
 def url_key(url: str) -> str:
     """Stable file-name-safe key of a video URL."""
     return hashlib.sha1(url.encode("utf-8")).hexdigest()[:20]
+
+
+_ITEM_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def is_item_id(value: str) -> bool:
+    """Whether *value* has the shape of an article or video id (16 hex digits): only such
+    a value may name a folder or file of the data dir."""
+    return _ITEM_ID.fullmatch(value) is not None
 
 
 def video_id_for(sha256: str) -> str:
@@ -139,12 +151,15 @@ class Removal:
     kept_videos: tuple[str, ...] = ()  # linked by an article that stays
     by: str = ""  # who asked: "cli", "http"
     completed: float | None = None
+    # The URLs of article_ids: the index names linking articles by URL (empty in records
+    # made before they were kept).
+    article_urls: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Removal:
         """Inverse of ``asdict``."""
         values = dict(data)
-        for name in ("article_ids", "video_ids", "kept_videos"):
+        for name in ("article_ids", "video_ids", "kept_videos", "article_urls"):
             values[name] = tuple(values.get(name, ()))
         return cls(**values)
 
@@ -155,6 +170,7 @@ class Hidden:
 
     video_ids: frozenset[str] = frozenset()
     article_ids: frozenset[str] = frozenset()
+    article_urls: frozenset[str] = frozenset()  # of article_ids
 
 
 @dataclass(frozen=True)
@@ -304,13 +320,16 @@ class DataDir:
             yield Transcript.from_json(read_json(path))
 
     def linking_articles(self, video_id: str) -> list[Article]:
-        """Every stored article that links a URL serving *video_id*, oldest first."""
+        """Every stored article that links a URL serving *video_id*, oldest first; those of
+        a takedown in progress are left out (the index, the API and a clip's sidecar must
+        not name them even if the remover crashed)."""
         meta = self.video_meta(video_id)
         urls = set(meta.urls) if meta else set()
+        hidden = self.hidden().article_ids
         ids: list[str] = []
         for record in self.sources():
             if record.video_id == video_id or record.url in urls:
-                ids.extend(a for a in record.articles if a not in ids)
+                ids.extend(a for a in record.articles if a not in ids and a not in hidden)
         articles = [self.load_article(article_id) for article_id in ids]
         return sorted((a for a in articles if a is not None), key=lambda a: (a.published, a.id))
 
@@ -369,6 +388,23 @@ class DataDir:
                                                Transcript.from_json(data["transcript"])))
         return sorted(found, key=lambda v: v.number)
 
+    @contextlib.contextmanager
+    def video_files(self, video_id: str) -> Iterator[None]:
+        """Held while a video's files change: its transcript replaced, a clip of it exported,
+        its files deleted by a takedown.  A writer checks :meth:`standing` under it, so it
+        never writes for a video a takedown removed or is removing."""
+        with self.lock(f"files-{video_id}"):
+            yield
+
+    def standing(self, video_id: str) -> bool:
+        """Whether the video is stored and no takedown of it is under way."""
+        return self.video_meta(video_id) is not None and video_id not in self.hidden().video_ids
+
+    def transcript_number(self, video_id: str) -> int:
+        """The version number of the current transcript: 1 until a re-transcription."""
+        return 1 + sum(1 for p in self._versions_dir(video_id).glob("*.json")
+                       if p.stem.isdigit())
+
     def replace_transcript(self, transcript: Transcript) -> TranscriptVersion | None:
         """Make *transcript* the video's current one, keeping the one it replaces as a version.
 
@@ -376,7 +412,11 @@ class DataDir:
         ``transcript.json`` with an atomic rename: a crash between the two leaves the old
         transcript current (and a copy of it as a version), never none.
         """
-        with self.lock(f"transcript-{transcript.video_id}"):
+        with self.video_files(transcript.video_id):
+            # A takedown recorded or carried out while the new transcript was made wins:
+            # writing now would bring the video back.
+            if not self.standing(transcript.video_id):
+                raise NotFoundError(f"video {transcript.video_id} was taken down meanwhile")
             old = self.load_transcript(transcript.video_id)
             kept = None
             if old is not None:
@@ -408,6 +448,11 @@ class DataDir:
     def clips_dir(self, video_id: str) -> Path:
         """Where the HTTP API keeps the clips it cut from a video (a cache)."""
         return self.root / "clips" / video_id
+
+    def drop_cut_clips(self, video_id: str) -> None:
+        """Empty the HTTP API's cache of clips cut from *video_id* (their sidecars name the
+        linking articles, their captions the transcript of the day)."""
+        shutil.rmtree(self.clips_dir(video_id), ignore_errors=True)
 
     # -- takedowns ---------------------------------------------------------------------------
 
@@ -449,7 +494,8 @@ class DataDir:
         """What searches and listings must leave out: the items of unfinished takedowns."""
         pending = self.pending_removals()
         return Hidden(frozenset(v for r in pending for v in r.video_ids),
-                      frozenset(a for r in pending for a in r.article_ids))
+                      frozenset(a for r in pending for a in r.article_ids),
+                      frozenset(u for r in pending for u in r.article_urls))
 
     def delete_article(self, article_id: str) -> None:
         """Delete a stored article and drop it from the video URLs it linked."""
@@ -464,6 +510,12 @@ class DataDir:
     def delete_video(self, video_id: str) -> None:
         """Delete a video's media, transcript, versions, cut clips, exported clip files (those
         that still hold the bytes we wrote) and the records of the URLs that served it."""
+        with self.video_files(video_id):
+            self._delete_video(video_id)
+        with contextlib.suppress(OSError):
+            self.video_dir(video_id).rmdir()
+
+    def _delete_video(self, video_id: str) -> None:
         meta = self.video_meta(video_id)
         urls = set(meta.urls) if meta else set()
         for export in self.exports(video_id):
@@ -475,7 +527,7 @@ class DataDir:
                         target.with_suffix(extra).unlink(missing_ok=True)
                     sidecar.unlink(missing_ok=True)
                     target.unlink()
-        shutil.rmtree(self.clips_dir(video_id), ignore_errors=True)
+        self.drop_cut_clips(video_id)
         with self.lock("sources"):
             for path in sorted((self.root / "sources").glob("*.json")):
                 record = SourceRecord.from_json(read_json(path))
@@ -489,8 +541,6 @@ class DataDir:
             elif child.name != "meta.json":
                 child.unlink(missing_ok=True)
         (folder / "meta.json").unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            folder.rmdir()
         self._exports_path(video_id).unlink(missing_ok=True)
 
 

@@ -292,6 +292,29 @@ class JobStore:
             timings.setdefault(row["url"], {})[row["step"]] = round(row["seconds"], 3)
         return timings
 
+    def forget(self, article_ids: tuple[str, ...], video_ids: tuple[str, ...]) -> None:
+        """Drop what the jobs say of taken-down items: the jobs of *article_ids* (their
+        source, title and videos) and the rows of *video_ids* in other jobs.
+
+        A runner still working on such a job finds its rows gone and its updates do
+        nothing (``update_video`` and ``_settle`` skip missing rows).
+        """
+        with self._tx() as db:
+            for article_id in article_ids:
+                ids = [r["id"] for r in db.execute("SELECT id FROM jobs WHERE article_id=?",
+                                                   (article_id,))]
+                for job_id in ids:
+                    for table in ("job_deliveries", "job_videos"):
+                        db.execute(f"DELETE FROM {table} WHERE job_id=?", (job_id,))
+                    db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+            for video_id in video_ids:
+                urls = db.execute("SELECT job_id, url FROM job_videos WHERE video_id=?",
+                                  (video_id,)).fetchall()
+                for row in urls:
+                    db.execute("DELETE FROM job_deliveries WHERE job_id=? AND url=?",
+                               (row["job_id"], row["url"]))
+                db.execute("DELETE FROM job_videos WHERE video_id=?", (video_id,))
+
     def recent(self, limit: int = 50) -> list[Job]:
         """The newest jobs first."""
         ids = [r["id"] for r in self._db().execute(

@@ -27,8 +27,10 @@ word.  Other code (issue 6's benchmarks) calls :func:`evaluate` with its own :cl
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -44,6 +46,7 @@ from benchmarks.synth import BuiltCorpus, SynthError, build_corpus
 from indexer.domain import Clip
 from indexer.index import SearchIndex
 from worker.intake.fetch import FetchLimits
+from worker.pipeline.maintenance import reindex
 from worker.pipeline import Context, FileLocks, ModelProvider, NullProgress, ingest
 from worker.speech.transcribe import PRIME_OFF, PRIME_PROMPT, TranscribeOptions
 from worker.storage.datadir import DataDir
@@ -378,15 +381,42 @@ def evaluate(config: Config, session: Session,
     key = json.dumps([config.model, config.compute_type, config.cpu_threads,
                       asdict(config.options)], sort_keys=True)
     if key not in session.ingested:
-        timer = _Timer()
-        data_dir = Path(tempfile.mkdtemp(prefix="data-", dir=session.workdir))
-        ctx = _context(data_dir, session.provider(config), config.options, timer)
-        ids = _ingest_all(corpus, ctx)
-        session.ingested[key] = (ctx, ids, timer.seconds)
+        session.ingested[key] = _ingested(config, session, key)
     ctx, ids, seconds = session.ingested[key]
     outcomes = [judge(q, _clips_ours(ctx.index, q, config.search), corpus) for q in queries]
     return summarise(config, outcomes, _silence_words_ours(ctx.data, corpus, ids),
                      corpus.audio_seconds, seconds)
+
+
+def _ingested(config: Config, session: Session,
+              key: str) -> tuple[Context, dict[str, str], float]:
+    """A data dir holding the corpus ingested with *config*'s transcription settings.
+
+    Transcripts are kept under the cache (``transcripts-<hash>``), keyed by the corpus and
+    those settings: a later run (another search, an ablation) copies them and rebuilds the
+    index with the current code (as ``briefing reindex`` does) instead of transcribing again.
+    """
+    corpus = session.corpus
+    digest = hashlib.sha256(f"{corpus.root.name}|{key}".encode()).hexdigest()[:12]
+    kept = corpus.root.parent / f"transcripts-{digest}"
+    data_dir = Path(tempfile.mkdtemp(prefix="data-", dir=session.workdir))
+    timer = _Timer()
+    if (kept / "ids.json").is_file():
+        shutil.copytree(kept / "data", data_dir, dirs_exist_ok=True)
+        saved = json.loads((kept / "ids.json").read_text(encoding="utf-8"))
+        ctx = _context(data_dir, session.provider(config), config.options, timer)
+        reindex(ctx.data)
+        return ctx, saved["ids"], float(saved["seconds"])
+    ctx = _context(data_dir, session.provider(config), config.options, timer)
+    ids = _ingest_all(corpus, ctx)
+    staging = Path(tempfile.mkdtemp(prefix=".transcripts-", dir=corpus.root.parent))
+    shutil.copytree(data_dir, staging / "data", ignore=shutil.ignore_patterns("index*", "*.lock"),
+                    dirs_exist_ok=True)
+    (staging / "ids.json").write_text(json.dumps({"ids": ids, "seconds": timer.seconds}),
+                                      encoding="utf-8")
+    shutil.rmtree(kept, ignore_errors=True)
+    staging.rename(kept)
+    return ctx, ids, timer.seconds
 
 
 def default_configs(models: Sequence[str], ablations: bool) -> list[Config]:

@@ -35,9 +35,10 @@ from indexer.generations import (
     _swap_in_generation,
     _write_current,
 )
+from indexer.phonesearch import PhoneticTuning, segment_phone_fields
 from indexer.phonetic import sounds_text
 from indexer.query import parse_query
-from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, _keyword
+from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, PHONE_KEYS_FIELD, _keyword
 from indexer.search import DOCSET_CACHE, SearcherCache, search_page
 
 # Names that moved to the concept modules stay importable from here, where callers found them.
@@ -216,8 +217,11 @@ class SearchIndex:
 
         def fill(writer: IndexWriter) -> None:
             writer.delete_by_term("video_id", transcript.video_id)
+            # An index made before the phone index has no field for it (until a reindex).
+            phonetic = PHONE_KEYS_FIELD in writer.schema
             for seg in transcript.segments:
                 writer.add_document(
+                    **(segment_phone_fields(seg.words) if phonetic else {}),
                     id=segment_doc_id(transcript.video_id, seg.id),
                     kind=KIND_SEGMENT,
                     video_id=transcript.video_id,
@@ -294,6 +298,7 @@ class SearchIndex:
         published_to: str | None = None,
         language: str | None = None,
         sound_alike: bool = True,
+        tuning: PhoneticTuning | None = None,
     ) -> SearchPage:
         """One page of results with the number of matching documents.
 
@@ -307,7 +312,7 @@ class SearchIndex:
         return search_page(searcher, self._cache, parsed, limit=limit, offset=offset,
                            kind=kind, source=source, published_from=published_from,
                            published_to=published_to, language=language,
-                           sound_alike=sound_alike)
+                           sound_alike=sound_alike, tuning=tuning)
 
 
 def rebuild_index(root: Path, fill: Callable[[SearchIndex], object]) -> None:

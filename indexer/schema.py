@@ -17,6 +17,10 @@ SOUNDS_ANALYZER: Analyzer = SoundKeyTokenizer()
 
 KIND_ARTICLE = "article"
 KIND_SEGMENT = "segment"
+# The field a segment is found by in a phonetic search; an index without it predates the
+# phone index (see indexer.phonesearch).
+PHONE_KEYS_FIELD = "phonekeys"
+PHONES_FIELD = "phones"
 
 
 def build_schema() -> Schema:
@@ -34,6 +38,10 @@ def build_schema() -> Schema:
         text=TEXT(analyzer=ANALYZER, stored=True, phrase=True),
         # Only segments fill it: the names as heard, for sound-alike matching.
         sounds=TEXT(analyzer=SOUNDS_ANALYZER, phrase=False),
+        # Only segments fill them: the phone index (indexer.phones).  Each heard word's
+        # phones and probability (percent), and the keys a phonetic search finds it by.
+        phones=STORED(),
+        phonekeys=KEYWORD(commas=False, lowercase=False, scorable=False),
         # Comma-separated: a segment carries the sources and dates of every linking article,
         # so filters on clips mean "linked from an article of that source / date".
         source=KEYWORD(stored=True, commas=True, lowercase=True, scorable=False),

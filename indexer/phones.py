@@ -1,0 +1,267 @@
+"""Pronunciations as phones, how alike two phones sound, and the keys of a phone index.
+
+Plain functions (words in, phones or keys out), so that any store can keep what they give.
+
+* :func:`pronounce` turns words into phones with espeak-ng (its American English rules and
+  dictionary), run in-process through ``phonemizer`` on the library and data the
+  ``espeakng-loader`` wheel ships: ``pip install`` is all it needs, and it works offline.
+  Phones are IPA segments as ``panphon`` knows them ("dʒ" is "d" then "ʒ"; length and
+  stress are dropped: a recogniser's vowels are not worth that detail).
+* :func:`phone_distance` is how unlike two phones are, from their articulatory features
+  (``panphon``): "k" and "ɡ" differ in voicing only, "k" and "a" in nearly everything.
+* :func:`phone_keys` gives the keys a segment is found by: the consonant skeleton (phones
+  reduced to a few classes, see :func:`phone_class`) of each heard word and of runs of
+  adjacent words, so a name heard as two words, or two words heard glued as one, shares
+  keys with the query.  Keys only find candidates; an alignment (``indexer.phonematch``)
+  decides.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# espeak-ng's voice for both sides: what the recogniser wrote and what the analyst typed are
+# read with the same rules, so their mistakes are alike.
+VOICE = "en-us"
+# Between the phones of one word in a stored value (IPA segments never contain it).
+PHONE_SEP = "."
+# Words kept in the pronunciation cache (a process's vocabulary, most of it repeats).
+CACHE_WORDS = 200_000
+# Runs of up to this many adjacent heard words are keyed as one word too.
+MAX_RUN = 3
+# Consonant skeletons shorter than this are keyed with their vowels ("kama" for "Goma"):
+# two consonant classes alone ("km") are said in too many words.
+MIN_SKELETON = 3
+
+_VOWEL_CLASS = "a"
+# espeak-ng symbols panphon does not know, as segments it does.
+_IPA_FIXES = (("ɚ", "əɹ"), ("ɝ", "ɜɹ"), ("ᵻ", "ɪ"), ("ɐ", "ə"), ("ː", ""), ("ˈ", ""),
+              ("ˌ", ""), ("ʲ", ""), ("̃", ""), ("ɬ", "l"), ("ʔ", ""))
+# Features compared for a phone's distance (tone and length say nothing in English).
+_FEATURES = ("syl", "son", "cons", "cont", "delrel", "lat", "nas", "strid", "voi", "sg",
+             "cg", "ant", "cor", "distr", "lab", "hi", "lo", "back", "round", "tense")
+
+
+class _Espeak:
+    """The espeak-ng library, loaded once per process; calls are serialised (it is not
+    thread-safe)."""
+
+    def __init__(self) -> None:
+        import espeakng_loader
+        from phonemizer.backend import EspeakBackend
+        from phonemizer.backend.espeak.wrapper import EspeakWrapper
+        from phonemizer.separator import Separator
+
+        EspeakWrapper.set_library(espeakng_loader.get_library_path())
+        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
+        self._backend = EspeakBackend(VOICE, preserve_punctuation=False, with_stress=False)
+        self._separator = Separator(phone=" ", word="|", syllable="")
+        self._lock = threading.Lock()
+        self.cache: dict[str, tuple[str, ...]] = {}
+
+    def ipa(self, words: list[str]) -> list[str]:
+        """espeak-ng's IPA of each word (phones separated by spaces)."""
+        with self._lock:
+            out: list[str] = self._backend.phonemize(words, separator=self._separator,
+                                                     strip=True, njobs=1)
+        if len(out) != len(words):  # phonemizer drops lines it reads as empty
+            with self._lock:
+                out = [self._backend.phonemize([w], separator=self._separator, strip=True,
+                                               njobs=1)[0] if w else "" for w in words]
+        return out
+
+
+@lru_cache(maxsize=1)
+def _espeak() -> _Espeak:
+    return _Espeak()
+
+
+@lru_cache(maxsize=1)
+def _table() -> Any:
+    import panphon
+
+    return panphon.FeatureTable()
+
+
+def spoken_form(word: str) -> str:
+    """The letters and digits of *word* as espeak-ng should read them ("" for none)."""
+    folded = unicodedata.normalize("NFKC", word).lower()
+    kept = "".join(c if c.isalnum() else " " for c in folded)
+    return " ".join(kept.split())
+
+
+@lru_cache(maxsize=4096)
+def _segments(ipa: str) -> tuple[str, ...]:
+    for wrong, right in _IPA_FIXES:
+        ipa = ipa.replace(wrong, right)
+    table = _table()
+    return tuple(seg for chunk in ipa.replace("|", " ").split() for seg in table.ipa_segs(chunk))
+
+
+def pronounce(words: Sequence[str]) -> list[tuple[str, ...]]:
+    """The phones of each of *words* (a word with no letters or digits has none)."""
+    engine = _espeak()
+    forms = [spoken_form(w) for w in words]
+    missing = sorted({f for f in forms if f and f not in engine.cache})
+    if missing:
+        if len(engine.cache) + len(missing) > CACHE_WORDS:
+            engine.cache.clear()
+        for form, ipa in zip(missing, engine.ipa(missing), strict=True):
+            engine.cache[form] = _segments(ipa)
+    return [engine.cache.get(f, ()) if f else () for f in forms]
+
+
+@lru_cache(maxsize=4096)
+def phone_class(phone: str) -> str:
+    """A coarse class of *phone* for keys, from its features: "a" any vowel, "p" labial,
+    "t" coronal stop (and the flap), "s" sibilant, "k" dorsal, "n" nasal, "l", "r"; ""
+    for what a recogniser drops or adds freely (h, w, j, the glottal stop)."""
+    fts = _table().fts(phone)
+    if fts is None:
+        return ""
+
+    def on(name: str) -> bool:
+        return bool(fts[name] > 0)
+
+    if on("syl"):
+        return _VOWEL_CLASS
+    if on("nas"):
+        return "n"
+    if on("lat"):
+        return "l"
+    if on("son"):
+        if on("cor"):
+            return "r" if not on("cons") else "t"
+        return ""
+    if on("lab"):
+        return "p"
+    if on("strid"):
+        return "s"
+    if on("cor"):
+        return "t"
+    if on("hi") or on("back"):
+        return "k"
+    return ""
+
+
+def skeleton(phones: Iterable[str]) -> str:
+    """The key of a run of phones: its consonant classes, like ones side by side merged,
+    or, when that is shorter than :data:`MIN_SKELETON`, its classes with vowels."""
+    full: list[str] = []
+    for phone in phones:
+        code = phone_class(phone)
+        if code and (not full or full[-1] != code):
+            full.append(code)
+    consonants: list[str] = []
+    for code in full:
+        if code != _VOWEL_CLASS and (not consonants or consonants[-1] != code):
+            consonants.append(code)
+    if len(consonants) >= MIN_SKELETON:
+        return "".join(consonants)
+    return "".join(full) if len(full) >= MIN_SKELETON else ""
+
+
+def phone_keys(words: Sequence[tuple[str, ...]], doubted: Sequence[bool] | None = None,
+               skip: Sequence[bool] | None = None) -> list[str]:
+    """The distinct keys of a heard sentence given as each word's phones.
+
+    Every word is keyed; runs of two or three adjacent words are keyed as one where the
+    recogniser doubted one of them (*doubted*; None takes all as doubted): a name it knew
+    comes out as one confident word, one it did not as pieces it doubts.  A run does not
+    start or end with a word flagged in *skip* (a function word heard with confidence).
+    """
+    keys: dict[str, None] = {}
+    n = len(words)
+    for i in range(n):
+        if not words[i]:
+            continue
+        key = skeleton(words[i])
+        if key:
+            keys[key] = None
+        any_doubt = doubted is None or doubted[i]
+        if skip is not None and skip[i] and not any_doubt:
+            continue
+        run = list(words[i])
+        for j in range(i + 1, min(i + MAX_RUN, n)):
+            if not words[j]:
+                break
+            run.extend(words[j])
+            any_doubt = any_doubt or doubted is None or doubted[j]
+            edge_ok = skip is None or not skip[j] or (doubted is None or doubted[j])
+            if any_doubt and edge_ok:
+                key = skeleton(run)
+                if key:
+                    keys[key] = None
+    return list(keys)
+
+
+class PhoneSet:
+    """Phones numbered as they are met, with the matrix of their distances."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._vectors: list[npt.NDArray[np.float64]] = []
+        self._matrix: npt.NDArray[np.float64] = np.zeros((0, 0))
+        self._vowel: list[bool] = []
+        self._lock = threading.Lock()
+
+    def ids(self, phones: Iterable[str]) -> list[int]:
+        """The number of each phone (new phones are added)."""
+        out: list[int] = []
+        for phone in phones:
+            found = self._ids.get(phone)
+            if found is None:
+                found = self._add(phone)
+            out.append(found)
+        return out
+
+    def _add(self, phone: str) -> int:
+        with self._lock:
+            if phone in self._ids:
+                return self._ids[phone]
+            fts = _table().fts(phone)
+            vector = (np.array([float(fts[f]) for f in _FEATURES]) if fts is not None
+                      else np.zeros(len(_FEATURES)))
+            self._vectors.append(vector)
+            # Vowels, and what a recogniser drops or adds as freely (h, w, j).
+            self._vowel.append(fts is not None and (fts["syl"] > 0 or not phone_class(phone)))
+            stacked = np.stack(self._vectors)
+            diff = np.abs(stacked[:, None, :] - stacked[None, :, :]).sum(axis=2)
+            self._matrix = diff / (2.0 * len(_FEATURES))
+            self._ids[phone] = len(self._vectors) - 1
+            return self._ids[phone]
+
+    @property
+    def matrix(self) -> npt.NDArray[np.float64]:
+        """Feature distance of every pair of known phones, 0 (alike) to 1."""
+        return self._matrix
+
+    def vowels(self) -> npt.NDArray[np.bool_]:
+        """Whether each known phone is a vowel or a glide (or "h")."""
+        return np.array(self._vowel, dtype=bool)
+
+
+PHONES = PhoneSet()
+
+
+def phone_distance(a: str, b: str) -> float:
+    """How unlike phones *a* and *b* are by their articulatory features: 0 to 1."""
+    first, second = PHONES.ids((a, b))
+    return float(PHONES.matrix[first, second])
+
+
+def stored_phones(words: Sequence[tuple[str, ...]]) -> list[str]:
+    """Each word's phones as one string, as a store keeps them."""
+    return [PHONE_SEP.join(w) for w in words]
+
+
+def read_phones(stored: Sequence[str]) -> list[tuple[str, ...]]:
+    """The inverse of :func:`stored_phones`."""
+    return [tuple(s.split(PHONE_SEP)) if s else () for s in stored]

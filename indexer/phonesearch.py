@@ -1,0 +1,252 @@
+"""The phonetic pass of a search: what a segment stores for it, and which segments sound
+like the query.
+
+At index time each heard word's phones and probability are stored with the segment, and its
+phone keys (:func:`indexer.phones.phone_keys`) are indexed.  At query time the query's keys
+find candidate segments among the index's keys (those alike by edit distance, read from the
+term list once per searcher), and :func:`match_segments` aligns the query's phones with
+each candidate's (:mod:`indexer.phonematch`) to decide, and to find the words to mark.
+
+:func:`match_segments` takes plain words, phones and probabilities, so any store holding
+what :func:`segment_phone_fields` gives can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from indexer.clips import _exact_positions, _stream
+from indexer.domain import Word
+from indexer.phonematch import PhoneHit, align
+from indexer.phones import (
+    phone_keys,
+    pronounce,
+    read_phones,
+    skeleton,
+    spoken_form,
+    stored_phones,
+)
+from indexer.phonetic import DOUBT_BELOW, FUNCTION_WORDS
+from indexer.query import STOPWORDS, ParsedQuery
+from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD
+from indexer.vocabulary import Vocabulary
+
+# A target (a clause, or the whole query) is compared by sound only from this many phones
+# up: shorter words ("Goma" has four) sound like too many others.
+MIN_TARGET_PHONES = 4
+# Similarity (0-1) a stretch must reach to answer a target of fewer than LONG_TARGET phones,
+# of fewer than LONGER_TARGET, and of more: the longer the target, the less a stretch that
+# is not it can sound as alike by chance.
+SHORT_THRESHOLD = 0.82
+THRESHOLD = 0.72
+LONGER_THRESHOLD = 0.65
+LONG_TARGET = 6
+LONGER_TARGET = 10
+# Words heard with at least this probability were heard as the recogniser meant them:
+# a stretch made only of such words must sound closer still.
+CONFIDENT = 0.85
+CONFIDENT_EXTRA = 0.1
+# And when the query was heard exactly elsewhere, closer still (see match_segments).
+EXACT_EXTRA = 0.1
+# Matches less alike than the best one by more than this are dropped: when one stretch
+# sounds nearly like the query, those that only resemble it are noise.
+RELATIVE_MARGIN = 0.15
+# Keys of the index compared with a query key must be this alike (rapidfuzz ratio, 0-100),
+# at most MAX_KEY_TERMS of them, and at most MAX_CANDIDATES segments are aligned.
+KEY_SIMILARITY = 66.0
+MAX_KEY_TERMS = 48
+MAX_CANDIDATES = 400
+UPGRADE_NOTICE = ("this index has no phone index, so names are matched by spelling-based "
+                  "sound keys only: run `briefing reindex` to build it")
+
+
+@dataclass(frozen=True)
+class PhoneticTuning:
+    """Which parts of the phonetic pass a search uses (all, but for measuring each)."""
+
+    # Substitutions weighted by articulatory features (else every different phone costs 1).
+    features: bool = True
+    # Stretches of words the recogniser was sure of must sound closer.
+    gate: bool = True
+    # The whole query as one target, across its clauses ("Al Mansouri" as "Almansuri").
+    whole: bool = True
+    # Today's spelling-based sound-alike pass (indexer.phonetic) runs as well.
+    keys: bool = True
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a segment must sound like: the query's clauses *clauses* (indexes) said as one
+    stretch, their phones run together."""
+
+    clauses: tuple[int, ...]
+    phones: tuple[str, ...]
+    key: str
+
+
+@dataclass(frozen=True)
+class PhoneticMatch:
+    """Which words of a segment answer the query, some of them only by sound."""
+
+    indexes: tuple[int, ...]
+    heard: str  # the words heard where the query's sounded
+    similarity: float
+
+
+def segment_phone_fields(words: Sequence[Word]) -> dict[str, Any]:
+    """What a segment heard as *words* stores for phonetic search: each word's phones and
+    probability (percent), and its phone keys (space-separated).  Nothing without words."""
+    if not words:
+        return {}
+    phones = pronounce([w.word for w in words])
+    doubted = [w.probability < DOUBT_BELOW for w in words]
+    skip = [spoken_form(w.word) in FUNCTION_WORDS for w in words]
+    keys = phone_keys(phones, doubted, skip)
+    return {
+        PHONES_FIELD: [[p, round(w.probability * 100)]
+                       for p, w in zip(stored_phones(phones), words, strict=True)],
+        PHONE_KEYS_FIELD: " ".join(keys),
+    }
+
+
+def query_targets(parsed: ParsedQuery, *, whole: bool = True) -> list[Target]:
+    """The targets of *parsed*: each clause worth comparing by sound and, with *whole*,
+    each pair of adjacent clauses and all of them, said as one ("sea wall" heard as
+    "seawall", "Al Mansouri" as "Almansuri")."""
+    usable: dict[int, tuple[str, ...]] = {}
+    for i, clause in enumerate(parsed.clauses):
+        words = [w for w in clause.words if w not in STOPWORDS or len(clause.words) > 1]
+        if words and not any(c.isdigit() for w in words for c in w):
+            usable[i] = tuple(p for word in pronounce(words) for p in word)
+    runs: list[tuple[int, ...]] = [(i,) for i in usable]
+    if whole:
+        n = len(parsed.clauses)
+        runs += [(i, i + 1) for i in range(n - 1) if i in usable and i + 1 in usable]
+        if n > 2 and len(usable) == n:
+            runs.append(tuple(range(n)))
+    out: list[Target] = []
+    for run in runs:
+        phones = tuple(p for i in run for p in usable[i])
+        key = skeleton(phones)
+        if len(phones) >= MIN_TARGET_PHONES and key:
+            out.append(Target(run, phones, key))
+    return out
+
+
+def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[Target],
+                        restrict: set[int] | None, excluded: set[int]) -> list[int]:
+    """Segments with a phone key like a target's, most alike first (at most
+    :data:`MAX_CANDIDATES`)."""
+    scored: dict[str, float] = {}
+    for target in targets:
+        # Keys are compared among those starting with the same class: a recogniser keeps
+        # a name's first sound far more often than the rest.
+        terms = vocabulary.starting(PHONE_KEYS_FIELD, target.key[:1])
+        for term, score, _ in process.extract(target.key, terms, scorer=fuzz.ratio,
+                                              score_cutoff=KEY_SIMILARITY,
+                                              limit=MAX_KEY_TERMS):
+            scored[term] = max(scored.get(term, 0.0), float(score))
+    out: list[int] = []
+    seen: set[int] = set()
+    for term in sorted(scored, key=lambda t: -scored[t]):
+        for doc in reader.postings(PHONE_KEYS_FIELD, term).all_ids():
+            if doc in seen or doc in excluded or (restrict is not None and doc not in restrict):
+                continue
+            seen.add(doc)
+            out.append(doc)
+            if len(out) >= MAX_CANDIDATES:
+                return out
+    return out
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A segment as the phonetic pass reads it."""
+
+    tokens: tuple[str, ...]  # the words as stored (Whisper's pieces)
+    phones: tuple[tuple[str, ...], ...]
+    probabilities: tuple[float, ...]
+
+    @classmethod
+    def from_stored(cls, words: Sequence[Sequence[Any]],
+                    phones: Sequence[Sequence[Any]]) -> Heard:
+        """From the stored ``words`` and ``phones`` fields of a segment."""
+        return cls(tuple(str(w[0]) for w in words), tuple(read_phones([p for p, _ in phones])),
+                   tuple(float(prob) / 100 for _, prob in phones))
+
+
+def _threshold(target: Target, hit: PhoneHit, heard: Heard, tuning: PhoneticTuning,
+               exact_elsewhere: bool) -> float:
+    size = len(target.phones)
+    needed = (SHORT_THRESHOLD if size < LONG_TARGET
+              else THRESHOLD if size < LONGER_TARGET else LONGER_THRESHOLD)
+    if tuning.gate and all(p >= CONFIDENT
+                           for p in heard.probabilities[hit.first : hit.last + 1]):
+        needed += CONFIDENT_EXTRA
+    if exact_elsewhere:
+        needed += EXACT_EXTRA
+    return needed
+
+
+def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
+            hits: Sequence[PhoneHit | None], tuning: PhoneticTuning,
+            exact_elsewhere: bool) -> PhoneticMatch | None:
+    stream = _stream(heard.tokens)
+    exact: dict[int, set[int]] = {}
+    for c, clause in enumerate(parsed.clauses):
+        positions = _exact_positions(stream, clause)
+        if positions:
+            exact[c] = {i for pos in positions
+                        for i in range(stream[pos][1], stream[pos][2] + 1)}
+    if len(exact) == len(parsed.clauses):
+        return None  # every clause said exactly: not this pass's to show
+    # The best stretch answering each clause by sound (alone or with its neighbours).
+    sounded: dict[int, tuple[PhoneHit, Target]] = {}
+    for target, hit in zip(targets, hits, strict=True):
+        if hit is None or hit.similarity < _threshold(target, hit, heard, tuning,
+                                                      exact_elsewhere):
+            continue
+        for c in target.clauses:
+            if c not in exact and (c not in sounded
+                                   or sounded[c][0].similarity < hit.similarity):
+                sounded[c] = (hit, target)
+    if len(exact) + len(sounded) < len(parsed.clauses):
+        return None
+    indexes = set().union(*exact.values()) if exact else set()
+    spans: list[tuple[int, int]] = []
+    for a, b in sorted({(h.first, h.last) for h, _ in sounded.values()}):
+        if spans and a <= spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
+        else:
+            spans.append((a, b))
+        indexes.update(range(a, b + 1))
+    heard_text = " … ".join(" ".join(w.strip() for w in heard.tokens[a : b + 1])
+                            for a, b in spans)
+    return PhoneticMatch(tuple(sorted(indexes)), heard_text,
+                         min(h.similarity for h, _ in sounded.values()))
+
+
+def match_segments(segments: Sequence[Heard], parsed: ParsedQuery, targets: Sequence[Target],
+                   tuning: PhoneticTuning = PhoneticTuning(), *,
+                   exact_elsewhere: bool = False) -> list[PhoneticMatch | None]:
+    """For each segment, the words answering *parsed* with at least one clause only said
+    alike (None when it does not, or when every clause is said exactly).
+
+    *exact_elsewhere* says the query was heard exactly in other segments: a recogniser that
+    knows the words makes a stretch that merely sounds alike less likely to be them, so it
+    must sound closer.  Of the matches, those much less alike than the best one are
+    dropped (:data:`RELATIVE_MARGIN`).
+    """
+    doubted = ([[p < DOUBT_BELOW for p in s.probabilities] for s in segments]
+               if tuning.gate else None)
+    hits = [align(t.phones, [s.phones for s in segments], doubted=doubted,
+                  features=tuning.features) for t in targets]
+    out = [_answer(heard, parsed, targets, [h[n] for h in hits], tuning, exact_elsewhere)
+           for n, heard in enumerate(segments)]
+    best = max((m.similarity for m in out if m is not None), default=0.0)
+    return [m if m is not None and m.similarity >= best - RELATIVE_MARGIN else None
+            for m in out]

@@ -44,7 +44,12 @@ from typing import Any
 from benchmarks.corpus import QUERIES, Query
 from benchmarks.synth import BuiltCorpus, SynthError, build_corpus
 from indexer.domain import Clip
+from whoosh import index as windex
+
+from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex
+from indexer.phonesearch import PhoneticTuning
+from indexer.schema import build_schema
 from worker.intake.fetch import FetchLimits
 from worker.pipeline.maintenance import reindex
 from worker.pipeline import Context, FileLocks, ModelProvider, NullProgress, ingest
@@ -70,6 +75,9 @@ class Config:
     kind: str = "ours"
     options: TranscribeOptions = field(default_factory=TranscribeOptions)
     search: dict[str, Any] = field(default_factory=dict)  # extra SearchIndex.search kwargs
+    # The index's fields: "current" (the phone index), "spelling keys" (an index made
+    # before it), "both"; the same transcripts either way.
+    index: str = "current"
     compute_type: str = "int8"
     cpu_threads: int = 0
 
@@ -349,7 +357,7 @@ class Session:
     corpus: BuiltCorpus
     workdir: Path
     models: dict[tuple[str, str, int], ModelProvider] = field(default_factory=dict)
-    ingested: dict[str, tuple[Context, dict[str, str], float]] = field(default_factory=dict)
+    ingested: dict[Any, tuple[Context, dict[str, str], float]] = field(default_factory=dict)
     baselines: dict[str, tuple[list[_BareSegment], float]] = field(default_factory=dict)
 
     def provider(self, config: Config) -> ModelProvider:
@@ -383,6 +391,11 @@ def evaluate(config: Config, session: Session,
     if key not in session.ingested:
         session.ingested[key] = _ingested(config, session, key)
     ctx, ids, seconds = session.ingested[key]
+    if config.index != "current":
+        if (key, config.index) not in session.ingested:
+            session.ingested[(key, config.index)] = _ingested(config, session, key)
+            _fill_index(session.ingested[(key, config.index)][0], config.index)
+        ctx, ids, seconds = session.ingested[(key, config.index)]
     outcomes = [judge(q, _clips_ours(ctx.index, q, config.search), corpus) for q in queries]
     return summarise(config, outcomes, _silence_words_ours(ctx.data, corpus, ids),
                      corpus.audio_seconds, seconds)
@@ -419,7 +432,26 @@ def _ingested(config: Config, session: Session,
     return ctx, ids, timer.seconds
 
 
-def default_configs(models: Sequence[str], ablations: bool) -> list[Config]:
+def _fill_index(ctx: Context, fields: str) -> None:
+    """Rebuild *ctx*'s index with the fields *fields* names (see :class:`Config`)."""
+    root = ctx.data.index_root
+    path = _new_generation(root)
+    windex.create_in(str(path), build_schema(phone_index=fields == "both", sound_keys=True))
+    _write_current(root, path.name)
+    index = SearchIndex(root)
+    try:
+        with index.batch():
+            for article in ctx.data.articles():
+                index.add_article(article)
+            for transcript in ctx.data.transcripts():
+                index.add_transcript(transcript, ctx.data.video_url(transcript.video_id),
+                                     ctx.data.article_refs_for_video(transcript.video_id))
+    finally:
+        index.close()
+
+
+def default_configs(models: Sequence[str], ablations: bool,
+                    phonetic: bool = False) -> list[Config]:
     """Baseline and ours for each model, plus the first model's ablations when asked."""
     configs: list[Config] = []
     for i, model in enumerate(models):
@@ -427,8 +459,27 @@ def default_configs(models: Sequence[str], ablations: bool) -> list[Config]:
         ours = Config(f"ours {model}", model)
         if ablations and i == 0:  # the default model's; each costs a transcription pass
             configs.extend(_ablations(ours))
+        if phonetic and i == 0:
+            configs.extend(phonetic_ablations(ours))
         configs.append(ours)
     return configs
+
+
+def phonetic_ablations(ours: Config) -> list[Config]:
+    """*ours* searched without one part of the phonetic pass at a time, on the same
+    transcripts (no transcription pass each)."""
+    parts: dict[str, tuple[str, PhoneticTuning | None]] = {
+        "before the phone index (spelling keys only)": ("spelling keys", PhoneticTuning()),
+        "phone index and spelling keys together": ("both", PhoneticTuning(keys=True)),
+        "no feature weights (unit substitution cost)": ("current",
+                                                        PhoneticTuning(features=False)),
+        "no word-probability gate": ("current", PhoneticTuning(gate=False)),
+        "no cross-clause targets": ("current", PhoneticTuning(whole=False)),
+        "no sound-alike pass at all": ("current", None),
+    }
+    return [replace(ours, name=f"{ours.name}: {label}", index=index,
+                    search={"tuning": tuning} if tuning else {"sound_alike": False})
+            for label, (index, tuning) in parts.items()]
 
 
 def _ablations(ours: Config) -> list[Config]:
@@ -484,6 +535,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="comma-separated models (BRIEFING_MODEL values), e.g. tiny.en,base")
     parser.add_argument("--ablations", action="store_true",
                         help="also measure ours without each improvement")
+    parser.add_argument("--phonetic-ablations", action="store_true",
+                        help="also measure ours without each part of the phonetic pass "
+                        "(same transcripts)")
     parser.add_argument("--misses", action="store_true", help="list missed and false queries")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR,
@@ -495,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     configs = default_configs([m.strip() for m in args.models.split(",") if m.strip()],
-                              args.ablations)
+                              args.ablations, args.phonetic_ablations)
     results: list[Metrics] = []
     with tempfile.TemporaryDirectory(prefix="search-quality-") as tmp:
         session = Session(corpus, Path(tmp))

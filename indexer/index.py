@@ -38,7 +38,13 @@ from indexer.generations import (
 from indexer.phonesearch import PhoneticTuning, segment_phone_fields
 from indexer.phonetic import sounds_text
 from indexer.query import parse_query
-from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, PHONE_KEYS_FIELD, _keyword
+from indexer.schema import (
+    KIND_ARTICLE,
+    KIND_SEGMENT,
+    PHONE_KEYS_FIELD,
+    SOUNDS_FIELD,
+    _keyword,
+)
 from indexer.search import DOCSET_CACHE, SearcherCache, search_page
 
 # Names that moved to the concept modules stay importable from here, where callers found them.
@@ -217,16 +223,19 @@ class SearchIndex:
 
         def fill(writer: IndexWriter) -> None:
             writer.delete_by_term("video_id", transcript.video_id)
-            # An index made before the phone index has no field for it (until a reindex).
+            # An index made before the phone index has sound keys instead (until a reindex).
             phonetic = PHONE_KEYS_FIELD in writer.schema
+            spelled = SOUNDS_FIELD in writer.schema
             for seg in transcript.segments:
+                extra = segment_phone_fields(seg.words) if phonetic else {}
+                if spelled:
+                    extra[SOUNDS_FIELD] = sounds_text(seg.words, seg.text)
                 writer.add_document(
-                    **(segment_phone_fields(seg.words) if phonetic else {}),
+                    **extra,
                     id=segment_doc_id(transcript.video_id, seg.id),
                     kind=KIND_SEGMENT,
                     video_id=transcript.video_id,
                     text=seg.text,
-                    sounds=sounds_text(seg.words, seg.text),
                     language=transcript.language,
                     url=video_url,
                     start=round(seg.start, 2),

@@ -55,10 +55,64 @@ def _costs(ids: npt.NDArray[np.int64], consonant: float, vowel: float,
     return np.where(vowels[ids], vowel, consonant)
 
 
-def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]], *,
-          doubted: Sequence[Sequence[bool]] | None = None,
-          features: bool = True) -> list[PhoneHit | None]:
-    """The best stretch of each sentence (given as its words' phones) for *target*'s phones.
+class Layout:
+    """Sentences' phones laid end to end for aligning targets with all of them at once:
+    column zero of each sentence is a barrier no alignment crosses."""
+
+    def __init__(self, sentences: Sequence[Sequence[tuple[str, ...]]],
+                 doubted: Sequence[Sequence[bool]] | None = None) -> None:
+        flat: list[str] = []
+        word_of: list[int] = []
+        share: list[float] = []
+        self.starts: list[int] = []
+        for b, words in enumerate(sentences):
+            self.starts.append(len(flat))
+            flat.append("")
+            word_of.append(-1)
+            share.append(0.0)
+            for w, phones in enumerate(words):
+                weight = OUTSIDE_SHARE * (DOUBTED_SHARE if doubted is not None and doubted[b][w]
+                                          else 1.0)
+                flat.extend(phones)
+                word_of.extend([w] * len(phones))
+                share.extend([weight] * len(phones))
+        self.starts.append(len(flat))
+        self.size = len(flat)
+        self.word_of = word_of
+        self.barrier = np.array([not p for p in flat], dtype=bool)
+        self.columns = np.zeros(self.size, dtype=np.int64)
+        self.columns[~self.barrier] = PHONES.ids(p for p in flat if p)
+        self.insert = _costs(self.columns, INSERT_CONSONANT, INSERT_VOWEL)
+        self.insert[self.barrier] = _BARRIER
+        self.cumulative = np.cumsum(self.insert)
+        # What skipping the phones of column j's word up to j (j included) costs, and after
+        # j: a stretch starting or ending inside a word pays for the rest of it.
+        words = np.array(word_of)
+        skipped = self.insert * np.array(share)
+        skipped[self.barrier] = 0.0
+        running = np.cumsum(skipped)
+        first_col = np.zeros(self.size, dtype=np.int64)
+        new_word = np.ones(self.size, dtype=bool)
+        new_word[1:] = words[1:] != words[:-1]
+        first_col[new_word] = np.flatnonzero(new_word)
+        first_col = np.maximum.accumulate(first_col)
+        before = running - running[first_col] + skipped[first_col]
+        last_col = np.full(self.size, self.size - 1, dtype=np.int64)
+        ends_word = np.ones(self.size, dtype=bool)
+        ends_word[:-1] = words[:-1] != words[1:]
+        last_col[ends_word] = np.flatnonzero(ends_word)
+        last_col = np.minimum.accumulate(last_col[::-1])[::-1]
+        self.after = running[last_col] - running
+        # Row zero: a stretch starting after column j pays for the phones of its first
+        # word skipped up to j (nothing when j ends a word or is a barrier).
+        self.initial = np.where(ends_word | self.barrier, 0.0, before)
+
+
+def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] | Layout, *,
+          doubted: Sequence[Sequence[bool]] | None = None, features: bool = True,
+          floor: float = 0.0) -> list[PhoneHit | None]:
+    """The best stretch of each sentence (given as its words' phones, or laid out once for
+    many targets) for *target*'s phones; None where the similarity is below *floor*.
 
     A stretch that starts or ends inside a word pays for the rest of that word
     (:data:`OUTSIDE_SHARE`), less in words the recogniser doubted (*doubted*, per sentence
@@ -66,77 +120,42 @@ def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]],
     *features* false, every substitution of two different phones costs 1 (for measuring
     what the feature distances add).
     """
-    if not target or not sentences:
-        return [None] * len(sentences)
+    layout = sentences if isinstance(sentences, Layout) else Layout(sentences, doubted)
+    count = len(layout.starts) - 1
+    if not target or not count:
+        return [None] * count
     query = np.array(PHONES.ids(target), dtype=np.int64)
-    flat: list[str] = []
-    word_of: list[int] = []
-    share: list[float] = []
-    starts: list[int] = []
-    for b, words in enumerate(sentences):
-        starts.append(len(flat))
-        flat.append("")  # the barrier column: each sentence's column zero
-        word_of.append(-1)
-        share.append(0.0)
-        for w, phones in enumerate(words):
-            weight = OUTSIDE_SHARE * (DOUBTED_SHARE if doubted is not None and doubted[b][w]
-                                      else 1.0)
-            flat.extend(phones)
-            word_of.extend([w] * len(phones))
-            share.extend([weight] * len(phones))
-    barrier = np.array([not p for p in flat], dtype=bool)
-    columns = np.zeros(len(flat), dtype=np.int64)
-    columns[~barrier] = PHONES.ids(p for p in flat if p)
     matrix = PHONES.matrix
-    if features:
-        sub_table = np.minimum(1.0, matrix * SUBSTITUTION_SCALE)
-    else:
-        sub_table = (matrix > 0).astype(np.float64)
+    sub_table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
+                 else (matrix > 0).astype(np.float64))
     delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
-    insert = _costs(columns, INSERT_CONSONANT, INSERT_VOWEL)
-    insert[barrier] = _BARRIER
-    # What skipping the phones of column j's word up to j (j included) costs, and after j.
-    words = np.array(word_of)
-    skipped = insert * np.array(share)
-    before = np.zeros(len(flat))
-    after = np.zeros(len(flat))
-    for j in range(1, len(flat)):
-        if words[j] >= 0 and words[j] == words[j - 1]:
-            before[j] = before[j - 1] + skipped[j]
-        elif words[j] >= 0:
-            before[j] = skipped[j]
-    for j in range(len(flat) - 2, -1, -1):
-        if words[j] >= 0 and words[j] == words[j + 1]:
-            after[j] = after[j + 1] + skipped[j + 1]
-    cumulative = np.cumsum(insert)
-    # Row zero: a stretch starting after column j pays for the phones of its first word
-    # skipped up to j (nothing when j ends a word).
-    same_word = np.zeros(len(flat), dtype=bool)
-    same_word[:-1] = (words[1:] == words[:-1]) & (words[:-1] >= 0)
-    initial = np.where(same_word, before, 0.0)
-    row = initial
+    columns, cumulative = layout.columns, layout.cumulative
+    row = layout.initial
+    diagonal = np.empty(layout.size)
     for i, phone in enumerate(query):
         sub = sub_table[phone, columns]
-        sub[barrier] = _BARRIER
-        diagonal = np.full(len(flat), _BARRIER * 10)
+        sub[layout.barrier] = _BARRIER
+        diagonal[0] = _BARRIER * 10
         diagonal[1:] = row[:-1] + sub[1:]
         best = np.minimum(diagonal, row + delete[i])
         # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
         row = cumulative + np.minimum.accumulate(best - cumulative)
-    final = row + after
+    final = row + layout.after
     total = float(delete.sum())
-    ends = [*starts, len(flat)]
     out: list[PhoneHit | None] = []
-    for b in range(len(sentences)):
-        a, z = ends[b] + 1, ends[b + 1]
+    for b in range(count):
+        a, z = layout.starts[b] + 1, layout.starts[b + 1]
         if z <= a:
             out.append(None)
             continue
         end = a + int(np.argmin(final[a:z]))
-        cost = float(final[end])
-        span = _start_of(query, columns, a, end, sub_table, delete, insert, initial)
-        out.append(PhoneHit(word_of[span], word_of[end],
-                            round(max(0.0, 1.0 - cost / total), 3)))
+        similarity = round(max(0.0, 1.0 - float(final[end]) / total), 3)
+        if similarity < floor:
+            out.append(None)
+            continue
+        span = _start_of(query, columns, a, end, sub_table, delete, layout.insert,
+                         layout.initial)
+        out.append(PhoneHit(layout.word_of[span], layout.word_of[end], similarity))
     return out
 
 

@@ -97,12 +97,21 @@ def spoken_form(word: str) -> str:
     return " ".join(kept.split())
 
 
-@lru_cache(maxsize=4096)
 def _segments(ipa: str) -> tuple[str, ...]:
+    """espeak-ng's phones as segments: one letter each, with the marks that follow it
+    (what panphon's ``ipa_segs`` gives for espeak-ng's symbols, without loading its table
+    at index time)."""
     for wrong, right in _IPA_FIXES:
         ipa = ipa.replace(wrong, right)
-    table = _table()
-    return tuple(seg for chunk in ipa.replace("|", " ").split() for seg in table.ipa_segs(chunk))
+    out: list[str] = []
+    for c in ipa:
+        if c in " |":
+            continue
+        if out and (unicodedata.combining(c) or unicodedata.category(c) == "Lm"):
+            out[-1] += c
+        else:
+            out.append(c)
+    return tuple(out)
 
 
 def pronounce(words: Sequence[str]) -> list[tuple[str, ...]]:
@@ -169,33 +178,37 @@ def skeleton(phones: Iterable[str]) -> str:
 
 
 def phone_keys(words: Sequence[tuple[str, ...]], doubted: Sequence[bool] | None = None,
-               skip: Sequence[bool] | None = None) -> list[str]:
+               ) -> list[str]:
     """The distinct keys of a heard sentence given as each word's phones.
 
-    Every word is keyed; runs of two or three adjacent words are keyed as one where the
-    recogniser doubted one of them (*doubted*; None takes all as doubted): a name it knew
-    comes out as one confident word, one it did not as pieces it doubts.  A run does not
-    start or end with a word flagged in *skip* (a function word heard with confidence).
+    Only what the recogniser doubted (or wrote as a name) is keyed (*doubted*; None takes
+    all as doubted): each such word, also without its first sound, and each run of two or
+    three adjacent words that starts and ends with one.  A name it did not know comes out as words it doubts ("chemistry" 0.07 for
+    "Qamishli"; "Jo Mashwiesniewski" 0.16 and 0.33 for "Tomasz Wiśniewski"); a word it was
+    sure of is found by the exact pass, and keying every word and run would more than
+    double the cost of indexing (each key is a term of its own in Whoosh).
     """
+
+    def doubt(i: int) -> bool:
+        return doubted is None or doubted[i]
+
     keys: dict[str, None] = {}
     n = len(words)
     for i in range(n):
-        if not words[i]:
+        if not words[i] or not doubt(i):
             continue
         key = skeleton(words[i])
         if key:
             keys[key] = None
-        any_doubt = doubted is None or doubted[i]
-        if skip is not None and skip[i] and not any_doubt:
-            continue
+        if len(key) > MIN_SKELETON:
+            # The word without its first sound: a short word glued to a name ("atiquitos").
+            keys[key[1:]] = None
         run = list(words[i])
         for j in range(i + 1, min(i + MAX_RUN, n)):
             if not words[j]:
                 break
             run.extend(words[j])
-            any_doubt = any_doubt or doubted is None or doubted[j]
-            edge_ok = skip is None or not skip[j] or (doubted is None or doubted[j])
-            if any_doubt and edge_ok:
+            if doubt(j):
                 key = skeleton(run)
                 if key:
                     keys[key] = None

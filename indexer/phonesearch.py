@@ -21,16 +21,15 @@ from rapidfuzz import fuzz, process
 
 from indexer.clips import _exact_positions, _stream
 from indexer.domain import Word
-from indexer.phonematch import PhoneHit, align
+from indexer.phonematch import Layout, PhoneHit, align
 from indexer.phones import (
     phone_keys,
     pronounce,
     read_phones,
     skeleton,
-    spoken_form,
     stored_phones,
 )
-from indexer.phonetic import DOUBT_BELOW, FUNCTION_WORDS
+from indexer.phonetic import DOUBT_BELOW
 from indexer.query import STOPWORDS, ParsedQuery
 from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD
 from indexer.vocabulary import Vocabulary
@@ -50,6 +49,10 @@ LONGER_TARGET = 10
 # a stretch made only of such words must sound closer still.
 CONFIDENT = 0.85
 CONFIDENT_EXTRA = 0.1
+# Words heard with less than this probability were guesses at something the recogniser
+# did not know (a name, often): a stretch made only of them may sound less alike.
+UNSURE = 0.45
+UNSURE_BONUS = 0.1
 # And when the query was heard exactly elsewhere, closer still (see match_segments).
 EXACT_EXTRA = 0.1
 # Matches less alike than the best one by more than this are dropped: when one stretch
@@ -59,7 +62,9 @@ RELATIVE_MARGIN = 0.15
 # at most MAX_KEY_TERMS of them, and at most MAX_CANDIDATES segments are aligned.
 KEY_SIMILARITY = 66.0
 MAX_KEY_TERMS = 48
-MAX_CANDIDATES = 400
+MAX_CANDIDATES = 120
+# Each word's probability is stored as one character: this plus its percent.
+_PERCENT_BASE = 48
 UPGRADE_NOTICE = ("this index has no phone index, so names are matched by spelling-based "
                   "sound keys only: run `briefing reindex` to build it")
 
@@ -70,12 +75,17 @@ class PhoneticTuning:
 
     # Substitutions weighted by articulatory features (else every different phone costs 1).
     features: bool = True
-    # Stretches of words the recogniser was sure of must sound closer.
+    # Stretches of words the recogniser was sure of must sound closer, those it guessed at
+    # may sound less alike, and a doubted word may hold more than the query.
     gate: bool = True
     # The whole query as one target, across its clauses ("Al Mansouri" as "Almansuri").
     whole: bool = True
-    # Today's spelling-based sound-alike pass (indexer.phonetic) runs as well.
-    keys: bool = True
+    # The spelling-based sound-alike pass (indexer.phonetic) runs as well.  Off: on our
+    # benchmark it finds nothing the phones miss and adds false clips (README, ablation);
+    # it stays for indexes built before the phone index.
+    keys: bool = False
+    # The phone index is used at all (off: only the spelling-based pass, as before it).
+    phones: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,9 @@ class Target:
     clauses: tuple[int, ...]
     phones: tuple[str, ...]
     key: str
+    # The keys of its words and runs of them too: the segment may key only the part of a
+    # name the recogniser doubted ("Kivupa" of "North Kivupa").
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,17 +111,21 @@ class PhoneticMatch:
 
 
 def segment_phone_fields(words: Sequence[Word]) -> dict[str, Any]:
-    """What a segment heard as *words* stores for phonetic search: each word's phones and
-    probability (percent), and its phone keys (space-separated).  Nothing without words."""
+    """What a segment heard as *words* stores for phonetic search: each word's phones (words
+    separated by spaces, phones by dots) with each word's probability (a character per word,
+    its percent after :data:`_PERCENT_BASE`), and its phone keys (space-separated).
+    Nothing without words."""
     if not words:
         return {}
     phones = pronounce([w.word for w in words])
-    doubted = [w.probability < DOUBT_BELOW for w in words]
-    skip = [spoken_form(w.word) in FUNCTION_WORDS for w in words]
-    keys = phone_keys(phones, doubted, skip)
+    # Words the recogniser doubted, and names as it wrote them (it may be sure of a
+    # wrong one: "Chichagong" 0.67 for "Chittagong").
+    keys = phone_keys(phones, [w.probability < DOUBT_BELOW or w.word.strip()[:1].isupper()
+                               for w in words])
     return {
-        PHONES_FIELD: [[p, round(w.probability * 100)]
-                       for p, w in zip(stored_phones(phones), words, strict=True)],
+        # Two strings pickle many times faster than a list per word.
+        PHONES_FIELD: (" ".join(stored_phones(phones)),
+                       "".join(chr(_PERCENT_BASE + round(w.probability * 100)) for w in words)),
         PHONE_KEYS_FIELD: " ".join(keys),
     }
 
@@ -117,11 +134,11 @@ def query_targets(parsed: ParsedQuery, *, whole: bool = True) -> list[Target]:
     """The targets of *parsed*: each clause worth comparing by sound and, with *whole*,
     each pair of adjacent clauses and all of them, said as one ("sea wall" heard as
     "seawall", "Al Mansouri" as "Almansuri")."""
-    usable: dict[int, tuple[str, ...]] = {}
+    usable: dict[int, list[tuple[str, ...]]] = {}
     for i, clause in enumerate(parsed.clauses):
         words = [w for w in clause.words if w not in STOPWORDS or len(clause.words) > 1]
         if words and not any(c.isdigit() for w in words for c in w):
-            usable[i] = tuple(p for word in pronounce(words) for p in word)
+            usable[i] = pronounce(words)
     runs: list[tuple[int, ...]] = [(i,) for i in usable]
     if whole:
         n = len(parsed.clauses)
@@ -130,10 +147,13 @@ def query_targets(parsed: ParsedQuery, *, whole: bool = True) -> list[Target]:
             runs.append(tuple(range(n)))
     out: list[Target] = []
     for run in runs:
-        phones = tuple(p for i in run for p in usable[i])
+        words = [w for i in run for w in usable[i] if w]
+        phones = tuple(p for w in words for p in w)
         key = skeleton(phones)
         if len(phones) >= MIN_TARGET_PHONES and key:
-            out.append(Target(run, phones, key))
+            parts = {skeleton(p for w in words[a:b] for p in w)
+                     for a in range(len(words)) for b in range(a + 1, len(words) + 1)}
+            out.append(Target(run, phones, key, tuple(sorted(k for k in parts if k))))
     return out
 
 
@@ -142,11 +162,11 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
     """Segments with a phone key like a target's, most alike first (at most
     :data:`MAX_CANDIDATES`)."""
     scored: dict[str, float] = {}
-    for target in targets:
+    for key in {k for t in targets for k in (t.key, *t.keys)}:
         # Keys are compared among those starting with the same class: a recogniser keeps
         # a name's first sound far more often than the rest.
-        terms = vocabulary.starting(PHONE_KEYS_FIELD, target.key[:1])
-        for term, score, _ in process.extract(target.key, terms, scorer=fuzz.ratio,
+        terms = vocabulary.starting(PHONE_KEYS_FIELD, key[:1])
+        for term, score, _ in process.extract(key, terms, scorer=fuzz.ratio,
                                               score_cutoff=KEY_SIMILARITY,
                                               limit=MAX_KEY_TERMS):
             scored[term] = max(scored.get(term, 0.0), float(score))
@@ -172,21 +192,27 @@ class Heard:
     probabilities: tuple[float, ...]
 
     @classmethod
-    def from_stored(cls, words: Sequence[Sequence[Any]],
-                    phones: Sequence[Sequence[Any]]) -> Heard:
+    def from_stored(cls, words: Sequence[Sequence[Any]], phones: Sequence[str]) -> Heard:
         """From the stored ``words`` and ``phones`` fields of a segment."""
-        return cls(tuple(str(w[0]) for w in words), tuple(read_phones([p for p, _ in phones])),
-                   tuple(float(prob) / 100 for _, prob in phones))
+        spoken, percents = phones
+        return cls(tuple(str(w[0]) for w in words), tuple(read_phones(spoken.split(" "))),
+                   tuple((ord(c) - _PERCENT_BASE) / 100 for c in percents))
+
+
+def _base(target: Target) -> float:
+    size = len(target.phones)
+    return (SHORT_THRESHOLD if size < LONG_TARGET
+            else THRESHOLD if size < LONGER_TARGET else LONGER_THRESHOLD)
 
 
 def _threshold(target: Target, hit: PhoneHit, heard: Heard, tuning: PhoneticTuning,
                exact_elsewhere: bool) -> float:
-    size = len(target.phones)
-    needed = (SHORT_THRESHOLD if size < LONG_TARGET
-              else THRESHOLD if size < LONGER_TARGET else LONGER_THRESHOLD)
-    if tuning.gate and all(p >= CONFIDENT
-                           for p in heard.probabilities[hit.first : hit.last + 1]):
+    needed = _base(target)
+    heard_as = heard.probabilities[hit.first : hit.last + 1]
+    if tuning.gate and all(p >= CONFIDENT for p in heard_as):
         needed += CONFIDENT_EXTRA
+    elif tuning.gate and all(p < UNSURE for p in heard_as):
+        needed -= UNSURE_BONUS
     if exact_elsewhere:
         needed += EXACT_EXTRA
     return needed
@@ -195,6 +221,8 @@ def _threshold(target: Target, hit: PhoneHit, heard: Heard, tuning: PhoneticTuni
 def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
             hits: Sequence[PhoneHit | None], tuning: PhoneticTuning,
             exact_elsewhere: bool) -> PhoneticMatch | None:
+    if all(h is None for h in hits):
+        return None  # nothing sounds like any target (most candidates)
     stream = _stream(heard.tokens)
     exact: dict[int, set[int]] = {}
     for c, clause in enumerate(parsed.clauses):
@@ -243,10 +271,21 @@ def match_segments(segments: Sequence[Heard], parsed: ParsedQuery, targets: Sequ
     """
     doubted = ([[p < DOUBT_BELOW for p in s.probabilities] for s in segments]
                if tuning.gate else None)
-    hits = [align(t.phones, [s.phones for s in segments], doubted=doubted,
-                  features=tuning.features) for t in targets]
-    out = [_answer(heard, parsed, targets, [h[n] for h in hits], tuning, exact_elsewhere)
-           for n, heard in enumerate(segments)]
+    layout = Layout([s.phones for s in segments], doubted)
+    hits = [align(t.phones, layout, features=tuning.features,
+                  floor=_base(t) - (UNSURE_BONUS if tuning.gate else 0.0)
+                  + (EXACT_EXTRA if exact_elsewhere else 0.0)) for t in targets]
+    # A clause with targets is answered, exactly or by sound, only where one of its targets
+    # has a stretch above the floor (a word said exactly is such a stretch).
+    covering = [[k for k, t in enumerate(targets) if c in t.clauses]
+                for c in range(len(parsed.clauses))]
+    out: list[PhoneticMatch | None] = []
+    for n, heard in enumerate(segments):
+        if any(ks and all(hits[k][n] is None for k in ks) for ks in covering):
+            out.append(None)
+            continue
+        out.append(_answer(heard, parsed, targets, [h[n] for h in hits], tuning,
+                           exact_elsewhere))
     best = max((m.similarity for m in out if m is not None), default=0.0)
     return [m if m is not None and m.similarity >= best - RELATIVE_MARGIN else None
             for m in out]

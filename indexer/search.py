@@ -24,7 +24,6 @@ from indexer.domain import ArticleHit, ArticleRef, Clip, SearchPage, SearchResul
 from indexer.errors import QueryError, SearchIndexError
 from indexer.query import (
     SEARCH_FIELDS,
-    SOUNDS_FIELD,
     ParsedQuery,
     expand,
     sound_alike_query,
@@ -39,7 +38,13 @@ from indexer.phonesearch import (
     match_segments,
     query_targets,
 )
-from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, PHONE_KEYS_FIELD, _keyword
+from indexer.schema import (
+    KIND_ARTICLE,
+    KIND_SEGMENT,
+    PHONE_KEYS_FIELD,
+    SOUNDS_FIELD,
+    _keyword,
+)
 from indexer.vocabulary import Vocabulary, expand_multiterms
 
 # Filter document sets kept per searcher (one per distinct filter combination).
@@ -103,6 +108,7 @@ def search_page(
     tuning = tuning or PhoneticTuning()
     phonetic = PHONE_KEYS_FIELD in searcher.schema
     notice = "" if phonetic or not sound_alike else UPGRADE_NOTICE
+    phonetic = phonetic and tuning.phones
     wanted = offset + limit
     wanted_docs = _filter_query(kind, source, published_from, published_to, language)
     try:

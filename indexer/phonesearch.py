@@ -61,8 +61,8 @@ RELATIVE_MARGIN = 0.15
 # Keys of the index compared with a query key must be this alike (rapidfuzz ratio, 0-100),
 # at most MAX_KEY_TERMS of them, and at most MAX_CANDIDATES segments are aligned.
 KEY_SIMILARITY = 66.0
-MAX_KEY_TERMS = 48
-MAX_CANDIDATES = 120
+MAX_KEY_TERMS = 24
+MAX_CANDIDATES = 100
 # Each word's probability is stored as one character: this plus its percent.
 _PERCENT_BASE = 48
 UPGRADE_NOTICE = ("this index has no phone index, so names are matched by spelling-based "

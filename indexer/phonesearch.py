@@ -80,10 +80,10 @@ class PhoneticTuning:
     gate: bool = True
     # The whole query as one target, across its clauses ("Al Mansouri" as "Almansuri").
     whole: bool = True
-    # The spelling-based sound-alike pass (indexer.phonetic) runs as well.  Off: on our
-    # benchmark it finds nothing the phones miss and adds false clips (README, ablation);
-    # it stays for indexes built before the phone index.
-    keys: bool = False
+    # The spelling-based pass runs as well: fuzzy spellings ("kasala"), a name run on into
+    # the next syllable, a long name with one word wrong, and, in an index made before the
+    # phone index, its spelling-based sound keys (indexer.phonetic).
+    keys: bool = True
     # The phone index is used at all (off: only the spelling-based pass, as before it).
     phones: bool = True
 
@@ -209,13 +209,13 @@ def _threshold(target: Target, hit: PhoneHit, heard: Heard, tuning: PhoneticTuni
                exact_elsewhere: bool) -> float:
     needed = _base(target)
     heard_as = heard.probabilities[hit.first : hit.last + 1]
+    # Either reason to doubt a sound-alike is enough; both together say no more.
+    extra = EXACT_EXTRA if exact_elsewhere else 0.0
     if tuning.gate and all(p >= CONFIDENT for p in heard_as):
-        needed += CONFIDENT_EXTRA
+        extra = max(extra, CONFIDENT_EXTRA)
     elif tuning.gate and all(p < UNSURE for p in heard_as):
-        needed -= UNSURE_BONUS
-    if exact_elsewhere:
-        needed += EXACT_EXTRA
-    return needed
+        extra -= UNSURE_BONUS
+    return needed + extra
 
 
 def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],

@@ -42,7 +42,6 @@ from indexer.schema import (
     KIND_ARTICLE,
     KIND_SEGMENT,
     PHONE_KEYS_FIELD,
-    SOUNDS_FIELD,
     _keyword,
 )
 from indexer.vocabulary import Vocabulary, expand_multiterms
@@ -270,10 +269,10 @@ def _phonetic_clip(doc: dict[str, Any], found: PhoneticMatch, score: float) -> C
 
 def _sound_alike_hits(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,
                       restrict: set[int] | None, excluded: set[int], limit: int) -> list[Any]:
-    """Segments answering *parsed* only by sound-alike names: not in *excluded* (the exact
-    matches and the articles)."""
-    if SOUNDS_FIELD not in searcher.schema:
-        return []
+    """Segments answering *parsed* only by spelling-based sound-alikes (indexer.phonetic,
+    fuzzy spellings): not in *excluded* (the exact matches and the articles)."""
+    # In an index with the phone index the sound keys' terms find nothing (it has no
+    # sounds field); the fuzzy spellings, run-ons and slots still do.
     loose = sound_alike_query(parsed)
     if loose is None:
         return []

@@ -213,7 +213,7 @@ def _threshold(target: Target, hit: PhoneHit, heard: Heard, tuning: PhoneticTuni
     extra = EXACT_EXTRA if exact_elsewhere else 0.0
     if tuning.gate and all(p >= CONFIDENT for p in heard_as):
         extra = max(extra, CONFIDENT_EXTRA)
-    elif tuning.gate and all(p < UNSURE for p in heard_as):
+    elif tuning.gate and not exact_elsewhere and all(p < UNSURE for p in heard_as):
         extra -= UNSURE_BONUS
     return needed + extra
 
@@ -273,8 +273,9 @@ def match_segments(segments: Sequence[Heard], parsed: ParsedQuery, targets: Sequ
                if tuning.gate else None)
     layout = Layout([s.phones for s in segments], doubted)
     hits = [align(t.phones, layout, features=tuning.features,
-                  floor=_base(t) - (UNSURE_BONUS if tuning.gate else 0.0)
-                  + (EXACT_EXTRA if exact_elsewhere else 0.0)) for t in targets]
+                  floor=_base(t) + (EXACT_EXTRA if exact_elsewhere
+                                    else -UNSURE_BONUS if tuning.gate else 0.0))
+            for t in targets]
     # A clause with targets is answered, exactly or by sound, only where one of its targets
     # has a stretch above the floor (a word said exactly is such a stretch).
     covering = [[k for k, t in enumerate(targets) if c in t.clauses]

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.machine import describe
-from indexer.domain import ArticleRef, Segment, Transcript, Word
 from whoosh import index as windex
 
+from benchmarks.machine import describe
+from indexer.domain import ArticleRef, Segment, Transcript, Word
 from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex, rebuild_index
 from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD, build_schema

@@ -41,18 +41,26 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus import QUERIES, Query
-from benchmarks.synth import BuiltCorpus, SynthError, build_corpus
-from indexer.domain import Clip
 from whoosh import index as windex
 
+from benchmarks.corpus import (
+    ARTICLES,
+    HARD_ARTICLES,
+    HARD_QUERIES,
+    HARD_VIDEOS,
+    QUERIES,
+    VIDEOS,
+    Query,
+)
+from benchmarks.synth import BuiltCorpus, SynthError, build_corpus
+from indexer.domain import Clip
 from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex
 from indexer.phonesearch import PhoneticTuning
 from indexer.schema import build_schema
 from worker.intake.fetch import FetchLimits
-from worker.pipeline.maintenance import reindex
 from worker.pipeline import Context, FileLocks, ModelProvider, NullProgress, ingest
+from worker.pipeline.maintenance import reindex
 from worker.speech.transcribe import PRIME_OFF, PRIME_PROMPT, TranscribeOptions
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
@@ -542,32 +550,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR,
                         help="where synthesised briefings are kept")
+    parser.add_argument("--split", choices=("current", "hard", "both"), default="current",
+                        help="the corpus: the current one, the harder split (other voices, "
+                        "faster, telephone band, reverb, more regions), or both")
     args = parser.parse_args(argv)
-    try:
-        corpus = build_corpus(args.cache)
-    except SynthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    configs = default_configs([m.strip() for m in args.models.split(",") if m.strip()],
-                              args.ablations, args.phonetic_ablations)
-    results: list[Metrics] = []
-    with tempfile.TemporaryDirectory(prefix="search-quality-") as tmp:
-        session = Session(corpus, Path(tmp))
-        for config in configs:
-            print(f"measuring {config.name} ...", file=sys.stderr, flush=True)
-            results.append(evaluate(config, session))
-        for ctx, _, _ in session.ingested.values():
-            ctx.index.close()
-    print(f"{len(corpus.videos)} videos, {corpus.audio_seconds:.0f} s of speech, "
-          f"{len([q for q in QUERIES if q.says])} answerable and "
-          f"{len([q for q in QUERIES if not q.says])} unanswerable queries\n")
-    print(table(results))
-    if args.misses:
-        for m in results:
-            print("\n" + misses(m))
-    if args.json:
-        args.json.write_text(json.dumps([asdict(m) for m in results], indent=1),
-                             encoding="utf-8")
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    splits = ["current", "hard"] if args.split == "both" else [args.split]
+    for split in splits:
+        videos, articles, queries = ((VIDEOS, ARTICLES, QUERIES) if split == "current"
+                                     else (HARD_VIDEOS, HARD_ARTICLES, HARD_QUERIES))
+        try:
+            corpus = build_corpus(args.cache, videos=videos, articles=articles)
+        except SynthError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        if split == "current":
+            configs = default_configs(models, args.ablations, args.phonetic_ablations)
+        else:
+            # Old and new search side by side on the same transcripts.
+            ours = Config(f"ours {models[0]}", models[0])
+            configs = [Config(f"baseline {models[0]}", models[0], kind="baseline"),
+                       replace(ours, name=f"{ours.name}: before the phone index",
+                               index="spelling keys"),
+                       ours]
+        results: list[Metrics] = []
+        with tempfile.TemporaryDirectory(prefix="search-quality-") as tmp:
+            session = Session(corpus, Path(tmp))
+            for config in configs:
+                print(f"measuring {config.name} ({split}) ...", file=sys.stderr, flush=True)
+                results.append(evaluate(config, session, queries))
+            for ctx, _, _ in session.ingested.values():
+                ctx.index.close()
+        print(f"\n## {split} corpus: {len(corpus.videos)} videos, {corpus.audio_seconds:.0f} s "
+              f"of speech, {len([q for q in queries if q.says])} answerable and "
+              f"{len([q for q in queries if not q.says])} unanswerable queries\n")
+        print(table(results))
+        if args.misses:
+            for m in results:
+                print("\n" + misses(m))
+        if args.json:
+            path = args.json if split == "current" else args.json.with_suffix(f".{split}.json")
+            path.write_text(json.dumps([asdict(m) for m in results], indent=1),
+                            encoding="utf-8")
     return 0
 
 

@@ -5,7 +5,7 @@ run together, so a name heard as two words ("a leppo"), or two words heard as on
 ("portside"), lines up as well as a name heard as one wrong word ("chemistry" for
 "Qamishli").  The alignment is semi-global: all of the query, any stretch of the sentence.
 A substitution costs the two phones' articulatory feature distance (``indexer.phones``),
-so "k" for "ɡ" costs little and "k" for "a" much; a query phone not heard, or a heard phone
+so "k" for "g" costs little and "k" for "a" much; a query phone not heard, or a heard phone
 not in the query, costs a fixed amount (less for vowels, which recognisers and accents
 change most).  The similarity is one less the cost over the cost of hearing nothing.
 
@@ -87,19 +87,19 @@ class Layout:
         self.cumulative = np.cumsum(self.insert)
         # What skipping the phones of column j's word up to j (j included) costs, and after
         # j: a stretch starting or ending inside a word pays for the rest of it.
-        words = np.array(word_of)
+        owner = np.array(word_of)
         skipped = self.insert * np.array(share)
         skipped[self.barrier] = 0.0
         running = np.cumsum(skipped)
         first_col = np.zeros(self.size, dtype=np.int64)
         new_word = np.ones(self.size, dtype=bool)
-        new_word[1:] = words[1:] != words[:-1]
+        new_word[1:] = owner[1:] != owner[:-1]
         first_col[new_word] = np.flatnonzero(new_word)
         first_col = np.maximum.accumulate(first_col)
         before = running - running[first_col] + skipped[first_col]
         last_col = np.full(self.size, self.size - 1, dtype=np.int64)
         ends_word = np.ones(self.size, dtype=bool)
-        ends_word[:-1] = words[:-1] != words[1:]
+        ends_word[:-1] = owner[:-1] != owner[1:]
         last_col[ends_word] = np.flatnonzero(ends_word)
         last_col = np.minimum.accumulate(last_col[::-1])[::-1]
         self.after = running[last_col] - running

@@ -8,7 +8,7 @@ Plain functions (words in, phones or keys out), so that any store can keep what 
   Phones are IPA segments as ``panphon`` knows them ("dʒ" is "d" then "ʒ"; length and
   stress are dropped: a recogniser's vowels are not worth that detail).
 * :func:`phone_distance` is how unlike two phones are, from their articulatory features
-  (``panphon``): "k" and "ɡ" differ in voicing only, "k" and "a" in nearly everything.
+  (``panphon``): "k" and "g" differ in voicing only, "k" and "a" in nearly everything.
 * :func:`phone_keys` gives the keys a segment is found by: the consonant skeleton (phones
   reduced to a few classes, see :func:`phone_class`) of each heard word and of runs of
   adjacent words, so a name heard as two words, or two words heard glued as one, shares
@@ -183,10 +183,11 @@ def phone_keys(words: Sequence[tuple[str, ...]], doubted: Sequence[bool] | None 
 
     Only what the recogniser doubted (or wrote as a name) is keyed (*doubted*; None takes
     all as doubted): each such word, also without its first sound, and each run of two or
-    three adjacent words that starts and ends with one.  A name it did not know comes out as words it doubts ("chemistry" 0.07 for
-    "Qamishli"; "Jo Mashwiesniewski" 0.16 and 0.33 for "Tomasz Wiśniewski"); a word it was
-    sure of is found by the exact pass, and keying every word and run would more than
-    double the cost of indexing (each key is a term of its own in Whoosh).
+    three adjacent words that starts and ends with one.  A name it did not know comes out
+    as words it doubts ("chemistry" 0.07 for "Qamishli"; "Jo Mashwiesniewski" 0.16 and
+    0.33 for "Tomasz Wiśniewski"); a word it was sure of is found by the exact pass, and
+    keying every word and run would more than double the cost of indexing (each key is a
+    term of its own in Whoosh).
     """
 
     def doubt(i: int) -> bool:

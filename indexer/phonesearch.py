@@ -147,12 +147,12 @@ def query_targets(parsed: ParsedQuery, *, whole: bool = True) -> list[Target]:
             runs.append(tuple(range(n)))
     out: list[Target] = []
     for run in runs:
-        words = [w for i in run for w in usable[i] if w]
-        phones = tuple(p for w in words for p in w)
+        said = [w for i in run for w in usable[i] if w]
+        phones = tuple(p for w in said for p in w)
         key = skeleton(phones)
         if len(phones) >= MIN_TARGET_PHONES and key:
-            parts = {skeleton(p for w in words[a:b] for p in w)
-                     for a in range(len(words)) for b in range(a + 1, len(words) + 1)}
+            parts = {skeleton(p for w in said[a:b] for p in w)
+                     for a in range(len(said)) for b in range(a + 1, len(said) + 1)}
             out.append(Target(run, phones, key, tuple(sorted(k for k in parts if k))))
     return out
 

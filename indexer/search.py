@@ -22,13 +22,6 @@ from indexer.clips import (
 )
 from indexer.domain import ArticleHit, ArticleRef, Clip, SearchPage, SearchResult, Word
 from indexer.errors import QueryError, SearchIndexError
-from indexer.query import (
-    SEARCH_FIELDS,
-    ParsedQuery,
-    expand,
-    sound_alike_query,
-    to_whoosh,
-)
 from indexer.phonesearch import (
     UPGRADE_NOTICE,
     Heard,
@@ -37,6 +30,13 @@ from indexer.phonesearch import (
     candidate_documents,
     match_segments,
     query_targets,
+)
+from indexer.query import (
+    SEARCH_FIELDS,
+    ParsedQuery,
+    expand,
+    sound_alike_query,
+    to_whoosh,
 )
 from indexer.schema import (
     KIND_ARTICLE,

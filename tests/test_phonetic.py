@@ -65,7 +65,7 @@ def test_phones_differing_in_voicing_only_are_closer_than_a_consonant_and_a_vowe
 
 
 def test_only_doubted_words_and_runs_between_them_are_keyed() -> None:
-    words = pronounce("officials in deer as zor said".split())
+    words = pronounce(["officials", "in", "deer", "as", "zor", "said"])
     assert phone_keys(words, [False] * 6) == []
     keys = phone_keys(words, [False, False, True, False, True, False])
     assert skeleton(phones_of("deer as zor")) in keys  # the run from "deer" to "zor"

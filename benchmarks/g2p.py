@@ -28,7 +28,7 @@ from pathlib import Path
 from benchmarks.corpus import QUERIES
 from benchmarks.machine import describe
 from indexer.clips import edit_distance
-from indexer.phones import _segments, phone_class
+from indexer.phones import _Espeak, _segments, phone_class
 
 # ARPAbet (CMUdict, Festival's "radio" phone set) in IPA: a change of notation.
 ARPABET = {
@@ -75,20 +75,11 @@ def festival(words: Sequence[str]) -> dict[str, tuple[str, ...]]:
 
 
 def espeak(voice: str) -> Callable[[list[str]], list[tuple[str, ...]]]:
-    """espeak-ng through phonemizer (the embedded library of espeakng-loader)."""
-    import espeakng_loader
-    from phonemizer.backend import EspeakBackend
-    from phonemizer.backend.espeak.wrapper import EspeakWrapper
-    from phonemizer.separator import Separator
-
-    EspeakWrapper.set_library(espeakng_loader.get_library_path())
-    EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-    backend = EspeakBackend(voice, preserve_punctuation=False, with_stress=False)
-    separator = Separator(phone=" ", word="|", syllable="")
+    """espeak-ng through its C API (the embedded library of espeakng-loader), uncached."""
+    engine = _Espeak(voice)
 
     def run(words: list[str]) -> list[tuple[str, ...]]:
-        ipa = backend.phonemize(words, separator=separator, strip=True, njobs=1)
-        return [_segments(x) for x in ipa]
+        return [_segments(x) for x in engine.ipa(words)]
 
     return run
 
@@ -140,12 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth = festival(words)
     candidates: dict[str, tuple[Callable[[], Callable[[list[str]], list[tuple[str, ...]]]],
                                 tuple[str, ...]]] = {
-        "espeak-ng en-us (espeakng-loader + phonemizer) — chosen": (
-            lambda: espeak("en-us"), ("espeakng-loader", "phonemizer")),
-        "espeak-ng en-gb (same packages)": (
-            lambda: espeak("en-gb"), ("espeakng-loader", "phonemizer")),
+        "espeak-ng en-us (espeakng-loader, C API) — chosen": (
+            lambda: espeak("en-us"), ("espeakng-loader",)),
+        "espeak-ng British English (the same)": (lambda: espeak("en"), ("espeakng-loader",)),
         "CMUdict (cmudict), espeak-ng en-us for the rest": (
-            cmudict_then_espeak, ("cmudict", "espeakng-loader", "phonemizer")),
+            cmudict_then_espeak, ("cmudict", "espeakng-loader")),
     }
     print(f"machine: {describe()}")
     print(f"{len(words)} name words of the benchmark's queries; truth: Festival's lexicon and "
@@ -171,8 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         speed = len(fresh) / (time.perf_counter() - t0)
         print(f"| {label} | {errors / length:.1%} | {exact}/{len(words)} | {speed:,.0f} | "
               f"{startup:.2f} s | {_size(*dists):.1f} MB |")
-    print("\nFeature distances (all candidates): panphon "
-          f"{_size('panphon'):.1f} MB, with pandas {_size('pandas'):.0f} MB.")
+    print("\nFeature distances (all candidates): panphon's table, "
+          f"{_size('panphon'):.1f} MB (pip also installs its dependency pandas, "
+          f"{_size('pandas'):.0f} MB, which briefing never imports).")
     return 0
 
 

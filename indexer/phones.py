@@ -3,12 +3,12 @@
 Plain functions (words in, phones or keys out), so that any store can keep what they give.
 
 * :func:`pronounce` turns words into phones with espeak-ng (its American English rules and
-  dictionary), run in-process through ``phonemizer`` on the library and data the
+  dictionary), called in-process through its C API on the library and data the
   ``espeakng-loader`` wheel ships: ``pip install`` is all it needs, and it works offline.
   Phones are IPA segments as ``panphon`` knows them ("dʒ" is "d" then "ʒ"; length and
   stress are dropped: a recogniser's vowels are not worth that detail).
 * :func:`phone_distance` is how unlike two phones are, from their articulatory features
-  (``panphon``): "k" and "g" differ in voicing only, "k" and "a" in nearly everything.
+  (``panphon``'s table): "k" and "g" differ in voicing only, "k" and "a" in nearly everything.
 * :func:`phone_keys` gives the keys a segment is found by: the consonant skeleton (phones
   reduced to a few classes, see :func:`phone_class`) of each heard word and of runs of
   adjacent words, so a name heard as two words, or two words heard glued as one, shares
@@ -18,20 +18,30 @@ Plain functions (words in, phones or keys out), so that any store can keep what 
 
 from __future__ import annotations
 
+import csv
+import ctypes
+import importlib.util
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # NumPy loads with the first alignment, not with every search
+    import numpy as np
+    import numpy.typing as npt
 
 # espeak-ng's voice for both sides: what the recogniser wrote and what the analyst typed are
 # read with the same rules, so their mistakes are alike.
 VOICE = "en-us"
 # Between the phones of one word in a stored value (IPA segments never contain it).
 PHONE_SEP = "."
+# espeak-ng's API: output mode, text encoding, and IPA with "_" between phonemes.
+_AUDIO_SYNCHRONOUS = 0x02
+_CHARS_UTF8 = 1
+_IPA_MODE = 0x02 | ord("_") << 8
+_ESPEAK_LOCK = threading.Lock()
 # Words kept in the pronunciation cache (a process's vocabulary, most of it repeats).
 CACHE_WORDS = 200_000
 # Runs of up to this many adjacent heard words are keyed as one word too.
@@ -50,44 +60,78 @@ _FEATURES = ("syl", "son", "cons", "cont", "delrel", "lat", "nas", "strid", "voi
 
 
 class _Espeak:
-    """The espeak-ng library, loaded once per process; calls are serialised (it is not
-    thread-safe)."""
+    """The espeak-ng library of the ``espeakng-loader`` wheel, loaded once per process and
+    called through its C API (``espeak_TextToPhonemes``); calls are serialised, as the
+    library keeps global state."""
 
-    def __init__(self) -> None:
+    def __init__(self, voice: str = VOICE) -> None:
         import espeakng_loader
-        from phonemizer.backend import EspeakBackend
-        from phonemizer.backend.espeak.wrapper import EspeakWrapper
-        from phonemizer.separator import Separator
 
-        EspeakWrapper.set_library(espeakng_loader.get_library_path())
-        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-        self._backend = EspeakBackend(VOICE, preserve_punctuation=False, with_stress=False)
-        self._separator = Separator(phone=" ", word="|", syllable="")
-        self._lock = threading.Lock()
+        lib = ctypes.cdll.LoadLibrary(espeakng_loader.get_library_path())
+        data = espeakng_loader.get_data_path().encode()
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
+                                          ctypes.c_int]
+        # AUDIO_OUTPUT_SYNCHRONOUS: no audio device, nothing played.
+        if lib.espeak_Initialize(_AUDIO_SYNCHRONOUS, 0, data, 0) <= 0:
+            raise OSError("espeak-ng could not be initialised")
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise OSError(f"espeak-ng has no voice {voice!r}")
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int,
+                                              ctypes.c_int]
+        self._lib = lib
+        self._voice = voice.encode()
         self.cache: dict[str, tuple[str, ...]] = {}
 
     def ipa(self, words: list[str]) -> list[str]:
-        """espeak-ng's IPA of each word (phones separated by spaces)."""
-        with self._lock:
-            out: list[str] = self._backend.phonemize(words, separator=self._separator,
-                                                     strip=True, njobs=1)
-        if len(out) != len(words):  # phonemizer drops lines it reads as empty
-            with self._lock:
-                out = [self._backend.phonemize([w], separator=self._separator, strip=True,
-                                               njobs=1)[0] if w else "" for w in words]
+        """espeak-ng's IPA of each word (phones separated by "_", clauses by spaces)."""
+        out: list[str] = []
+        with _ESPEAK_LOCK:
+            # The library has one voice per process: set ours for every batch.
+            self._lib.espeak_SetVoiceByName(self._voice)
+            for word in words:
+                text = ctypes.c_char_p(word.encode())
+                pointer = ctypes.pointer(text)
+                pieces: list[str] = []
+                # One call per clause; the library moves the pointer on, NULL at the end.
+                while pointer.contents.value:
+                    found = self._lib.espeak_TextToPhonemes(pointer, _CHARS_UTF8, _IPA_MODE)
+                    if found:
+                        pieces.append(found.decode("utf-8", "replace"))
+                out.append(" ".join(pieces))
         return out
 
 
-@lru_cache(maxsize=1)
-def _espeak() -> _Espeak:
-    return _Espeak()
+@lru_cache(maxsize=4)
+def _espeak(voice: str = VOICE) -> _Espeak:
+    return _Espeak(voice)
 
 
 @lru_cache(maxsize=1)
-def _table() -> Any:
-    import panphon
+def _feature_table() -> dict[str, dict[str, int]]:
+    """panphon's table of segments and their features (+1, 0, -1), read from its data file:
+    importing panphon loads pandas, a second a search need not pay."""
+    spec = importlib.util.find_spec("panphon")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("panphon is not installed (pip install panphon)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "ipa_all.csv"
+    values = {"+": 1, "-": -1, "0": 0}
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = csv.reader(fh)
+        names = next(rows)[1:]
+        return {row[0]: {n: values.get(v, 0) for n, v in zip(names, row[1:], strict=True)}
+                for row in rows if row}
 
-    return panphon.FeatureTable()
+
+def features(phone: str) -> dict[str, int] | None:
+    """The articulatory features of an IPA segment (panphon's), or None if unknown; a
+    segment with marks panphon does not list is read as its letter."""
+    table = _feature_table()
+    found = table.get(phone)
+    if found is None and len(phone) > 1:
+        found = table.get(phone[0])
+    return found
 
 
 def spoken_form(word: str) -> str:
@@ -105,7 +149,7 @@ def _segments(ipa: str) -> tuple[str, ...]:
         ipa = ipa.replace(wrong, right)
     out: list[str] = []
     for c in ipa:
-        if c in " |":
+        if c in " |_":
             continue
         if out and (unicodedata.combining(c) or unicodedata.category(c) == "Lm"):
             out[-1] += c
@@ -114,9 +158,9 @@ def _segments(ipa: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def pronounce(words: Sequence[str]) -> list[tuple[str, ...]]:
+def pronounce(words: Sequence[str], voice: str = VOICE) -> list[tuple[str, ...]]:
     """The phones of each of *words* (a word with no letters or digits has none)."""
-    engine = _espeak()
+    engine = _espeak(voice)
     forms = [spoken_form(w) for w in words]
     missing = sorted({f for f in forms if f and f not in engine.cache})
     if missing:
@@ -132,7 +176,7 @@ def phone_class(phone: str) -> str:
     """A coarse class of *phone* for keys, from its features: "a" any vowel, "p" labial,
     "t" coronal stop (and the flap), "s" sibilant, "k" dorsal, "n" nasal, "l", "r"; ""
     for what a recogniser drops or adds freely (h, w, j, the glottal stop)."""
-    fts = _table().fts(phone)
+    fts = features(phone)
     if fts is None:
         return ""
 
@@ -221,8 +265,8 @@ class PhoneSet:
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
-        self._vectors: list[npt.NDArray[np.float64]] = []
-        self._matrix: npt.NDArray[np.float64] = np.zeros((0, 0))
+        self._vectors: list[list[float]] = []
+        self._matrix: npt.NDArray[np.float64] | None = None
         self._vowel: list[bool] = []
         self._lock = threading.Lock()
 
@@ -240,25 +284,31 @@ class PhoneSet:
         with self._lock:
             if phone in self._ids:
                 return self._ids[phone]
-            fts = _table().fts(phone)
-            vector = (np.array([float(fts[f]) for f in _FEATURES]) if fts is not None
-                      else np.zeros(len(_FEATURES)))
-            self._vectors.append(vector)
+            fts = features(phone)
+            self._vectors.append([float(fts[f]) for f in _FEATURES] if fts is not None
+                                 else [0.0] * len(_FEATURES))
             # Vowels, and what a recogniser drops or adds as freely (h, w, j).
             self._vowel.append(fts is not None and (fts["syl"] > 0 or not phone_class(phone)))
-            stacked = np.stack(self._vectors)
-            diff = np.abs(stacked[:, None, :] - stacked[None, :, :]).sum(axis=2)
-            self._matrix = diff / (2.0 * len(_FEATURES))
+            self._matrix = None
             self._ids[phone] = len(self._vectors) - 1
             return self._ids[phone]
 
     @property
     def matrix(self) -> npt.NDArray[np.float64]:
         """Feature distance of every pair of known phones, 0 (alike) to 1."""
-        return self._matrix
+        import numpy as np
+
+        with self._lock:
+            if self._matrix is None or len(self._matrix) != len(self._vectors):
+                stacked = np.array(self._vectors)
+                diff = np.abs(stacked[:, None, :] - stacked[None, :, :]).sum(axis=2)
+                self._matrix = diff / (2.0 * len(_FEATURES))
+            return self._matrix
 
     def vowels(self) -> npt.NDArray[np.bool_]:
         """Whether each known phone is a vowel or a glide (or "h")."""
+        import numpy as np
+
         return np.array(self._vowel, dtype=bool)
 
 

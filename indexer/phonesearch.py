@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
 from indexer.clips import _exact_positions, _stream
 from indexer.domain import Word
-from indexer.phonematch import Layout, PhoneHit, align
 from indexer.phones import (
     phone_keys,
     pronounce,
@@ -33,6 +32,9 @@ from indexer.phonetic import DOUBT_BELOW
 from indexer.query import STOPWORDS, ParsedQuery
 from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD
 from indexer.vocabulary import Vocabulary
+
+if TYPE_CHECKING:  # it loads NumPy: only once a search gets as far as aligning
+    from indexer.phonematch import PhoneHit
 
 # A target (a clause, or the whole query) is compared by sound only from this many phones
 # up: shorter words ("Goma" has four) sound like too many others.
@@ -269,6 +271,8 @@ def match_segments(segments: Sequence[Heard], parsed: ParsedQuery, targets: Sequ
     must sound closer.  Of the matches, those much less alike than the best one are
     dropped (:data:`RELATIVE_MARGIN`).
     """
+    from indexer.phonematch import Layout, align
+
     doubted = ([[p < DOUBT_BELOW for p in s.probabilities] for s in segments]
                if tuning.gate else None)
     layout = Layout([s.phones for s in segments], doubted)

@@ -34,8 +34,9 @@ def test_search_json_has_exactly_the_documented_shape(data_dir: Path, site: Site
     assert payload["query"] == '"relief workers"'
     clip = payload["results"][0]
     assert list(clip) == ["type", "score", "video_id", "video_url", "start", "end", "text",
-                          "highlight", "context", "link", "articles", "match"]
-    assert clip["match"] == "exact"
+                          "highlight", "context", "link", "articles", "match", "heard",
+                          "sounds_like"]
+    assert (clip["match"], clip["heard"], clip["sounds_like"]) == ("exact", "", None)
     assert clip["type"] == "clip"
     assert clip["video_url"] == site.url("media/briefing-a.mp4")
     assert clip["link"] == f"{clip['video_url']}#t={clip['start']:.1f},{clip['end']:.1f}"

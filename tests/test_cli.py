@@ -201,8 +201,10 @@ def test_transcribe_bad_inputs_are_one_line(tmp_path: Path) -> None:
         assert reason in proc.stderr and "Traceback" not in proc.stderr
 
 
+# NumPy is not among them: the phonetic pass aligns phones with it once the exact matches
+# do not fill the page (and only then: an exact-only search does not load it).
 HEAVY_MODULES = ("faster_whisper", "ctranslate2", "onnxruntime", "celery", "fastapi",
-                 "uvicorn", "numpy", "pydantic_settings")
+                 "uvicorn", "pandas", "pydantic_settings")
 
 
 @pytest.mark.parametrize("as_json", [True, False])

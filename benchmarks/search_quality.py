@@ -478,7 +478,10 @@ def phonetic_ablations(ours: Config) -> list[Config]:
     transcripts (no transcription pass each)."""
     parts: dict[str, tuple[str, PhoneticTuning | None]] = {
         "before the phone index (spelling keys only)": ("spelling keys", PhoneticTuning()),
-        "phone index and spelling keys together": ("both", PhoneticTuning(keys=True)),
+        "phone index and the old index's spelling sound keys together": (
+            "both", PhoneticTuning(keys=True)),
+        "with the spelling pass too (fuzzy spellings, run-ons, one word wrong)": (
+            "current", PhoneticTuning(keys=True)),
         "no feature weights (unit substitution cost)": ("current",
                                                         PhoneticTuning(features=False)),
         "no word-probability gate": ("current", PhoneticTuning(gate=False)),

@@ -82,10 +82,11 @@ class PhoneticTuning:
     gate: bool = True
     # The whole query as one target, across its clauses ("Al Mansouri" as "Almansuri").
     whole: bool = True
-    # The spelling-based pass runs as well: fuzzy spellings ("kasala"), a name run on into
-    # the next syllable, a long name with one word wrong, and, in an index made before the
-    # phone index, its spelling-based sound keys (indexer.phonetic).
-    keys: bool = True
+    # The spelling-based pass of before (indexer.phonetic: sound keys, fuzzy spellings, run-ons,
+    # a long name with one word wrong) runs as well.  Off: on our benchmark it adds nothing
+    # the phones miss (README, ablation) and costs a second search.  An index made before
+    # the phone index always runs it.
+    keys: bool = False
     # The phone index is used at all (off: only the spelling-based pass, as before it).
     phones: bool = True
 

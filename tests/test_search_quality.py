@@ -7,12 +7,14 @@ briefings; these tests pin the behaviour it relies on, with hand-made word timin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from indexer.clips import clip_for_segment, match_words
 from indexer.domain import ArticleRef, Clip, Segment, Transcript, Word
 from indexer.index import SearchIndex
+from indexer.phonesearch import PhoneticTuning
 from indexer.phonetic import sound_key, sound_keys
 from indexer.query import parse_query
 
@@ -77,7 +79,7 @@ def index(tmp_path: Path) -> SearchIndex:
     return ix
 
 
-def clips(index: SearchIndex, query: str, **kw: bool) -> list[Clip]:
+def clips(index: SearchIndex, query: str, **kw: Any) -> list[Clip]:
     return [r for r in index.search(query, **kw) if isinstance(r, Clip)]
 
 
@@ -120,9 +122,13 @@ def test_every_clause_must_still_be_said(index: SearchIndex) -> None:
 
 
 def test_a_fuzzy_spelling_is_marked_fuzzy(tmp_path: Path) -> None:
+    # The spelling pass runs beside the phone index only when asked (an index made before
+    # the phone index always runs it): a name written in lower case and heard with
+    # confidence is not in the phone index's keys.
     ix = SearchIndex(tmp_path / "index")
     add(ix, "v", "Convoys waited at checkpoints near kasala today.")
-    [clip] = clips(ix, "Kassala")
+    assert clips(ix, "Kassala") == []
+    [clip] = clips(ix, "Kassala", tuning=PhoneticTuning(keys=True))
     assert clip.match == "fuzzy"
     assert "<mark>kasala</mark>" in clip.highlight
 

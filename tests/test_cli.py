@@ -253,3 +253,39 @@ def test_a_transcribing_worker_runs_one_process_per_thread_budget() -> None:
     assert default_concurrency([TRANSCRIBE], cores=8, threads=0) == 2
     assert default_concurrency([MEDIA], cores=8) == 8
     assert default_concurrency([INDEX], cores=8) == 1
+
+
+def test_search_on_an_index_without_the_phone_index_says_to_reindex(data_dir: Path,
+                                                                      tmp_path: Path) -> None:
+    from whoosh import index as windex
+
+    from indexer.generations import _new_generation, _write_current
+    from indexer.index import SearchIndex
+    from indexer.schema import build_schema
+    from worker.storage.datadir import DataDir
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy, ignore=shutil.ignore_patterns("index", "*.lock"))
+    data = DataDir(copy)
+    # The index as a version before the phone index wrote it.
+    path = _new_generation(data.index_root)
+    windex.create_in(str(path), build_schema(phone_index=False, sound_keys=True))
+    _write_current(data.index_root, path.name)
+    old = SearchIndex(data.index_root)
+    for transcript in data.transcripts():
+        old.add_transcript(transcript, data.video_url(transcript.video_id),
+                           data.article_refs_for_video(transcript.video_id))
+    old.close()
+    before = run(["search", "Volantirs", "--json"], copy)
+    assert before.returncode == 0, before.stderr
+    assert "run `briefing reindex`" in before.stderr
+    # The old index still answers, by its spelling-based sound keys (no similarity to show).
+    [old_clip] = [r for r in json.loads(before.stdout)["results"] if r["type"] == "clip"][:1]
+    assert (old_clip["match"], old_clip["heard"], old_clip["sounds_like"]) == (
+        "phonetic", "", None)
+    assert run(["reindex"], copy).returncode == 0
+    after = run(["search", "Volantirs", "--json"], copy)
+    assert after.returncode == 0 and "reindex" not in after.stderr
+    [clip] = [r for r in json.loads(after.stdout)["results"] if r["type"] == "clip"][:1]
+    assert (clip["match"], clip["heard"]) == ("phonetic", "Volunteers")
+    assert 0.8 < clip["sounds_like"] <= 1.0

@@ -81,7 +81,11 @@ class Layout:
         self.word_of = word_of
         self.barrier = np.array([not p for p in flat], dtype=bool)
         self.columns = np.zeros(self.size, dtype=np.int64)
-        self.columns[~self.barrier] = PHONES.ids(p for p in flat if p)
+        known = PHONES.known()
+        ids = [known.get(p) for p in flat if p]
+        if None in ids:  # a phone met for the first time
+            ids = PHONES.ids(p for p in flat if p)
+        self.columns[~self.barrier] = ids
         self.insert = _costs(self.columns, INSERT_CONSONANT, INSERT_VOWEL)
         self.insert[self.barrier] = _BARRIER
         self.cumulative = np.cumsum(self.insert)

@@ -280,6 +280,10 @@ class PhoneSet:
             out.append(found)
         return out
 
+    def known(self) -> dict[str, int]:
+        """The numbers of the phones met so far (not to be changed)."""
+        return self._ids
+
     def _add(self, phone: str) -> int:
         with self._lock:
             if phone in self._ids:

@@ -226,9 +226,10 @@ def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
             exact_elsewhere: bool) -> PhoneticMatch | None:
     if all(h is None for h in hits):
         return None  # nothing sounds like any target (most candidates)
-    stream = _stream(heard.tokens)
     exact: dict[int, set[int]] = {}
-    for c, clause in enumerate(parsed.clauses):
+    # A query of one clause is said exactly in none of them: those are the exact pass's.
+    stream = _stream(heard.tokens) if len(parsed.clauses) > 1 else []
+    for c, clause in enumerate(parsed.clauses if stream else ()):
         positions = _exact_positions(stream, clause)
         if positions:
             exact[c] = {i for pos in positions

@@ -82,9 +82,9 @@ class Layout:
         self.barrier = np.array([not p for p in flat], dtype=bool)
         self.columns = np.zeros(self.size, dtype=np.int64)
         known = PHONES.known()
-        ids = [known.get(p) for p in flat if p]
-        if None in ids:  # a phone met for the first time
-            ids = PHONES.ids(p for p in flat if p)
+        found = [known.get(p, -1) for p in flat if p]
+        # A phone met for the first time is numbered (and the distances grow) first.
+        ids = PHONES.ids(p for p in flat if p) if -1 in found else found
         self.columns[~self.barrier] = ids
         self.insert = _costs(self.columns, INSERT_CONSONANT, INSERT_VOWEL)
         self.insert[self.barrier] = _BARRIER

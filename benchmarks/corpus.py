@@ -28,6 +28,12 @@ class Video:
     silence_seconds: float = 0.0
     # Background noise: signal-to-noise ratio in dB over the whole track (None: clean).
     noise_snr_db: float | None = None
+    # The harder split (see HARD_VIDEOS): who reads it ("" the default Festival voice, a
+    # Festival voice function name, or "espeak:<voice>"), how much faster, and what the
+    # line does to it ("telephone": 300-3,400 Hz at 8 kHz; "reverb": a reverberant room).
+    voice: str = ""
+    tempo: float = 1.0
+    effect: str = ""
 
 
 @dataclass(frozen=True)
@@ -499,4 +505,109 @@ QUERIES: tuple[Query, ...] = (
     _neg("Kherson"),
     _neg('"thank you for watching"', "a classic Whisper hallucination on silence"),
     _neg("subscribe", "a classic Whisper hallucination on silence"),
+)
+
+
+# -- the harder split ---------------------------------------------------------------------------
+# Other voices (Festival's diphone voices, espeak-ng), faster speech, telephone-band and
+# reverberant audio, and names from more regions.  Kept apart from the corpus above, whose
+# figures stay comparable from run to run.
+
+HARD_VIDEOS: tuple[Video, ...] = (
+    Video(
+        "sahel-fast",
+        (
+            "Good morning, this is the Sahel desk with the latest reports.",
+            "Displaced families are arriving in Maiduguri from villages near the lake.",
+            "In Ouagadougou, the government announced a new curfew for the capital.",
+            "Fuel trucks from Bamako were stopped at a checkpoint overnight.",
+            "Aid flights to Niamey will resume once the runway is repaired.",
+            "Our correspondent in Kidal says the market reopened on Friday.",
+        ),
+        colour="0x3a2a10", voice="voice_kal_diphone", tempo=1.25,
+    ),
+    Video(
+        "central-asia-phone",
+        (
+            "We are joined by telephone from our bureau in the region.",
+            "Border guards near Khujand reported a clash with smugglers.",
+            "The road from Osh to the capital has been closed by landslides.",
+            "Cargo at the river port of Termez is piling up again.",
+            "Ministers met in Dushanbe to discuss water sharing.",
+            "Flights out of Bishkek were delayed by heavy snow.",
+        ),
+        colour="0x10303a", voice="voice_ked_diphone", effect="telephone",
+    ),
+    Video(
+        "pacific-hall",
+        (
+            "This is the Pacific report, recorded at the regional forum.",
+            "Leaders gathered in Honiara for the opening session.",
+            "A cyclone warning is in force for Port Vila and the northern islands.",
+            "Officials in Nukualofa say the ferry service will restart next week.",
+            "Students in Suva marched for climate action on Thursday.",
+            "The fisheries deal was signed in Apia after long talks.",
+        ),
+        colour="0x103a20", voice="espeak:en-us+m3", effect="reverb",
+    ),
+    Video(
+        "levant-phone-fast",
+        (
+            "Our reporter is on the line with the morning update.",
+            "Security forces in Sulaymaniyah arrested four suspects.",
+            "Camps near Hasakah are short of clean water and medicine.",
+            "Shelling was reported on the outskirts of Idlib before dawn.",
+            "The crossing at Deraa reopened for returning families.",
+            "Fishermen in Tartus say fuel prices have doubled.",
+        ),
+        colour="0x302020", effect="telephone", tempo=1.2,
+    ),
+    Video(
+        "andes-ocean-gb",
+        (
+            "Here is a round-up of the stories from our other bureaus.",
+            "Farmers near Quetzaltenango lost their harvest to frost.",
+            "Protesters in Cochabamba blocked the main highway.",
+            "The port of Trincomalee expects a new container terminal.",
+            "Families in Jaffna are waiting for news of the missing.",
+            "Talks in Chisinau ended without an agreement.",
+        ),
+        colour="0x202a3a", voice="espeak:en-gb", tempo=1.15,
+    ),
+    Video(
+        "lakes-reverb",
+        (
+            "This briefing comes from the east of the region.",
+            "River traffic at Kisangani has resumed after the floods.",
+            "Doctors in Bukavu are treating more cholera patients.",
+            "The storm damaged the port of Beira and the rail line.",
+            "Fighting near Pemba forced the aid agencies to withdraw.",
+            "A new rail link to Przemysl will carry grain to the coast.",
+        ),
+        colour="0x2a3a10", voice="voice_kal_diphone", effect="reverb",
+    ),
+)
+
+HARD_ARTICLES: tuple[Article, ...] = (
+    Article("hard-west", "Sahel and Levant: the week in video", "Meridian Wire", "2026-11-21",
+            ("Reports from Maiduguri, Ouagadougou and Bamako; calls from Sulaymaniyah and "
+             "Hasakah.",), ("sahel-fast", "levant-phone-fast")),
+    Article("hard-east", "Bureau reports: Central Asia and the Pacific", "Coastal Times",
+            "2026-11-22", ("Our bureaus in Dushanbe and Honiara report.",),
+            ("central-asia-phone", "pacific-hall")),
+    Article("hard-south", "Round-up: Andes, Indian Ocean, Great Lakes", "Northern Ledger",
+            "2026-11-23", ("Frost near Quetzaltenango; floods at Kisangani.",),
+            ("andes-ocean-gb", "lakes-reverb")),
+)
+
+HARD_QUERIES: tuple[Query, ...] = (
+    _q("Maiduguri"), _q("Ouagadougou"), _q("Bamako"), _q("Niamey"), _q("Kidal"),
+    _q("Khujand"), _q("Osh"), _q("Termez"), _q("Dushanbe"), _q("Bishkek"),
+    _q("Honiara"), _q('"Port Vila"', "Port Vila"), _q("Nukualofa"), _q("Suva"), _q("Apia"),
+    _q("Sulaymaniyah"), _q("Hasakah"), _q("Idlib"), _q("Deraa"), _q("Tartus"),
+    _q("Quetzaltenango"), _q("Cochabamba"), _q("Trincomalee"), _q("Jaffna"), _q("Chisinau"),
+    _q("Kisangani"), _q("Bukavu"), _q("Beira"), _q("Pemba"), _q("Przemysl"),
+    _q("cyclone warning", "cyclone warning", kind="phrase"),
+    _q("container terminal", "container terminal", kind="phrase"),
+    _neg("Mosul"), _neg("Timbuktu"), _neg("Samarkand"),
 )

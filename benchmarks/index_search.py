@@ -24,9 +24,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from whoosh import index as windex
+
 from benchmarks.machine import describe
 from indexer.domain import ArticleRef, Segment, Transcript, Word
+from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex, rebuild_index
+from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD, build_schema
 
 REAL_SENTENCES = (
     "Good morning, this is the daily situation report.",
@@ -38,6 +42,8 @@ REAL_SENTENCES = (
     "Officials at the press conference raised the flood warning level.",
     "Thousands of sandbags were handed out to families near the river bank.",
 )
+# Share of words a recogniser doubts (probability below 0.6) in benchmarks.search_quality.
+DOUBTED_SHARE = 0.19
 _SYLLABLES = ("ka", "ri", "mo", "ten", "sal", "vo", "ber", "lin", "du", "ra", "shi", "gor",
               "pa", "ne", "tro", "vik", "an", "el", "ost", "mar", "zu", "ha", "qi", "dor")
 
@@ -82,7 +88,12 @@ def build_corpus(n_segments: int, per_video: int, seed: int = 7) -> Corpus:
             text = " ".join(tokens).capitalize() + "."
         words = []
         for token in text.split():
-            words.append(Word(" " + token, round(clock, 2), round(clock + 0.3, 2)))
+            # About one word in five doubted (below 0.6), as tiny.en's words in
+            # benchmarks.search_quality: the phone index keys those.
+            probability = (rng.uniform(0.05, 0.6) if rng.random() < DOUBTED_SHARE
+                           else rng.uniform(0.6, 1.0))
+            words.append(Word(" " + token, round(clock, 2), round(clock + 0.3, 2),
+                              round(probability, 3)))
             clock += 0.35
         segments.append(Segment(len(segments), words[0].start, words[-1].end, text,
                                 tuple(words)))
@@ -93,6 +104,11 @@ def build_corpus(n_segments: int, per_video: int, seed: int = 7) -> Corpus:
             segments, clock = [], 0.0
     queries = {
         "rare term": [vocab[i] for i in rng.sample(range(20_000, 30_000), 40)],
+        # A rare word with one vowel changed: no exact match, so every one runs the
+        # phonetic pass (a misheard name).
+        "sound-alike name (no exact match)": [
+            _misspelt(vocab[i], rng, set(vocab)) for i in rng.sample(range(10_000, 30_000), 40)
+        ],
         "common term": [vocab[i] for i in range(5, 45)],
         "AND of 2-3 terms": [
             " ".join(vocab[rng.randint(20, 3000)] for _ in range(rng.choice((2, 3))))
@@ -104,6 +120,16 @@ def build_corpus(n_segments: int, per_video: int, seed: int = 7) -> Corpus:
         )],
     }
     return Corpus(videos, queries)
+
+
+def _misspelt(word: str, rng: random.Random, known: set[str]) -> str:
+    vowels = [i for i, c in enumerate(word) if c in "aeiou"]
+    for _ in range(20):
+        i = rng.choice(vowels)
+        other = word[:i] + rng.choice([v for v in "aeiou" if v != word[i]]) + word[i + 1 :]
+        if other not in known:
+            return other
+    return word + "o"
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -145,6 +171,29 @@ class EngineResult:
     # segments a search visits at the end.
     merges_ms: list[float] | None = None
     segments: int = 0
+
+
+def without_phone_index(root: Path) -> None:
+    """Create *root* as an index made before the phone index (no phone fields)."""
+    path = _new_generation(root)
+    schema = build_schema()
+    for name in (PHONES_FIELD, PHONE_KEYS_FIELD):
+        schema.remove(name)
+    windex.create_in(str(path), schema)
+    _write_current(root, path.name)
+
+
+def index_only(corpus: Corpus, root: Path) -> float:
+    """Seconds to write *corpus* one video per commit (merges included) into *root*."""
+    index = SearchIndex(root)
+    refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
+    started = time.perf_counter()
+    for video in corpus.videos:
+        index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", refs)
+        compact_all(index)
+    seconds = time.perf_counter() - started
+    index.close()
+    return seconds
 
 
 def bench_whoosh(corpus: Corpus, root: Path) -> EngineResult:
@@ -335,12 +384,17 @@ def main() -> None:
         corpus = build_corpus(size, args.video_segments)
         work = Path(tempfile.mkdtemp(prefix="bench-index-"))
         try:
+            without_phone_index(work / "whoosh-before")
+            before = index_only(corpus, work / "whoosh-before")
             ours = bench_whoosh(corpus, work / "whoosh")
             ref = bench_tantivy(corpus, work / "tantivy")
         finally:
             shutil.rmtree(work, ignore_errors=True)
         for line in _rows(size, corpus, ours, ref):
             print(line, flush=True)
+        print(f"| segments/s written, one commit per video, index without the phone index | "
+              f"{size / before:,.0f} (with it: {size / ours.seconds:,.0f}, "
+              f"{before / ours.seconds:.0%} of the speed) | | |", flush=True)
 
 
 if __name__ == "__main__":

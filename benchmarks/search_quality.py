@@ -27,8 +27,10 @@ word.  Other code (issue 6's benchmarks) calls :func:`evaluate` with its own :cl
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -39,12 +41,26 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus import QUERIES, Query
+from whoosh import index as windex
+
+from benchmarks.corpus import (
+    ARTICLES,
+    HARD_ARTICLES,
+    HARD_QUERIES,
+    HARD_VIDEOS,
+    QUERIES,
+    VIDEOS,
+    Query,
+)
 from benchmarks.synth import BuiltCorpus, SynthError, build_corpus
 from indexer.domain import Clip
+from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex
+from indexer.phonesearch import PhoneticTuning
+from indexer.schema import build_schema
 from worker.intake.fetch import FetchLimits
 from worker.pipeline import Context, FileLocks, ModelProvider, NullProgress, ingest
+from worker.pipeline.maintenance import reindex
 from worker.speech.transcribe import PRIME_OFF, PRIME_PROMPT, TranscribeOptions
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
@@ -67,6 +83,9 @@ class Config:
     kind: str = "ours"
     options: TranscribeOptions = field(default_factory=TranscribeOptions)
     search: dict[str, Any] = field(default_factory=dict)  # extra SearchIndex.search kwargs
+    # The index's fields: "current" (the phone index), "spelling keys" (an index made
+    # before it), "both"; the same transcripts either way.
+    index: str = "current"
     compute_type: str = "int8"
     cpu_threads: int = 0
 
@@ -346,7 +365,7 @@ class Session:
     corpus: BuiltCorpus
     workdir: Path
     models: dict[tuple[str, str, int], ModelProvider] = field(default_factory=dict)
-    ingested: dict[str, tuple[Context, dict[str, str], float]] = field(default_factory=dict)
+    ingested: dict[Any, tuple[Context, dict[str, str], float]] = field(default_factory=dict)
     baselines: dict[str, tuple[list[_BareSegment], float]] = field(default_factory=dict)
 
     def provider(self, config: Config) -> ModelProvider:
@@ -378,18 +397,69 @@ def evaluate(config: Config, session: Session,
     key = json.dumps([config.model, config.compute_type, config.cpu_threads,
                       asdict(config.options)], sort_keys=True)
     if key not in session.ingested:
-        timer = _Timer()
-        data_dir = Path(tempfile.mkdtemp(prefix="data-", dir=session.workdir))
-        ctx = _context(data_dir, session.provider(config), config.options, timer)
-        ids = _ingest_all(corpus, ctx)
-        session.ingested[key] = (ctx, ids, timer.seconds)
+        session.ingested[key] = _ingested(config, session, key)
     ctx, ids, seconds = session.ingested[key]
+    if config.index != "current":
+        if (key, config.index) not in session.ingested:
+            session.ingested[(key, config.index)] = _ingested(config, session, key)
+            _fill_index(session.ingested[(key, config.index)][0], config.index)
+        ctx, ids, seconds = session.ingested[(key, config.index)]
     outcomes = [judge(q, _clips_ours(ctx.index, q, config.search), corpus) for q in queries]
     return summarise(config, outcomes, _silence_words_ours(ctx.data, corpus, ids),
                      corpus.audio_seconds, seconds)
 
 
-def default_configs(models: Sequence[str], ablations: bool) -> list[Config]:
+def _ingested(config: Config, session: Session,
+              key: str) -> tuple[Context, dict[str, str], float]:
+    """A data dir holding the corpus ingested with *config*'s transcription settings.
+
+    Transcripts are kept under the cache (``transcripts-<hash>``), keyed by the corpus and
+    those settings: a later run (another search, an ablation) copies them and rebuilds the
+    index with the current code (as ``briefing reindex`` does) instead of transcribing again.
+    """
+    corpus = session.corpus
+    digest = hashlib.sha256(f"{corpus.root.name}|{key}".encode()).hexdigest()[:12]
+    kept = corpus.root.parent / f"transcripts-{digest}"
+    data_dir = Path(tempfile.mkdtemp(prefix="data-", dir=session.workdir))
+    timer = _Timer()
+    if (kept / "ids.json").is_file():
+        shutil.copytree(kept / "data", data_dir, dirs_exist_ok=True)
+        saved = json.loads((kept / "ids.json").read_text(encoding="utf-8"))
+        ctx = _context(data_dir, session.provider(config), config.options, timer)
+        reindex(ctx.data)
+        return ctx, saved["ids"], float(saved["seconds"])
+    ctx = _context(data_dir, session.provider(config), config.options, timer)
+    ids = _ingest_all(corpus, ctx)
+    staging = Path(tempfile.mkdtemp(prefix=".transcripts-", dir=corpus.root.parent))
+    shutil.copytree(data_dir, staging / "data", ignore=shutil.ignore_patterns("index*", "*.lock"),
+                    dirs_exist_ok=True)
+    (staging / "ids.json").write_text(json.dumps({"ids": ids, "seconds": timer.seconds}),
+                                      encoding="utf-8")
+    shutil.rmtree(kept, ignore_errors=True)
+    staging.rename(kept)
+    return ctx, ids, timer.seconds
+
+
+def _fill_index(ctx: Context, fields: str) -> None:
+    """Rebuild *ctx*'s index with the fields *fields* names (see :class:`Config`)."""
+    root = ctx.data.index_root
+    path = _new_generation(root)
+    windex.create_in(str(path), build_schema(phone_index=fields == "both", sound_keys=True))
+    _write_current(root, path.name)
+    index = SearchIndex(root)
+    try:
+        with index.batch():
+            for article in ctx.data.articles():
+                index.add_article(article)
+            for transcript in ctx.data.transcripts():
+                index.add_transcript(transcript, ctx.data.video_url(transcript.video_id),
+                                     ctx.data.article_refs_for_video(transcript.video_id))
+    finally:
+        index.close()
+
+
+def default_configs(models: Sequence[str], ablations: bool,
+                    phonetic: bool = False) -> list[Config]:
     """Baseline and ours for each model, plus the first model's ablations when asked."""
     configs: list[Config] = []
     for i, model in enumerate(models):
@@ -397,8 +467,30 @@ def default_configs(models: Sequence[str], ablations: bool) -> list[Config]:
         ours = Config(f"ours {model}", model)
         if ablations and i == 0:  # the default model's; each costs a transcription pass
             configs.extend(_ablations(ours))
+        if phonetic and i == 0:
+            configs.extend(phonetic_ablations(ours))
         configs.append(ours)
     return configs
+
+
+def phonetic_ablations(ours: Config) -> list[Config]:
+    """*ours* searched without one part of the phonetic pass at a time, on the same
+    transcripts (no transcription pass each)."""
+    parts: dict[str, tuple[str, PhoneticTuning | None]] = {
+        "before the phone index (spelling keys only)": ("spelling keys", PhoneticTuning()),
+        "phone index and the old index's spelling sound keys together": (
+            "both", PhoneticTuning(keys=True)),
+        "with the spelling pass too (fuzzy spellings, run-ons, one word wrong)": (
+            "current", PhoneticTuning(keys=True)),
+        "no feature weights (unit substitution cost)": ("current",
+                                                        PhoneticTuning(features=False)),
+        "no word-probability gate": ("current", PhoneticTuning(gate=False)),
+        "no cross-clause targets": ("current", PhoneticTuning(whole=False)),
+        "no sound-alike pass at all": ("current", None),
+    }
+    return [replace(ours, name=f"{ours.name}: {label}", index=index,
+                    search={"tuning": tuning} if tuning else {"sound_alike": False})
+            for label, (index, tuning) in parts.items()]
 
 
 def _ablations(ours: Config) -> list[Config]:
@@ -454,36 +546,55 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="comma-separated models (BRIEFING_MODEL values), e.g. tiny.en,base")
     parser.add_argument("--ablations", action="store_true",
                         help="also measure ours without each improvement")
+    parser.add_argument("--phonetic-ablations", action="store_true",
+                        help="also measure ours without each part of the phonetic pass "
+                        "(same transcripts)")
     parser.add_argument("--misses", action="store_true", help="list missed and false queries")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR,
                         help="where synthesised briefings are kept")
+    parser.add_argument("--split", choices=("current", "hard", "both"), default="current",
+                        help="the corpus: the current one, the harder split (other voices, "
+                        "faster, telephone band, reverb, more regions), or both")
     args = parser.parse_args(argv)
-    try:
-        corpus = build_corpus(args.cache)
-    except SynthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    configs = default_configs([m.strip() for m in args.models.split(",") if m.strip()],
-                              args.ablations)
-    results: list[Metrics] = []
-    with tempfile.TemporaryDirectory(prefix="search-quality-") as tmp:
-        session = Session(corpus, Path(tmp))
-        for config in configs:
-            print(f"measuring {config.name} ...", file=sys.stderr, flush=True)
-            results.append(evaluate(config, session))
-        for ctx, _, _ in session.ingested.values():
-            ctx.index.close()
-    print(f"{len(corpus.videos)} videos, {corpus.audio_seconds:.0f} s of speech, "
-          f"{len([q for q in QUERIES if q.says])} answerable and "
-          f"{len([q for q in QUERIES if not q.says])} unanswerable queries\n")
-    print(table(results))
-    if args.misses:
-        for m in results:
-            print("\n" + misses(m))
-    if args.json:
-        args.json.write_text(json.dumps([asdict(m) for m in results], indent=1),
-                             encoding="utf-8")
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    splits = ["current", "hard"] if args.split == "both" else [args.split]
+    for split in splits:
+        videos, articles, queries = ((VIDEOS, ARTICLES, QUERIES) if split == "current"
+                                     else (HARD_VIDEOS, HARD_ARTICLES, HARD_QUERIES))
+        try:
+            corpus = build_corpus(args.cache, videos=videos, articles=articles)
+        except SynthError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        if split == "current":
+            configs = default_configs(models, args.ablations, args.phonetic_ablations)
+        else:
+            # Old and new search side by side on the same transcripts.
+            ours = Config(f"ours {models[0]}", models[0])
+            configs = [Config(f"baseline {models[0]}", models[0], kind="baseline"),
+                       replace(ours, name=f"{ours.name}: before the phone index",
+                               index="spelling keys"),
+                       ours]
+        results: list[Metrics] = []
+        with tempfile.TemporaryDirectory(prefix="search-quality-") as tmp:
+            session = Session(corpus, Path(tmp))
+            for config in configs:
+                print(f"measuring {config.name} ({split}) ...", file=sys.stderr, flush=True)
+                results.append(evaluate(config, session, queries))
+            for ctx, _, _ in session.ingested.values():
+                ctx.index.close()
+        print(f"\n## {split} corpus: {len(corpus.videos)} videos, {corpus.audio_seconds:.0f} s "
+              f"of speech, {len([q for q in queries if q.says])} answerable and "
+              f"{len([q for q in queries if not q.says])} unanswerable queries\n")
+        print(table(results))
+        if args.misses:
+            for m in results:
+                print("\n" + misses(m))
+        if args.json:
+            path = args.json if split == "current" else args.json.with_suffix(f".{split}.json")
+            path.write_text(json.dumps([asdict(m) for m in results], indent=1),
+                            encoding="utf-8")
     return 0
 
 

@@ -32,6 +32,7 @@ from benchmarks.corpus import ARTICLES, VIDEOS, Article, Video
 FESTIVAL_VOICE = "voice_cmu_us_slt_arctic_hts"
 LEAD_SILENCE = 0.8
 PAUSE = 0.7
+WORD_GAP = 0.06  # between words spoken one at a time (espeak-ng voices)
 TAIL_SILENCE = 1.2
 SPEECH_THRESHOLD = 0.01  # of full scale: louder counts as speech when trimming
 EDGE_MARGIN = 0.02
@@ -118,9 +119,70 @@ _DUMP = """
 """
 
 
-def _festival(sentences: tuple[str, ...], workdir: Path) -> list[list[Token]]:
+def _espeak(sentences: tuple[str, ...], voice: str, workdir: Path) -> list[list[Token]]:
+    """Like :func:`_festival` with espeak-ng's *voice*: espeak-ng tells no word times, so
+    each word is spoken on its own and the words are joined with a short gap (a choppier
+    reading than a newsreader's, which is part of what makes this split harder)."""
+    tokens: list[list[Token]] = []
+    for i, text in enumerate(sentences):
+        rate = 0
+        pieces: list[npt.NDArray[np.float64]] = []
+        timed: list[Token] = []
+        cursor = 0
+        for n, word in enumerate(text.split()):
+            name = word.strip(".,;:!?\"'")
+            part = workdir / f"s{i}w{n}.wav"
+            _run(["espeak-ng", "-v", voice, "-s", "165", "-w", str(part), word])
+            rate, samples = _read_wav(part)
+            loud = np.flatnonzero(np.abs(samples) > SPEECH_THRESHOLD)
+            if len(loud) == 0:
+                continue
+            samples = samples[int(loud[0]) : int(loud[-1]) + 1]
+            gap = round(WORD_GAP * rate)
+            pieces.append(np.zeros(gap))
+            cursor += gap
+            if any(c.isalnum() for c in name):
+                timed.append(Token(name, cursor / rate, (cursor + len(samples)) / rate))
+            pieces.append(samples)
+            cursor += len(samples)
+        pieces.append(np.zeros(round(WORD_GAP * rate)))
+        _write_wav(workdir / f"s{i}.wav", rate, np.concatenate(pieces))
+        tokens.append(timed)
+    return tokens
+
+
+def _effects(wav: Path, video: Video, built: BuiltVideo) -> BuiltVideo:
+    """Apply *video*'s tempo and line effect to *wav* with sox; the truth, rescaled."""
+    if video.tempo == 1.0 and not video.effect:
+        return built
+    chain: list[str] = []
+    if video.tempo != 1.0:
+        chain += ["tempo", "-s", str(video.tempo)]
+    if video.effect == "telephone":
+        chain += ["sinc", "300-3400", "rate", "8000", "rate", "16000"]
+    elif video.effect == "reverb":
+        chain += ["reverb", "60", "50", "80"]
+    out = wav.with_name(wav.stem + "-fx.wav")
+    _run(["sox", str(wav), "-b", "16", str(out), *chain])
+    out.replace(wav)
+    k = 1.0 / video.tempo
+
+    def at(t: float) -> float:
+        return round(t * k, 3)
+
+    sentences = tuple(Sentence(x.text, at(x.start), at(x.end),
+                               tuple(Token(t.text, at(t.start), at(t.end)) for t in x.tokens))
+                      for x in built.sentences)
+    with wave.open(str(wav), "rb") as fh:
+        duration = fh.getnframes() / fh.getframerate()
+    return BuiltVideo(built.slug, built.path, round(duration, 3), sentences,
+                      tuple((at(a), at(b)) for a, b in built.silences))
+
+
+def _festival(sentences: tuple[str, ...], workdir: Path,
+              voice: str = FESTIVAL_VOICE) -> list[list[Token]]:
     """Synthesise each sentence to ``s<i>.wav`` in *workdir*; return its timed tokens."""
-    lines = [f"({FESTIVAL_VOICE})", _DUMP]
+    lines = [f"({voice})", _DUMP]
     for i, text in enumerate(sentences):
         lines.append(f"(set! utt (Utterance Text {_scheme_string(text)}))")
         lines.append("(utt.synth utt)")
@@ -176,7 +238,10 @@ def _pink_noise(n: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
 
 
 def _build_audio(video: Video, workdir: Path) -> tuple[Path, BuiltVideo]:
-    timed = _festival(video.sentences, workdir)
+    if video.voice.startswith("espeak:"):
+        timed = _espeak(video.sentences, video.voice.removeprefix("espeak:"), workdir)
+    else:
+        timed = _festival(video.sentences, workdir, video.voice or FESTIVAL_VOICE)
     rate = 0
     pieces: list[npt.NDArray[np.float64]] = []
     cursor = 0  # samples so far
@@ -226,7 +291,7 @@ def _build_audio(video: Video, workdir: Path) -> tuple[Path, BuiltVideo]:
     _write_wav(wav, rate, audio)
     built = BuiltVideo(video.slug, Path(), round(len(audio) / rate, 3), tuple(sentences),
                        tuple((round(a, 3), round(b, 3)) for a, b in silences))
-    return wav, built
+    return wav, _effects(wav, video, built)
 
 
 def _mux(wav: Path, colour: str, seconds: float, out: Path) -> None:
@@ -267,12 +332,22 @@ def article_html(article: Article, media: dict[str, str]) -> str:
 """
 
 
-def corpus_key() -> str:
+def _video_fields(video: Video) -> dict[str, object]:
+    fields = asdict(video)
+    # The harder split's fields count only where set: the first corpus keeps its key.
+    for name, default in (("voice", ""), ("tempo", 1.0), ("effect", "")):
+        if fields[name] == default:
+            del fields[name]
+    return fields
+
+
+def corpus_key(videos: tuple[Video, ...] = VIDEOS,
+               articles: tuple[Article, ...] = ARTICLES) -> str:
     """A short hash of everything the synthesised files depend on."""
     blob = json.dumps(
         {
-            "videos": [asdict(v) for v in VIDEOS],
-            "articles": [asdict(a) for a in ARTICLES],
+            "videos": [_video_fields(v) for v in videos],
+            "articles": [asdict(a) for a in articles],
             "settings": [FESTIVAL_VOICE, LEAD_SILENCE, PAUSE, TAIL_SILENCE, SPEECH_THRESHOLD,
                          EDGE_MARGIN, ROOM_TONE_DBFS, VIDEO_FPS, SEED, _VERSION],
         },
@@ -296,9 +371,10 @@ def _load(root: Path) -> BuiltCorpus:
     return BuiltCorpus(root, videos, articles)
 
 
-def build_corpus(cache_dir: Path, *, log: bool = True) -> BuiltCorpus:
+def build_corpus(cache_dir: Path, *, log: bool = True, videos: tuple[Video, ...] = VIDEOS,
+                 articles: tuple[Article, ...] = ARTICLES) -> BuiltCorpus:
     """Synthesise the corpus into ``cache_dir/corpus-<key>`` unless it is already there."""
-    root = cache_dir / f"corpus-{corpus_key()}"
+    root = cache_dir / f"corpus-{corpus_key(videos, articles)}"
     if (root / "truth.json").is_file():
         return _load(root)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -306,8 +382,8 @@ def build_corpus(cache_dir: Path, *, log: bool = True) -> BuiltCorpus:
     try:
         (staging / "media").mkdir()
         truth: dict[str, object] = {"videos": {}, "articles": {}}
-        videos: dict[str, object] = {}
-        for video in VIDEOS:
+        built_videos: dict[str, object] = {}
+        for video in videos:
             if log:
                 print(f"synthesising {video.slug} ...", flush=True)
             with tempfile.TemporaryDirectory(prefix="synth-") as tmp:
@@ -316,15 +392,16 @@ def build_corpus(cache_dir: Path, *, log: bool = True) -> BuiltCorpus:
                 _mux(wav, video.colour, built.duration, staging / rel)
             entry = asdict(built)
             entry["path"] = rel
-            videos[video.slug] = entry
-        media = {v.slug: f"media/{v.slug}.mp4" for v in VIDEOS}
-        articles = {}
-        for article in ARTICLES:
+            built_videos[video.slug] = entry
+        media = {v.slug: f"media/{v.slug}.mp4" for v in videos}
+        article_files: dict[str, str] = {}
+        for article in articles:
             rel = f"{article.slug}.html"
             (staging / rel).write_text(article_html(article, media), encoding="utf-8")
-            articles[article.slug] = rel
-        truth = {"key": corpus_key(), "tts": f"festival {FESTIVAL_VOICE}", "videos": videos,
-                 "articles": articles}
+            article_files[article.slug] = rel
+        truth = {"key": corpus_key(videos, articles), "tts": f"festival {FESTIVAL_VOICE}",
+                 "videos": built_videos,
+                 "articles": article_files}
         (staging / "truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
         if root.exists():
             shutil.rmtree(root)

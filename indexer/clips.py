@@ -258,14 +258,37 @@ def clip_for_segment(
     """
     tokens = [w.word for w in words]
     found = match_words(tokens, query, sound_alike=sound_alike)
-    hits = list(found.indexes)
     if sound_alike:
         match = found.kind
+    return clip_for_words(score=score, video_id=video_id, video_url=video_url,
+                          seg_start=seg_start, seg_end=seg_end, seg_text=seg_text, words=words,
+                          hits=found.indexes, match=match)
+
+
+def clip_for_words(
+    *,
+    score: float,
+    video_id: str,
+    video_url: str,
+    seg_start: float,
+    seg_end: float,
+    seg_text: str,
+    words: Sequence[Word],
+    hits: Sequence[int],
+    match: str = MATCH_EXACT,
+    heard: str = "",
+    similarity: float | None = None,
+) -> Clip:
+    """The clip of a segment whose words at indexes *hits* answer a query (see
+    :func:`clip_for_segment`); *heard* and *similarity* describe a phonetic match."""
+    tokens = [w.word for w in words]
+    hits = sorted(hits)
     if not words or not hits:
         # No word timings (or the match was only in a form we cannot place): the whole segment.
         escaped = html.escape(seg_text.strip(), quote=True)
         return Clip(score, video_id, video_url, round(seg_start, 2), round(seg_end, 2),
-                    seg_text.strip(), escaped, match=match, context=escaped)
+                    seg_text.strip(), escaped, match=match, context=escaped, heard=heard,
+                    similarity=similarity)
     first, last = hits[0], hits[-1]
     end_index = last
     while end_index < len(words) - 1 and not _ends_sentence(tokens[end_index]):
@@ -291,6 +314,8 @@ def clip_for_segment(
         highlight=_mark(tokens, set(hits), show_from, end_index),
         match=match,
         context=_mark(tokens, set(hits), sentence_from, end_index),
+        heard=heard,
+        similarity=similarity,
     )
 
 
@@ -340,6 +365,9 @@ def merge_overlapping(clips: Iterable[Clip]) -> list[Clip]:
                     articles=current.articles,
                     match=current.match if current.score >= clip.score else clip.match,
                     context=f"{current.context} {clip.highlight}",
+                    heard=current.heard if current.score >= clip.score else clip.heard,
+                    similarity=(current.similarity if current.score >= clip.score
+                                else clip.similarity),
                 )
             else:
                 merged.append(current)

@@ -125,6 +125,10 @@ class Clip:
     # The whole sentence the clip starts in, to its end, marked and escaped like highlight
     # (empty: the same as highlight).
     context: str = ""
+    # A phonetic match: the words heard where the query's sounded, and how alike they
+    # sound, 0 to 1 (None for other matches).
+    heard: str = ""
+    similarity: float | None = None
 
     @property
     def link(self) -> str:
@@ -147,6 +151,9 @@ class Clip:
             "articles": [{"url": a.url, "title": a.title} for a in self.articles],
             # "exact", or "phonetic"/"fuzzy" when the words only sound like the query's.
             "match": self.match,
+            # For a phonetic match: what was heard, and how alike it sounds (0-1).
+            "heard": self.heard,
+            "sounds_like": self.similarity,
         }
 
 
@@ -184,3 +191,5 @@ class SearchPage:
 
     results: list[SearchResult]
     total: int
+    # Something the searcher should know about the index (how to upgrade it), or "".
+    notice: str = ""

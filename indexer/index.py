@@ -36,9 +36,16 @@ from indexer.generations import (
     _swap_in_generation,
     _write_current,
 )
+from indexer.phonesearch import PhoneticTuning, segment_phone_fields
 from indexer.phonetic import sounds_text
 from indexer.query import parse_query
-from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, _keyword
+from indexer.schema import (
+    KIND_ARTICLE,
+    KIND_SEGMENT,
+    PHONE_KEYS_FIELD,
+    SOUNDS_FIELD,
+    _keyword,
+)
 from indexer.search import DOCSET_CACHE, SearcherCache, search_page
 
 # Names that moved to the concept modules stay importable from here, where callers found them.
@@ -101,19 +108,27 @@ def article_document(article: Article) -> dict[str, Any]:
 
 
 def segment_documents(transcript: Transcript, video_url: str,
-                      articles: Sequence[ArticleRef]) -> Iterator[dict[str, Any]]:
+                      articles: Sequence[ArticleRef], *, phonetic: bool = True,
+                      spelled: bool = False) -> Iterator[dict[str, Any]]:
     """The fields of each segment document of a transcript (the index and the percolator
-    write them, so a watch sees a video exactly as a search does)."""
+    write them, so a watch sees a video exactly as a search does).
+
+    *phonetic* adds the phone index's fields, *spelled* the spelling keys of an index made
+    before it (:func:`indexer.schema.build_schema`).
+    """
     links = [[a.url, a.title] for a in articles]
     sources = ",".join(sorted({_keyword(a.source) for a in articles if a.source}))
     dates = ",".join(sorted({a.published for a in articles if a.published}))
     for seg in transcript.segments:
+        extra: dict[str, Any] = segment_phone_fields(seg.words) if phonetic else {}
+        if spelled:
+            extra[SOUNDS_FIELD] = sounds_text(seg.words, seg.text)
         yield {
+            **extra,
             "id": segment_doc_id(transcript.video_id, seg.id),
             "kind": KIND_SEGMENT,
             "video_id": transcript.video_id,
             "text": seg.text,
-            "sounds": sounds_text(seg.words, seg.text),
             "language": transcript.language,
             "url": video_url,
             "start": round(seg.start, 2),
@@ -242,7 +257,10 @@ class SearchIndex:
         """Index every segment of a transcript, replacing what the video had before."""
         def fill(writer: IndexWriter) -> None:
             writer.delete_by_term("video_id", transcript.video_id)
-            for doc in segment_documents(transcript, video_url, articles):
+            phonetic = PHONE_KEYS_FIELD in writer.schema
+            spelled = SOUNDS_FIELD in writer.schema
+            for doc in segment_documents(transcript, video_url, articles,
+                                         phonetic=phonetic, spelled=spelled):
                 writer.add_document(**doc)
 
         self._write(fill)
@@ -326,6 +344,7 @@ class SearchIndex:
         hidden_videos: frozenset[str] = frozenset(),
         hidden_articles: frozenset[str] = frozenset(),
         hidden_links: frozenset[str] = frozenset(),
+        tuning: PhoneticTuning | None = None,
     ) -> SearchPage:
         """One page of results with the number of matching documents.
 
@@ -343,7 +362,8 @@ class SearchIndex:
                            kind=kind, source=source, published_from=published_from,
                            published_to=published_to, language=language,
                            sound_alike=sound_alike, hidden_videos=hidden_videos,
-                           hidden_articles=hidden_articles, hidden_links=hidden_links)
+                           hidden_articles=hidden_articles, hidden_links=hidden_links,
+                           tuning=tuning)
 
 
 def rebuild_index(root: Path, fill: Callable[[SearchIndex], object]) -> None:

@@ -1,5 +1,8 @@
 """Sound-alike keys for names, tuned to how small Whisper models misspell them.
 
+Spelling-based, and since the phone index (``indexer.phonesearch``) the search of indexes
+made before it (their ``sounds`` field), and the spelling pass a search may run beside it.
+
 A key is the word's consonant skeleton with similar sounds merged, so that spellings a
 listener would pronounce alike share it: "Kharkiv", "Karkiv" and "Carcave" -> ``KRKP``;
 "Belgorod" and "Belgrad" -> ``PLKRT``; "Hodeidah" and "Odida" -> ``ATT``.  It is our own

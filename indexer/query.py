@@ -23,11 +23,11 @@ from whoosh import query as wq
 from indexer.errors import QueryError
 from indexer.normalize import NormWord, normal_words, stem
 from indexer.phonetic import JOINED_MIN_KEY, MAX_JOINED_WORDS, sound_keys
+from indexer.schema import SOUNDS_FIELD
 
 MAX_QUERY_CHARS = 1000
 MAX_QUERY_TERMS = 32
 SEARCH_FIELDS = ("text", "title")
-SOUNDS_FIELD = "sounds"
 # A compound is split into two known words only when its first part has at least MIN_PART
 # letters (two-letter ones turn "inside" into "in side" and "today" into "to day") and its
 # second at least MIN_TAIL: a compound ending in a particle ("followup", "checkin") is common.

@@ -13,22 +13,37 @@ from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.searching import Searcher
 
 from indexer.clips import (
+    MATCH_PHONETIC,
     clip_for_segment,
+    clip_for_words,
     highlight_fragment,
     merge_overlapping,
     sound_alike_clip,
 )
 from indexer.domain import ArticleHit, ArticleRef, Clip, SearchPage, SearchResult, Word
 from indexer.errors import QueryError, SearchIndexError
+from indexer.phonesearch import (
+    UPGRADE_NOTICE,
+    Heard,
+    PhoneticMatch,
+    PhoneticTuning,
+    candidate_documents,
+    match_segments,
+    query_targets,
+)
 from indexer.query import (
     SEARCH_FIELDS,
-    SOUNDS_FIELD,
     ParsedQuery,
     expand,
     sound_alike_query,
     to_whoosh,
 )
-from indexer.schema import KIND_ARTICLE, KIND_SEGMENT, _keyword
+from indexer.schema import (
+    KIND_ARTICLE,
+    KIND_SEGMENT,
+    PHONE_KEYS_FIELD,
+    _keyword,
+)
 from indexer.vocabulary import Vocabulary, expand_multiterms
 
 # Filter document sets kept per searcher (one per distinct filter combination).
@@ -84,12 +99,18 @@ def search_page(
     hidden_videos: frozenset[str] = frozenset(),
     hidden_articles: frozenset[str] = frozenset(),
     hidden_links: frozenset[str] = frozenset(),
+    tuning: PhoneticTuning | None = None,
 ) -> SearchPage:
     """One page of results for *parsed* from *searcher*, with the number of matching documents.
 
     *cache* belongs to *searcher*.  The filters, *sound_alike* and the hidden ids are those
-    of :meth:`indexer.index.SearchIndex.search_page`.
+    of :meth:`indexer.index.SearchIndex.search_page`; *tuning* switches parts of the phonetic
+    pass off (for measuring them).
     """
+    tuning = tuning or PhoneticTuning()
+    phonetic = PHONE_KEYS_FIELD in searcher.schema
+    notice = "" if phonetic or not sound_alike else UPGRADE_NOTICE
+    phonetic = phonetic and tuning.phones
     wanted = offset + limit
     wanted_docs = _filter_query(kind, source, published_from, published_to, language)
     try:
@@ -129,21 +150,33 @@ def search_page(
             if cache.vocabulary is None:
                 cache.vocabulary = Vocabulary(searcher.reader())
             articles_only = _docset(cache, searcher, wq.Term("kind", KIND_ARTICLE))
-            loose = _sound_alike_hits(searcher, cache.vocabulary, parsed, restrict,
-                                      top.matched.union(articles_only or (), hidden or ()),
-                                      max(wanted * 3, 30))
+            excluded = top.matched.union(articles_only or (), hidden or ())
+            loose = (_sound_alike_hits(searcher, cache.vocabulary, parsed, restrict, excluded,
+                                       max(wanted * 3, 30))
+                     if tuning.keys or not phonetic else [])
+            sounded = (_phonetic_docs(searcher, cache.vocabulary, parsed, restrict, excluded,
+                                      tuning, exact_elsewhere=bool(clips))
+                       if phonetic else [])
         except Exception as exc:
             raise SearchIndexError(f"search failed: {exc}") from exc
         # Those of a video whose linking article prints the query's words come first.
         backing = {a.url for a in articles}
         floor = min((float(h.score) for h in hits), default=1.0)
+
+        def backed(doc: dict[str, Any]) -> float:
+            return 0.9 if any(url in backing for url, _ in doc.get("articles", [])) else 0.5
+
+        # The phonetic pass's clips, then the spelling keys' for segments it did not find.
+        found_by_sound = {docnum for docnum, _, _ in sounded}
+        loose = [h for h in loose if h.docnum not in found_by_sound]
         best = max((float(h.score) for h in loose), default=1.0) or 1.0
         alike, _, dropped = _results(
             loose, parsed,
-            lambda hit, doc: float(hit.score) / best * floor * (
-                0.9 if any(url in backing for url, _ in doc.get("articles", [])) else 0.5))
+            lambda hit, doc: float(hit.score) / best * floor * 0.7 * backed(doc))
         clips += alike
-        total += len(loose) - dropped
+        clips += [_phonetic_clip(doc, found, floor * found.similarity * backed(doc))
+                  for _, doc, found in sounded]
+        total += len(loose) - dropped + len(sounded)
     if hidden_links:
         # A video kept by a takedown is indexed again without the removed article; until
         # then its segments still name it.
@@ -155,7 +188,7 @@ def search_page(
     results.sort(key=lambda r: r.score, reverse=True)
     # Overlapping clips that merged no longer count separately.
     total -= len(clips) - len(merged)
-    return SearchPage(results=results[offset:wanted], total=max(total, 0))
+    return SearchPage(results=results[offset:wanted], total=max(total, 0), notice=notice)
 
 
 def _docset(cache: SearcherCache, searcher: Searcher, query: wq.Query | None) -> set[int] | None:
@@ -216,18 +249,47 @@ def _results(hits: Any, parsed: ParsedQuery,
         if found is None:
             dropped += 1  # the words were all there, only in another order: no sound-alike
             continue
-        refs = tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
-        clips.append(Clip(found.score, found.video_id, found.video_url, found.start, found.end,
-                          found.text, found.highlight, refs, found.match, found.context))
+        clips.append(dataclasses.replace(found, articles=_refs(doc)))
     return clips, articles, dropped
+
+
+def _refs(doc: dict[str, Any]) -> tuple[ArticleRef, ...]:
+    return tuple(ArticleRef(url=u, title=t) for u, t in doc.get("articles", []))
+
+
+def _phonetic_docs(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,
+                   restrict: set[int] | None, excluded: set[int], tuning: PhoneticTuning, *,
+                   exact_elsewhere: bool) -> list[tuple[int, dict[str, Any], PhoneticMatch]]:
+    """Segments (number, stored fields, match) whose phones sound like the query's, not
+    in *excluded* (see :mod:`indexer.phonesearch`)."""
+    targets = query_targets(parsed, whole=tuning.whole)
+    if not targets:
+        return []
+    docnums = candidate_documents(searcher.reader(), vocabulary, targets, restrict, excluded)
+    docs = [searcher.stored_fields(n) for n in docnums]
+    kept = [(n, d) for n, d in zip(docnums, docs, strict=True)
+            if d.get("kind") == KIND_SEGMENT and d.get("phones")]
+    heard = [Heard.from_stored(d.get("words", []), d["phones"]) for _, d in kept]
+    found = match_segments(heard, parsed, targets, tuning, exact_elsewhere=exact_elsewhere)
+    return [(n, d, m) for (n, d), m in zip(kept, found, strict=True) if m is not None]
+
+
+def _phonetic_clip(doc: dict[str, Any], found: PhoneticMatch, score: float) -> Clip:
+    clip = clip_for_words(
+        score=round(score, 3), video_id=doc["video_id"], video_url=doc.get("url", ""),
+        seg_start=float(doc["start"]), seg_end=float(doc["end"]), seg_text=doc.get("text", ""),
+        words=[Word(w, float(s), float(e)) for w, s, e in doc.get("words", [])],
+        hits=found.indexes, match=MATCH_PHONETIC, heard=found.heard,
+        similarity=found.similarity)
+    return dataclasses.replace(clip, articles=_refs(doc))
 
 
 def _sound_alike_hits(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,
                       restrict: set[int] | None, excluded: set[int], limit: int) -> list[Any]:
-    """Segments answering *parsed* only by sound-alike names: not in *excluded* (the exact
-    matches and the articles)."""
-    if SOUNDS_FIELD not in searcher.schema:
-        return []
+    """Segments answering *parsed* only by spelling-based sound-alikes (indexer.phonetic,
+    fuzzy spellings): not in *excluded* (the exact matches and the articles)."""
+    # In an index with the phone index the sound keys' terms find nothing (it has no
+    # sounds field); the fuzzy spellings, run-ons and slots still do.
     loose = sound_alike_query(parsed)
     if loose is None:
         return []

@@ -412,3 +412,12 @@ def test_markup_from_articles_and_transcripts_renders_inert(watched: Watched,
     assert lines == [HOSTILE_SPEECH, HOSTILE_LINE]
     assert page.evaluate("() => document.querySelectorAll('img, script:not([src])').length") == 0
     assert watched.dialogs == [] and watched.errors == []
+
+
+def test_a_clip_found_by_sound_says_what_was_heard(watched: Watched, base: str) -> None:
+    page = watched.page
+    # Nobody said "Volantirs"; the fixture briefing says "Volunteers".
+    search(page, base, "Volantirs")
+    page.wait_for_selector("#results .clip .sounds-like")
+    label = page.inner_text("#results .clip .sounds-like")
+    assert label.startswith("Sounds like (") and "heard “Volunteers”" in label

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import sys
 from typing import Annotated
 
 import typer
@@ -50,9 +51,16 @@ def result_line(result: SearchResult) -> str:
         fields = [f"{format_time(result.start)}–{format_time(result.end)}", result.link,
                   _plain(result.context or result.highlight),
                   "; ".join(a.title or a.url for a in result.articles)]
+        if result.similarity is not None:
+            fields.append(sounds_like(result))
     else:
         fields = ["article", result.url, _plain(result.highlight), result.title]
     return "\t".join(visible(field) for field in fields)
+
+
+def sounds_like(clip: Clip) -> str:
+    """How a phonetic clip is labelled: 'sounds like (83 %): heard "chemistry"'."""
+    return f'sounds like ({clip.similarity or 0:.0%}): heard "{clip.heard}"'
 
 
 def _lines(*values: str) -> Text:
@@ -71,8 +79,10 @@ def results_table(results: list[SearchResult]) -> Table:
         if isinstance(result, Clip):
             when = f"{format_time(result.start)}–{format_time(result.end)}"
             titles = "; ".join(a.title or a.url for a in result.articles) or "(no article)"
-            table.add_row(str(rank), when, highlight_text(result.context or result.highlight),
-                          _lines(titles, result.link))
+            said = highlight_text(result.context or result.highlight)
+            if result.similarity is not None:
+                said = Text("\n").join([said, shown(sounds_like(result))])
+            table.add_row(str(rank), when, said, _lines(titles, result.link))
         else:
             meta = " · ".join(x for x in (result.source, result.published) if x)
             table.add_row(str(rank), "article", highlight_text(result.highlight),
@@ -110,12 +120,16 @@ def search(
         # Items of a takedown in progress are left out from the moment it is recorded.
         hidden = DataDir(data_dir).hidden()
         index = SearchIndex(index_root)
-        results = index.search(query, limit=limit, kind=kind, source=source,
-                               published_from=published_from, published_to=published_to,
-                               language=language, hidden_videos=hidden.video_ids,
-                               hidden_articles=hidden.article_ids,
-                               hidden_links=hidden.article_urls)
+        page = index.search_page(query, limit=limit, kind=kind, source=source,
+                                 published_from=published_from, published_to=published_to,
+                                 language=language, hidden_videos=hidden.video_ids,
+                                 hidden_articles=hidden.article_ids,
+                                 hidden_links=hidden.article_urls)
+        results = page.results
         index.close()
+    if page.notice:
+        # On stderr: results on stdout stay what a script reads.
+        print(f"note: {page.notice}", file=sys.stderr)
     if as_json:
         payload = {"query": query, "results": [r.to_json() for r in results]}
         print(json.dumps(payload, ensure_ascii=False))

@@ -173,6 +173,10 @@ class ClipResult(BaseModel):
     articles: list[ArticleLink]
     match: str = Field(description='"exact", or "phonetic"/"fuzzy" when the words only '
                        "sound like the query's.")
+    heard: str = Field(default="", description="A phonetic match: the words heard where the "
+                       "query's sounded (empty otherwise).")
+    sounds_like: float | None = Field(default=None, description="A phonetic match: how alike "
+                                      "the heard words sound to the query's, 0 to 1.")
 
 
 class ArticleResult(BaseModel):
@@ -211,6 +215,8 @@ class SearchResponse(BaseModel):
     results: list[SearchResultOut]
     articles: list[ArticleInfo] = Field(description="Every article that a result on this "
                                         "page comes from or is.")
+    notice: str = Field(default="", description="Something to know about the index (how "
+                        "to upgrade it for phonetic search), or empty.")
 
 
 # -- videos ------------------------------------------------------------------------------------

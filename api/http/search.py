@@ -100,6 +100,7 @@ def search(
         next_offset=following if following < page.total else None,
         results=[_to_out(r) for r in page.results],
         articles=_articles_of(page.results, services.data),
+        notice=page.notice,
     )
 
 

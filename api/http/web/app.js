@@ -227,6 +227,7 @@
     const last = body.offset + body.results.length;
     say(body.total ? `Results ${first}–${last} of ${body.total} for ` : "Nothing found for ",
         false, body.query);
+    if (body.notice) statusLine.append(el("span", "notice", ` (${body.notice})`));
     results.replaceChildren(...groups.map(renderGroup));
     pager.hidden = !(body.offset > 0 || body.next_offset !== null);
     $("prev").disabled = body.offset === 0;
@@ -299,7 +300,14 @@
       others.forEach((node, index) => also.append(index ? ", " : "", node));
       actions.append(also);
     }
-    item.append(play, actions);
+    if (clip.match === "phonetic" && clip.sounds_like !== null && clip.sounds_like !== undefined) {
+      // What was actually heard, as text, and how alike it sounds to the query.
+      const alike = el("p", "sounds-like", `Sounds like (${Math.round(clip.sounds_like * 100)} %): heard `);
+      alike.append(outside(`“${clip.heard}”`));
+      item.append(play, alike, actions);
+    } else {
+      item.append(play, actions);
+    }
     return item;
   }
 

@@ -1,0 +1,193 @@
+"""Where a sentence sounds like the query: an alignment of phones across word boundaries.
+
+The query's phones are aligned with the phones of what was heard, all of a sentence's words
+run together, so a name heard as two words ("a leppo"), or two words heard as one
+("portside"), lines up as well as a name heard as one wrong word ("chemistry" for
+"Qamishli").  The alignment is semi-global: all of the query, any stretch of the sentence.
+A substitution costs the two phones' articulatory feature distance (``indexer.phones``),
+so "k" for "g" costs little and "k" for "a" much; a query phone not heard, or a heard phone
+not in the query, costs a fixed amount (less for vowels, which recognisers and accents
+change most).  The similarity is one less the cost over the cost of hearing nothing.
+
+Many sentences are aligned at once: their phones are laid end to end with a barrier between
+them, and each row of the dynamic programme is a few numpy operations over all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.phones import PHONES
+
+# What a missing query phone costs, and an extra heard phone, for consonants and for vowels
+# (and h, w, j, as easily lost).
+DELETE_CONSONANT = 0.8
+DELETE_VOWEL = 0.45
+INSERT_CONSONANT = 0.7
+INSERT_VOWEL = 0.4
+# A feature distance is scaled by this before use as a substitution cost (capped at 1):
+# two phones differing in a fifth of their features are as unlike as unrelated ones.
+SUBSTITUTION_SCALE = 2.5
+# Heard phones of the matched words left outside the aligned stretch cost this share of an
+# insertion: "Goma" inside "Gomorrah" is a weaker match than "Goma" heard alone.
+OUTSIDE_SHARE = 0.5
+# ... and in a word the recogniser doubted, this part of that.
+DOUBTED_SHARE = 0.4
+_BARRIER = 1e4
+
+
+@dataclass(frozen=True)
+class PhoneHit:
+    """Where a sentence sounds like a target: words *first* to *last* (inclusive)."""
+
+    first: int
+    last: int
+    similarity: float
+
+
+def _costs(ids: npt.NDArray[np.int64], consonant: float, vowel: float,
+           ) -> npt.NDArray[np.float64]:
+    vowels = PHONES.vowels()
+    return np.where(vowels[ids], vowel, consonant)
+
+
+class Layout:
+    """Sentences' phones laid end to end for aligning targets with all of them at once:
+    column zero of each sentence is a barrier no alignment crosses."""
+
+    def __init__(self, sentences: Sequence[Sequence[tuple[str, ...]]],
+                 doubted: Sequence[Sequence[bool]] | None = None) -> None:
+        flat: list[str] = []
+        word_of: list[int] = []
+        share: list[float] = []
+        self.starts: list[int] = []
+        for b, words in enumerate(sentences):
+            self.starts.append(len(flat))
+            flat.append("")
+            word_of.append(-1)
+            share.append(0.0)
+            for w, phones in enumerate(words):
+                weight = OUTSIDE_SHARE * (DOUBTED_SHARE if doubted is not None and doubted[b][w]
+                                          else 1.0)
+                flat.extend(phones)
+                word_of.extend([w] * len(phones))
+                share.extend([weight] * len(phones))
+        self.starts.append(len(flat))
+        self.size = len(flat)
+        self.word_of = word_of
+        self.barrier = np.array([not p for p in flat], dtype=bool)
+        self.columns = np.zeros(self.size, dtype=np.int64)
+        known = PHONES.known()
+        found = [known.get(p, -1) for p in flat if p]
+        # A phone met for the first time is numbered (and the distances grow) first.
+        ids = PHONES.ids(p for p in flat if p) if -1 in found else found
+        self.columns[~self.barrier] = ids
+        self.insert = _costs(self.columns, INSERT_CONSONANT, INSERT_VOWEL)
+        self.insert[self.barrier] = _BARRIER
+        self.cumulative = np.cumsum(self.insert)
+        # What skipping the phones of column j's word up to j (j included) costs, and after
+        # j: a stretch starting or ending inside a word pays for the rest of it.
+        owner = np.array(word_of)
+        skipped = self.insert * np.array(share)
+        skipped[self.barrier] = 0.0
+        running = np.cumsum(skipped)
+        first_col = np.zeros(self.size, dtype=np.int64)
+        new_word = np.ones(self.size, dtype=bool)
+        new_word[1:] = owner[1:] != owner[:-1]
+        first_col[new_word] = np.flatnonzero(new_word)
+        first_col = np.maximum.accumulate(first_col)
+        before = running - running[first_col] + skipped[first_col]
+        last_col = np.full(self.size, self.size - 1, dtype=np.int64)
+        ends_word = np.ones(self.size, dtype=bool)
+        ends_word[:-1] = owner[:-1] != owner[1:]
+        last_col[ends_word] = np.flatnonzero(ends_word)
+        last_col = np.minimum.accumulate(last_col[::-1])[::-1]
+        self.after = running[last_col] - running
+        # Row zero: a stretch starting after column j pays for the phones of its first
+        # word skipped up to j (nothing when j ends a word or is a barrier).
+        self.initial = np.where(ends_word | self.barrier, 0.0, before)
+
+
+def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] | Layout, *,
+          doubted: Sequence[Sequence[bool]] | None = None, features: bool = True,
+          floor: float = 0.0) -> list[PhoneHit | None]:
+    """The best stretch of each sentence (given as its words' phones, or laid out once for
+    many targets) for *target*'s phones; None where the similarity is below *floor*.
+
+    A stretch that starts or ends inside a word pays for the rest of that word
+    (:data:`OUTSIDE_SHARE`), less in words the recogniser doubted (*doubted*, per sentence
+    and word): a doubted word may be a name glued to the next word ("Shababhachak").  With
+    *features* false, every substitution of two different phones costs 1 (for measuring
+    what the feature distances add).
+    """
+    layout = sentences if isinstance(sentences, Layout) else Layout(sentences, doubted)
+    count = len(layout.starts) - 1
+    if not target or not count:
+        return [None] * count
+    query = np.array(PHONES.ids(target), dtype=np.int64)
+    matrix = PHONES.matrix
+    sub_table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
+                 else (matrix > 0).astype(np.float64))
+    delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
+    columns, cumulative = layout.columns, layout.cumulative
+    row = layout.initial
+    diagonal = np.empty(layout.size)
+    for i, phone in enumerate(query):
+        sub = sub_table[phone, columns]
+        sub[layout.barrier] = _BARRIER
+        diagonal[0] = _BARRIER * 10
+        diagonal[1:] = row[:-1] + sub[1:]
+        best = np.minimum(diagonal, row + delete[i])
+        # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
+        row = cumulative + np.minimum.accumulate(best - cumulative)
+    final = row + layout.after
+    total = float(delete.sum())
+    out: list[PhoneHit | None] = []
+    for b in range(count):
+        a, z = layout.starts[b] + 1, layout.starts[b + 1]
+        if z <= a:
+            out.append(None)
+            continue
+        end = a + int(np.argmin(final[a:z]))
+        similarity = round(max(0.0, 1.0 - float(final[end]) / total), 3)
+        if similarity < floor:
+            out.append(None)
+            continue
+        span = _start_of(query, columns, a, end, sub_table, delete, layout.insert,
+                         layout.initial)
+        out.append(PhoneHit(layout.word_of[span], layout.word_of[end], similarity))
+    return out
+
+
+def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], first: int,
+              end: int, sub_table: npt.NDArray[np.float64], delete: npt.NDArray[np.float64],
+              insert: npt.NDArray[np.float64], initial: npt.NDArray[np.float64]) -> int:
+    """The first heard column of the best alignment ending at column *end* (a small
+    dynamic programme over the columns before it, keeping where each path began)."""
+    lo = max(first, end - 2 * len(query) - 4)
+    width = end - lo + 1
+    inf = float("inf")
+    # cost[j], start[j]: the best alignment of query[:i] ending at column lo + j.
+    cost = [float(initial[lo + j]) for j in range(width)]
+    start = [lo + j for j in range(width)]
+    for i in range(len(query)):
+        new_cost = [inf] * width
+        new_start = [0] * width
+        for j in range(width):
+            c = lo + j
+            best, origin = cost[j] + float(delete[i]), start[j]
+            if j > 0:
+                value = cost[j - 1] + float(sub_table[query[i], columns[c]])
+                if value < best:
+                    best, origin = value, start[j - 1] if i > 0 else c
+                value = new_cost[j - 1] + float(insert[c])
+                if value < best:
+                    best, origin = value, new_start[j - 1]
+            new_cost[j] = best
+            new_start[j] = origin
+        cost, start = new_cost, new_start
+    return max(first, min(start[width - 1], end))

@@ -19,6 +19,7 @@ from whoosh.searching import Searcher
 
 from indexer.domain import Article, ArticleRef, SearchResult, Transcript
 from indexer.index import article_document, segment_documents
+from indexer.phonesearch import candidate_documents, query_targets
 from indexer.query import (
     SEARCH_FIELDS,
     ParsedQuery,
@@ -132,8 +133,9 @@ class Percolator:
 
         Most watches do not match a given video, and most of a search's cost is Whoosh
         setting up its matchers; so the queries the search would run (the exact one with the
-        spellings this item holds, then the sound-alike one with its fuzzy and prefix terms
-        expanded against this item's words) are first checked for a term this item lacks.
+        spellings this item holds, the phonetic pass's phone keys, then the sound-alike one
+        with its fuzzy and prefix terms expanded against this item's words) are first checked
+        for a term this item lacks.
         Only a query that cannot match is skipped: the search itself decides the rest.
         """
         terms = self._terms
@@ -141,12 +143,18 @@ class Percolator:
                                                 for field in SEARCH_FIELDS))
         if could_match(to_whoosh(exact), terms):
             return True
+        if self._cache.vocabulary is None:
+            self._cache.vocabulary = Vocabulary(self._searcher.reader())
+        vocabulary = self._cache.vocabulary
+        # The phonetic pass finds its candidates by phone keys, not by the query's words.
+        targets = query_targets(wanted)
+        if targets and candidate_documents(self._searcher.reader(), vocabulary, targets,
+                                           None, set()):
+            return True
         loose = sound_alike_query(wanted)
         if loose is None:
             return False
-        if self._cache.vocabulary is None:
-            self._cache.vocabulary = Vocabulary(self._searcher.reader())
-        return could_match(expand_multiterms(loose, self._cache.vocabulary), terms)
+        return could_match(expand_multiterms(loose, vocabulary), terms)
 
     def close(self) -> None:
         """Release the in-memory index."""

@@ -53,7 +53,8 @@ def _send_webhooks(settings: Settings, ctx: Context) -> None:
     from worker.pipeline.wiring import webhook_policy
     from worker.watching.webhooks import deliver_due
 
-    attempts = deliver_due(ctx.watch_store(), webhook_policy(settings))
+    attempts = deliver_due(ctx.watch_store(), webhook_policy(settings),
+                           hidden=ctx.data.hidden())
     waiting = sum(1 for a in attempts if not a.delivered)
     if waiting:
         err.print(f"{waiting} webhook(s) not delivered yet; `briefing watch deliver --wait` "

@@ -202,7 +202,7 @@ def delete_watch(watch_id: str, services: ServicesDep) -> Response:
 @read_router.get("/watches", response_model=list[WatchOut], summary="Every watch")
 def get_watches(services: ServicesDep) -> list[WatchOut]:
     """Every watch, oldest first, with its number of hits and its highest hit id."""
-    counts = services.watches.hit_counts()
+    counts = services.watches.hit_counts(services.data.hidden())
     return [WatchOut.model_validate(_out(w, counts)) for w in services.watches.watches()]
 
 
@@ -224,7 +224,7 @@ def get_hits(
     watch = _find(services, watch_id)
     return [HitOut.model_validate(h.to_json())
             for h in services.watches.hits(watch, retracted=retracted, after=after,
-                                           limit=limit)]
+                                           limit=limit, hidden=services.data.hidden())]
 
 
 def _iso(stamp: float) -> str:
@@ -287,7 +287,8 @@ def get_feed(watch_id: str, services: ServicesDep, request: Request) -> Response
     """The newest 100 hits as Atom entries linking to the clip and the media fragment."""
     watch = _find(services, watch_id)
     base = str(request.base_url).rstrip("/")
-    body = atom_feed(watch, services.watches.hits(watch, limit=100), base,
+    hits = services.watches.hits(watch, limit=100, hidden=services.data.hidden())
+    body = atom_feed(watch, hits, base,
                      f"{base}/watches/{watch.id}/feed.atom")
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 

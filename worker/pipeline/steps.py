@@ -302,11 +302,17 @@ def watch_step(ctx: Context, *, video_id: str = "", article: Article | None = No
     watch and record the hits; the item's hits whose webhooks are pending (new or not).
 
     Idempotent: a repeat (re-index, redelivery) finds the same clips and records nothing;
-    a transcript that no longer says a watch's words retracts its hits.
+    a transcript that no longer says a watch's words retracts its hits.  An item being
+    taken down records nothing (its takedown withdraws its hits).
     """
     store = ctx.watch_store()
+    hidden = ctx.data.hidden()
     if article is not None:
+        if article.id in hidden.article_ids:
+            return ()
         return evaluate_article(store, article).deliveries
+    if video_id in hidden.video_ids:
+        return ()
     transcript = ctx.data.load_transcript(video_id)
     if transcript is None:
         raise BriefingError(f"video {video_id} has no stored transcript")

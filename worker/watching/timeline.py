@@ -121,7 +121,7 @@ def _iso(value: str) -> dt.date | None:
         return None
 
 
-def _video_dates(data: DataDir, video_ids: set[str]
+def _video_dates(data: DataDir, video_ids: set[str], hidden_articles: frozenset[str]
                  ) -> dict[str, dict[dt.date, set[str]]]:
     """Per video: each day it counts on, with the sources of the articles of that day.
 
@@ -136,7 +136,7 @@ def _video_dates(data: DataDir, video_ids: set[str]
     for record in data.sources():
         video_id = record.video_id if record.video_id in video_ids else urls.get(record.url, "")
         if video_id:
-            linked[video_id].update(record.articles)
+            linked[video_id].update(a for a in record.articles if a not in hidden_articles)
     dates: dict[str, dict[dt.date, set[str]]] = {}
     for video_id, article_ids in linked.items():
         days: dict[dt.date, set[str]] = {}
@@ -175,10 +175,14 @@ def mentions(search: Search, data: DataDir, query: str, *, interval: str = "day"
     except ValueError:
         raise QueryError(f"unknown interval {interval!r}: use day, week or month") from None
     low, high = _bounds(date_from, "from"), _bounds(date_to, "to")
-    page = search(query, limit=MAX_RESULTS, offset=0, source=source or None)
+    # A takedown not finished already hides its items, as in a search.
+    hidden = data.hidden()
+    page = search(query, limit=MAX_RESULTS, offset=0, source=source or None,
+                  hidden_videos=hidden.video_ids, hidden_articles=hidden.article_ids,
+                  hidden_links=hidden.article_urls)
     wanted = source.strip().lower() if source else ""
     clips = [r for r in page.results if isinstance(r, Clip)]
-    video_dates = _video_dates(data, {c.video_id for c in clips})
+    video_dates = _video_dates(data, {c.video_id for c in clips}, hidden.article_ids)
     dated: list[tuple[dt.date, bool, set[str]]] = []  # (day, is a clip, sources)
     for clip in clips:
         for day, sources in video_dates[clip.video_id].items():

@@ -308,7 +308,7 @@ def retranscribe_video(self: Task, video_id: str, model: str | None = None) -> N
     """Transcribe a stored video again and re-index it (``retranscribe_step``); no job."""
     ctx = runtime().ctx
     try:
-        retranscribe_step(ctx, video_id, model)
+        _send_deliveries(retranscribe_step(ctx, video_id, model).deliveries)
     except BriefingError as exc:
         if exc.transient and self.request.retries < ctx.retry.max_retries:
             raise self.retry(countdown=ctx.retry.delay(self.request.retries), exc=exc) from exc

@@ -141,6 +141,16 @@ def test_watch_management_needs_the_token_and_checks_what_it_saves(tmp_path: Pat
         bad = client.post("/watches", json={"name": "x", "query": "the of"}, headers=auth)
         assert bad.status_code == 400 and bad.json()["error"] == "bad_query"
         assert [w["name"] for w in client.get("/watches").json()] == ["storm"]
+        # A webhook URL's path is often its credential: only the token shows it.
+        hook = "https://93.184.216.34/services/T0/B0/hook-credential?key=abc"
+        assert client.post("/watches", headers=auth, json={
+            "name": "hooked", "query": "storm", "webhook_url": hook}).status_code == 201
+        anonymous = {w["name"]: w["webhook_url"] for w in client.get("/watches").json()}
+        assert anonymous == {"storm": "", "hooked": "https://93.184.216.34/…"}
+        shown = {w["name"]: w["webhook_url"] for w in client.get("/watches",
+                                                                 headers=auth).json()}
+        assert shown["hooked"] == hook
+        assert client.delete("/watches/hooked", headers=auth).status_code == 204
         assert client.delete("/watches/storm").status_code == 401
         assert client.delete("/watches/storm", headers=auth).status_code == 204
         assert client.get("/watches").json() == []

@@ -422,3 +422,42 @@ def test_a_receiver_that_refuses_connections_is_retried_later(tmp_path: Path) ->
     # Not due again before its backoff: nothing is sent meanwhile.
     assert deliver_due(store, WebhookPolicy(limits=LOCAL)) == []
     assert 0 < (store.due_in(hit.id) or 0) <= 60
+
+
+def test_a_receiver_that_answers_2xx_and_then_stalls_its_body_has_the_hit(
+        tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from worker.storage.watches import HitKind, Match
+
+    release = threading.Event()
+    requests: list[bytes] = []
+
+    def serve(listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            requests.append(conn.recv(65536))
+            # Headers promising 100 MB, then nothing: only the status may count.
+            conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 100000000\r\n\r\n")
+            release.wait()
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        thread = threading.Thread(target=serve, args=(listener,), daemon=True)
+        thread.start()
+        store = WatchStore(tmp_path / "watches.sqlite3")
+        watch = add_watch(store, LOCAL, "stall", "storm",
+                          webhook_url=f"http://127.0.0.1:{listener.getsockname()[1]}/")
+        store.record("v:0123456789abcdef", [(watch, [Match(
+            kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)])])
+        try:
+            [attempt] = deliver_due(store, WebhookPolicy(timeout=30, limits=LOCAL))
+        finally:
+            release.set()
+            thread.join()
+    assert (attempt.delivered, attempt.status, attempt.error) == (True, 202, "")
+    assert requests and requests[0].startswith(b"POST / HTTP/1.1")
+    [hit] = store.hits(watch)
+    assert hit.delivery is DeliveryState.DELIVERED

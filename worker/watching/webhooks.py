@@ -104,7 +104,11 @@ def sign(body: bytes, secret: str) -> str:
 
 
 def _post(url: str, body: bytes, signature: str, policy: WebhookPolicy) -> int:
-    """POST *body* to *url* (address checked and pinned, no redirects); the status."""
+    """POST *body* to *url* (address checked and pinned, no redirects); the status.
+
+    The answer's body is never read: only its status counts, and a receiver could send
+    gigabytes, or its headers and then nothing, to hold the sender.
+    """
     target = check_url(url, allow_private=policy.limits.allow_private,
                        allowlist=policy.limits.private_allowlist)
     timeout = httpx.Timeout(policy.timeout, connect=min(policy.timeout,
@@ -116,9 +120,10 @@ def _post(url: str, body: bytes, signature: str, policy: WebhookPolicy) -> int:
                      "Content-Type": "application/json", SIGNATURE_HEADER: signature},
             extensions={"sni_hostname": target.host})
         try:
-            response = client.send(request)
+            response = client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise FetchError(f"cannot reach {url}: {exc}", transient=True) from exc
+        response.close()
         return response.status_code
 
 

@@ -241,6 +241,12 @@ def test_reingest_and_reindex_fire_nothing_new_and_a_transcript_without_the_word
         (first.id, first.start, first.end)]
     assert [h.id for h in store.hits(articles)] == [article_hit.id]
     assert store.pending()[0] == 1
+    # Found again unchanged, a hit is untouched: its feed entry is not "updated" again.
+    [seen] = store.hits(watch)
+    index_step(ctx, video.url, video.video_id)
+    ingest(site.url("article-a.html"), ctx)
+    assert [h.updated for h in store.hits(watch)] == [seen.updated]
+    assert [h.updated for h in store.hits(articles)] == [article_hit.updated]
 
     # A re-transcription that no longer says the words retracts the hit and its webhook.
     said = ctx.data.load_transcript(video.video_id)

@@ -157,6 +157,10 @@ def _unlinked(hit: Hit, hidden: Hidden) -> Hit:
     return replace(hit, articles=kept, title=kept[0][1] if kept else "")
 
 
+# The columns a new evaluation may change, in the order of _record_one's fields.
+_HIT_FIELDS = ("start", "end", "url", "title", "text", "highlight", "match", "articles")
+
+
 def _overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> bool:
     return (a_start < b_end and b_start < a_end) or (a_start, a_end) == (b_start, b_end)
 
@@ -251,7 +255,7 @@ class WatchStore:
         due: list[int] = []
         with self._tx() as db:
             for watch, matches in found:
-                rows = db.execute("SELECT id, start, end, retracted FROM watch_hits "
+                rows = db.execute("SELECT * FROM watch_hits "
                                   "WHERE watch_id=? AND item=?", (watch.id, item)).fetchall()
                 if not rows and not matches:
                     continue
@@ -271,6 +275,11 @@ class WatchStore:
                       json.dumps([list(a) for a in found.articles]), now)
             if same is not None:
                 kept.add(same["id"])
+                # Found again as it was (a re-index, a redelivery): untouched, so its feed
+                # entry's <updated> does not move and feed readers do not show it again.
+                unchanged = tuple(same[c] for c in _HIT_FIELDS) == fields[:-1]
+                if unchanged and same["retracted"] is None:
+                    continue
                 db.execute("UPDATE watch_hits SET start=?, end=?, url=?, title=?, text=?, "
                            "highlight=?, match=?, articles=?, updated=?, retracted=NULL "
                            "WHERE id=?", (*fields, same["id"]))

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -348,6 +348,36 @@ def test_timeline_counts_match_a_hand_count_of_the_fixtures(ingested: Ingested) 
                              ("2026-11-21", "2026-11-21", 1, 0)]
     assert bars(count("closed", interval="month")) == [("2026-11-01", "2026-11-30", 3, 0)]
     assert count("closed", date_from="2026-11-22")["buckets"] == []
+
+
+def test_an_undated_video_keeps_its_day_on_the_timeline_when_transcribed_again(
+        tmp_path: Path, site: Site, models: ModelProvider) -> None:
+    import os
+
+    from worker.pipeline.steps import retranscribe_step
+    from worker.storage.files import write_json_atomic
+
+    ctx = make_context(tmp_path / "data", models)
+    page = tmp_path / "undated.html"  # no date anywhere: the video counts on its own day
+    page.write_text(f"""<html><head><title>Flood update</title></head><body><article>
+<p>The regional briefing on the flood.</p>
+<video src="{site.url('media/briefing-b.mp4')}"></video></article></body></html>""")
+    [video] = ingest(str(page), ctx).videos
+    # It was fetched and transcribed on 2026-11-02 (its records say so).
+    meta = ctx.data.video_meta(video.video_id)
+    assert meta is not None and meta.fetched
+    then = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC).timestamp()
+    write_json_atomic(ctx.data.video_dir(video.video_id) / "meta.json",
+                      {**asdict(meta), "fetched": dict.fromkeys(meta.fetched, then)})
+    os.utime(ctx.data.video_dir(video.video_id) / "transcript.json", (then, then))
+
+    def days() -> list[tuple[str, int]]:
+        found = mentions(ctx.index.search_page, ctx.data, "sandbags").to_json()
+        return [(b["start"], b["clips"]) for b in found["buckets"]]
+
+    assert days() == [("2026-11-02", 1)]
+    retranscribe_step(ctx, video.video_id)  # today: a new transcript file
+    assert days() == [("2026-11-02", 1)]
 
 
 def test_timeline_over_http_and_the_cli_agree(ingested: Ingested) -> None:

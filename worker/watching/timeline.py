@@ -7,8 +7,9 @@ one video that overlap merged), counted by date:
 * a clip counts on the published date of each article linking its video, under that
   article's source: a briefing two outlets carry on two days counts on both (as the
   published-date filter of a search finds it on both), once per day however many articles
-  of that day link it; a video no linking article dates counts on the day its transcript
-  was written (it is indexed right after), under "(unknown)" when no article names a source;
+  of that day link it; a video no linking article dates counts on the day it was first
+  fetched (else the day its transcript was written: it is indexed right after), not moved
+  by a re-transcription, under "(unknown)" when no article names a source;
 * an article counts on its published date, else the day it was stored.
 
 ``from``/``to`` bound those dates (inclusive); a *source* keeps the days on which an article
@@ -128,10 +129,13 @@ def _video_dates(data: DataDir, video_ids: set[str], hidden_articles: frozenset[
     One pass over the URL records (not one per video, as ``linking_articles`` would take).
     """
     urls: dict[str, str] = {}
+    fetched: dict[str, float] = {}
     for video_id in video_ids:
         meta = data.video_meta(video_id)
         for url in meta.urls if meta else ():
             urls[url] = video_id
+        if meta is not None and meta.fetched:
+            fetched[video_id] = min(meta.fetched.values())
     linked: dict[str, set[str]] = {v: set() for v in video_ids}
     for record in data.sources():
         video_id = record.video_id if record.video_id in video_ids else urls.get(record.url, "")
@@ -146,7 +150,9 @@ def _video_dates(data: DataDir, video_ids: set[str], hidden_articles: frozenset[
             if day is not None:
                 days.setdefault(day, set()).add(article.source or UNKNOWN_SOURCE)
         if not days:
-            indexed = _day_of(data.video_dir(video_id) / "transcript.json")
+            indexed = (dt.datetime.fromtimestamp(fetched[video_id], dt.UTC).date()
+                       if video_id in fetched
+                       else _day_of(data.video_dir(video_id) / "transcript.json"))
             if indexed is not None:
                 days[indexed] = {a.source for a in articles if a.source} or {UNKNOWN_SOURCE}
         dates[video_id] = days

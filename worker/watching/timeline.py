@@ -181,6 +181,8 @@ def mentions(search: Search, data: DataDir, query: str, *, interval: str = "day"
     except ValueError:
         raise QueryError(f"unknown interval {interval!r}: use day, week or month") from None
     low, high = _bounds(date_from, "from"), _bounds(date_to, "to")
+    if low is not None and high is not None and low > high:
+        raise QueryError(f"from ({low}) is after to ({high})")
     # A takedown not finished already hides its items, as in a search.
     hidden = data.hidden()
     page = search(query, limit=MAX_RESULTS, offset=0, source=source or None,

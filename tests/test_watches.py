@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from indexer.domain import Clip, Segment, Transcript, Word
+from indexer.errors import QueryError
 from tests.apiserver import running, server_settings
 from tests.conftest import MANIFEST, Ingested, cli_env, make_context
 from tests.receiver import Receiver
@@ -165,6 +166,10 @@ def test_a_receiver_down_for_its_first_two_attempts_gets_exactly_one_delivery(
     data_dir = tmp_path / "data"
     receiver.script = [503, 503]
     quick = {"BRIEFING_WEBHOOK_BACKOFF": "0.05", "BRIEFING_WEBHOOK_POLL": "0.05"}
+    short = run(["watch", "add", "convoy", "convoy of trucks", "--webhook", receiver.url(),
+                 "--secret", "guessable"], data_dir)
+    assert short.returncode != 0
+    assert short.stderr.strip().endswith("a webhook secret is at least 16 characters")
     added = run(["watch", "add", "convoy", "convoy of trucks", "--webhook", receiver.url(),
                  "--secret", "a-shared-secret-of-ours", "--json"], data_dir)
     assert added.returncode == 0, added.stderr
@@ -348,6 +353,8 @@ def test_timeline_counts_match_a_hand_count_of_the_fixtures(ingested: Ingested) 
                              ("2026-11-21", "2026-11-21", 1, 0)]
     assert bars(count("closed", interval="month")) == [("2026-11-01", "2026-11-30", 3, 0)]
     assert count("closed", date_from="2026-11-22")["buckets"] == []
+    with pytest.raises(QueryError, match=r"from \(2026-11-21\) is after to \(2026-11-20\)"):
+        count("closed", date_from="2026-11-21", date_to="2026-11-20")
 
 
 def test_an_undated_video_keeps_its_day_on_the_timeline_when_transcribed_again(

@@ -24,7 +24,7 @@ from api.http.schemas import HTTP_URL_PATTERN, CalendarDate, ErrorBody
 from api.http.services import Services, get_services
 from worker.errors import NoSuchWatchError
 from worker.storage.watches import Hit, Watch
-from worker.watching.saved import MAX_NAME_CHARS, add_watch
+from worker.watching.saved import MAX_NAME_CHARS, MIN_SECRET_CHARS, add_watch
 from worker.watching.timeline import mentions
 
 __all__ = ["atom_feed", "read_router", "write_router"]
@@ -52,7 +52,7 @@ class WatchIn(BaseModel):
     clips_only: bool = Field(False, description="Only what is said, not articles.")
     webhook_url: str | None = Field(None, max_length=2048, pattern=HTTP_URL_PATTERN,
                                     description="POST each hit here as signed JSON.")
-    secret: str | None = Field(None, min_length=16, max_length=200,
+    secret: str | None = Field(None, min_length=MIN_SECRET_CHARS, max_length=200,
                                description="The webhook's signing secret (default: random, "
                                "returned once).")
 

@@ -313,8 +313,8 @@ def get_feed(watch_id: str, services: ServicesDep, request: Request) -> Response
     response_model=TimelineOut,
     summary="Mentions over time: clips that said it and articles that wrote it, by source",
     responses={
-        400: {"model": ErrorBody, "description": "The query cannot be understood, or too "
-              "many intervals."},
+        400: {"model": ErrorBody, "description": "The query cannot be understood, too "
+              "many intervals, or from is after to."},
         422: {"model": ErrorBody, "description": "A parameter is out of range or malformed."},
         503: {"model": ErrorBody, "description": "The index cannot be read right now."},
     },

@@ -504,3 +504,16 @@ def test_a_receiver_that_answers_2xx_and_then_stalls_its_body_has_the_hit(
     assert requests and requests[0].startswith(b"POST / HTTP/1.1")
     [hit] = store.hits(watch)
     assert hit.delivery is DeliveryState.DELIVERED
+
+
+def test_a_watch_deleted_while_an_item_is_matched_is_passed_over(tmp_path: Path) -> None:
+    from worker.storage.watches import HitKind, Match
+
+    store = WatchStore(tmp_path / "watches.sqlite3")
+    gone = add_watch(store, LOCAL, "gone", "storm", webhook_url="http://127.0.0.1:9/")
+    kept = add_watch(store, LOCAL, "kept", "storm")
+    store.remove("gone")  # after the evaluation read the watches, before it recorded
+    found = [Match(kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)]
+    recorded = store.record("v:0123456789abcdef", [(gone, found), (kept, found)])
+    assert [h.watch_id for h in recorded.new] == [kept.id]
+    assert recorded.deliveries == () and store.pending() == (0, None)

@@ -246,8 +246,9 @@ class WatchStore:
         """Record what each watch found in *item* now, in one transaction.
 
         *found* is complete for the watches it names: a hit of *item* that a named watch did
-        not find again is retracted.  Returns the new and retracted hits and the deliveries
-        now due.
+        not find again is retracted.  A watch deleted since *found* was made (a user removed
+        it while the item was matched) is passed over.  Returns the new and retracted hits
+        and the deliveries now due.
         """
         now = time.time()
         new: list[int] = []
@@ -255,6 +256,8 @@ class WatchStore:
         due: list[int] = []
         with self._tx() as db:
             for watch, matches in found:
+                if db.execute("SELECT 1 FROM watches WHERE id=?", (watch.id,)).fetchone() is None:
+                    continue
                 rows = db.execute("SELECT * FROM watch_hits "
                                   "WHERE watch_id=? AND item=?", (watch.id, item)).fetchall()
                 if not rows and not matches:

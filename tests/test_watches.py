@@ -517,3 +517,26 @@ def test_a_watch_deleted_while_an_item_is_matched_is_passed_over(tmp_path: Path)
     recorded = store.record("v:0123456789abcdef", [(gone, found), (kept, found)])
     assert [h.watch_id for h in recorded.new] == [kept.id]
     assert recorded.deliveries == () and store.pending() == (0, None)
+
+
+def test_a_failed_webhook_of_a_retracted_hit_is_not_sent_on_retry(tmp_path: Path,
+                                                                   receiver: Receiver) -> None:
+    from worker.storage.watches import HitKind, Match
+
+    store = WatchStore(tmp_path / "watches.sqlite3")
+    watch = add_watch(store, LOCAL, "storm", "storm", webhook_url=receiver.url())
+    item = "v:0123456789abcdef"
+    said = [Match(kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)]
+    store.record(item, [(watch, said)])
+    receiver.script = [500]
+    [attempt] = deliver_due(store, WebhookPolicy(retries=0, limits=LOCAL))
+    assert not attempt.delivered and attempt.retry_in is None
+    # The new transcript no longer says it; asking to retry failed webhooks sends nothing.
+    [gone] = store.record(item, [(watch, [])]).retracted
+    assert store.hit(gone.id) is not None
+    assert store.retry_failed() == 0
+    assert deliver_due(store, WebhookPolicy(limits=LOCAL)) == []
+    assert len(receiver.received) == 1
+    # Said again: it was never delivered, so it is due once more.
+    assert store.record(item, [(watch, said)]).deliveries == (gone.id,)
+    assert [a.delivered for a in deliver_due(store, WebhookPolicy(limits=LOCAL))] == [True]

@@ -312,8 +312,11 @@ class WatchStore:
             if row["id"] not in kept and row["retracted"] is None:
                 db.execute("UPDATE watch_hits SET retracted=?, updated=? WHERE id=?",
                            (now, now, row["id"]))
-                db.execute("UPDATE watch_deliveries SET state=? WHERE hit_id=? AND state=?",
-                           (DeliveryState.RETRACTED, row["id"], DeliveryState.PENDING))
+                # A failed one too: `retry_failed` must not send a hit no longer said.
+                db.execute("UPDATE watch_deliveries SET state=?, claimed_until=0 "
+                           "WHERE hit_id=? AND state IN (?, ?)",
+                           (DeliveryState.RETRACTED, row["id"], DeliveryState.PENDING,
+                            DeliveryState.FAILED))
                 retracted.append(row["id"])
 
     def _hits_by_id(self, ids: Sequence[int]) -> list[Hit]:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from indexer.domain import Clip, Segment, Transcript, Word
+from indexer.errors import QueryError
 from tests.apiserver import running, server_settings
 from tests.conftest import MANIFEST, Ingested, cli_env, make_context
 from tests.receiver import Receiver
@@ -141,6 +142,16 @@ def test_watch_management_needs_the_token_and_checks_what_it_saves(tmp_path: Pat
         bad = client.post("/watches", json={"name": "x", "query": "the of"}, headers=auth)
         assert bad.status_code == 400 and bad.json()["error"] == "bad_query"
         assert [w["name"] for w in client.get("/watches").json()] == ["storm"]
+        # A webhook URL's path is often its credential: only the token shows it.
+        hook = "https://93.184.216.34/services/T0/B0/hook-credential?key=abc"
+        assert client.post("/watches", headers=auth, json={
+            "name": "hooked", "query": "storm", "webhook_url": hook}).status_code == 201
+        anonymous = {w["name"]: w["webhook_url"] for w in client.get("/watches").json()}
+        assert anonymous == {"storm": "", "hooked": "https://93.184.216.34/…"}
+        shown = {w["name"]: w["webhook_url"] for w in client.get("/watches",
+                                                                 headers=auth).json()}
+        assert shown["hooked"] == hook
+        assert client.delete("/watches/hooked", headers=auth).status_code == 204
         assert client.delete("/watches/storm").status_code == 401
         assert client.delete("/watches/storm", headers=auth).status_code == 204
         assert client.get("/watches").json() == []
@@ -155,6 +166,10 @@ def test_a_receiver_down_for_its_first_two_attempts_gets_exactly_one_delivery(
     data_dir = tmp_path / "data"
     receiver.script = [503, 503]
     quick = {"BRIEFING_WEBHOOK_BACKOFF": "0.05", "BRIEFING_WEBHOOK_POLL": "0.05"}
+    short = run(["watch", "add", "convoy", "convoy of trucks", "--webhook", receiver.url(),
+                 "--secret", "guessable"], data_dir)
+    assert short.returncode != 0
+    assert short.stderr.strip().endswith("a webhook secret is at least 16 characters")
     added = run(["watch", "add", "convoy", "convoy of trucks", "--webhook", receiver.url(),
                  "--secret", "a-shared-secret-of-ours", "--json"], data_dir)
     assert added.returncode == 0, added.stderr
@@ -231,6 +246,12 @@ def test_reingest_and_reindex_fire_nothing_new_and_a_transcript_without_the_word
         (first.id, first.start, first.end)]
     assert [h.id for h in store.hits(articles)] == [article_hit.id]
     assert store.pending()[0] == 1
+    # Found again unchanged, a hit is untouched: its feed entry is not "updated" again.
+    [seen] = store.hits(watch)
+    index_step(ctx, video.url, video.video_id)
+    ingest(site.url("article-a.html"), ctx)
+    assert [h.updated for h in store.hits(watch)] == [seen.updated]
+    assert [h.updated for h in store.hits(articles)] == [article_hit.updated]
 
     # A re-transcription that no longer says the words retracts the hit and its webhook.
     said = ctx.data.load_transcript(video.video_id)
@@ -332,6 +353,38 @@ def test_timeline_counts_match_a_hand_count_of_the_fixtures(ingested: Ingested) 
                              ("2026-11-21", "2026-11-21", 1, 0)]
     assert bars(count("closed", interval="month")) == [("2026-11-01", "2026-11-30", 3, 0)]
     assert count("closed", date_from="2026-11-22")["buckets"] == []
+    with pytest.raises(QueryError, match=r"from \(2026-11-21\) is after to \(2026-11-20\)"):
+        count("closed", date_from="2026-11-21", date_to="2026-11-20")
+
+
+def test_an_undated_video_keeps_its_day_on_the_timeline_when_transcribed_again(
+        tmp_path: Path, site: Site, models: ModelProvider) -> None:
+    import os
+
+    from worker.pipeline.steps import retranscribe_step
+    from worker.storage.files import write_json_atomic
+
+    ctx = make_context(tmp_path / "data", models)
+    page = tmp_path / "undated.html"  # no date anywhere: the video counts on its own day
+    page.write_text(f"""<html><head><title>Flood update</title></head><body><article>
+<p>The regional briefing on the flood.</p>
+<video src="{site.url('media/briefing-b.mp4')}"></video></article></body></html>""")
+    [video] = ingest(str(page), ctx).videos
+    # It was fetched and transcribed on 2026-11-02 (its records say so).
+    meta = ctx.data.video_meta(video.video_id)
+    assert meta is not None and meta.fetched
+    then = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC).timestamp()
+    write_json_atomic(ctx.data.video_dir(video.video_id) / "meta.json",
+                      {**asdict(meta), "fetched": dict.fromkeys(meta.fetched, then)})
+    os.utime(ctx.data.video_dir(video.video_id) / "transcript.json", (then, then))
+
+    def days() -> list[tuple[str, int]]:
+        found = mentions(ctx.index.search_page, ctx.data, "sandbags").to_json()
+        return [(b["start"], b["clips"]) for b in found["buckets"]]
+
+    assert days() == [("2026-11-02", 1)]
+    retranscribe_step(ctx, video.video_id)  # today: a new transcript file
+    assert days() == [("2026-11-02", 1)]
 
 
 def test_timeline_over_http_and_the_cli_agree(ingested: Ingested) -> None:
@@ -412,3 +465,78 @@ def test_a_receiver_that_refuses_connections_is_retried_later(tmp_path: Path) ->
     # Not due again before its backoff: nothing is sent meanwhile.
     assert deliver_due(store, WebhookPolicy(limits=LOCAL)) == []
     assert 0 < (store.due_in(hit.id) or 0) <= 60
+
+
+def test_a_receiver_that_answers_2xx_and_then_stalls_its_body_has_the_hit(
+        tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from worker.storage.watches import HitKind, Match
+
+    release = threading.Event()
+    requests: list[bytes] = []
+
+    def serve(listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            requests.append(conn.recv(65536))
+            # Headers promising 100 MB, then nothing: only the status may count.
+            conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 100000000\r\n\r\n")
+            release.wait()
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        thread = threading.Thread(target=serve, args=(listener,), daemon=True)
+        thread.start()
+        store = WatchStore(tmp_path / "watches.sqlite3")
+        watch = add_watch(store, LOCAL, "stall", "storm",
+                          webhook_url=f"http://127.0.0.1:{listener.getsockname()[1]}/")
+        store.record("v:0123456789abcdef", [(watch, [Match(
+            kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)])])
+        try:
+            [attempt] = deliver_due(store, WebhookPolicy(timeout=30, limits=LOCAL))
+        finally:
+            release.set()
+            thread.join()
+    assert (attempt.delivered, attempt.status, attempt.error) == (True, 202, "")
+    assert requests and requests[0].startswith(b"POST / HTTP/1.1")
+    [hit] = store.hits(watch)
+    assert hit.delivery is DeliveryState.DELIVERED
+
+
+def test_a_watch_deleted_while_an_item_is_matched_is_passed_over(tmp_path: Path) -> None:
+    from worker.storage.watches import HitKind, Match
+
+    store = WatchStore(tmp_path / "watches.sqlite3")
+    gone = add_watch(store, LOCAL, "gone", "storm", webhook_url="http://127.0.0.1:9/")
+    kept = add_watch(store, LOCAL, "kept", "storm")
+    store.remove("gone")  # after the evaluation read the watches, before it recorded
+    found = [Match(kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)]
+    recorded = store.record("v:0123456789abcdef", [(gone, found), (kept, found)])
+    assert [h.watch_id for h in recorded.new] == [kept.id]
+    assert recorded.deliveries == () and store.pending() == (0, None)
+
+
+def test_a_failed_webhook_of_a_retracted_hit_is_not_sent_on_retry(tmp_path: Path,
+                                                                   receiver: Receiver) -> None:
+    from worker.storage.watches import HitKind, Match
+
+    store = WatchStore(tmp_path / "watches.sqlite3")
+    watch = add_watch(store, LOCAL, "storm", "storm", webhook_url=receiver.url())
+    item = "v:0123456789abcdef"
+    said = [Match(kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)]
+    store.record(item, [(watch, said)])
+    receiver.script = [500]
+    [attempt] = deliver_due(store, WebhookPolicy(retries=0, limits=LOCAL))
+    assert not attempt.delivered and attempt.retry_in is None
+    # The new transcript no longer says it; asking to retry failed webhooks sends nothing.
+    [gone] = store.record(item, [(watch, [])]).retracted
+    assert store.hit(gone.id) is not None
+    assert store.retry_failed() == 0
+    assert deliver_due(store, WebhookPolicy(limits=LOCAL)) == []
+    assert len(receiver.received) == 1
+    # Said again: it was never delivered, so it is due once more.
+    assert store.record(item, [(watch, said)]).deliveries == (gone.id,)
+    assert [a.delivered for a in deliver_due(store, WebhookPolicy(limits=LOCAL))] == [True]

@@ -113,3 +113,30 @@ def test_the_page_lists_watches_with_unseen_hits_and_opens_one_at_its_clip(
     page.wait_for_selector("#watches:not([hidden])")
     assert page.inner_text("#watches-unseen") == "1"
     assert watched.errors == []
+
+
+def test_the_panel_shows_an_article_hit_without_a_highlight_by_its_title_as_text(
+        browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from worker.storage.datadir import DataDir
+    from worker.storage.watches import HitKind, Match, WatchStore
+
+    root = tmp_path_factory.mktemp("titled") / "data"
+    store = WatchStore(DataDir(root).watches_db)
+    watch = store.add("q-and-a", "floods")
+    # Outside text: a title that reads like escaped HTML is shown as written.
+    title = "Q&amp;A: <mark>floods</mark> & more"
+    store.record("a:0123456789abcdef", [(watch, [Match(
+        kind=HitKind.ARTICLE, article_id="0123456789abcdef", url="https://news.example/qa",
+        title=title, highlight="")])])
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        with running(server_settings(root)) as url:
+            page.goto(f"{url}/")
+            page.wait_for_selector("#watches:not([hidden])")
+            page.click("#watches summary")
+            shown = page.locator(".watch-hits .open-hit").first
+            assert shown.inner_text() == f"article{title}"
+            assert shown.locator("mark").count() == 0
+    finally:
+        context.close()

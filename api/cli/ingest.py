@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from worker.pipeline.inline import IngestReport
     from worker.settings import Settings
 
-__all__ = ["ingest"]
+__all__ = ["ingest", "send_due_webhooks"]
 
 
 def _report_json(report: IngestReport) -> dict[str, Any]:
@@ -47,13 +47,14 @@ def _summary(report: IngestReport) -> None:
         for v in report.videos])
 
 
-def _send_webhooks(settings: Settings, ctx: Context) -> None:
-    """One attempt at each webhook the run's new hits made due; retries are left to a
+def send_due_webhooks(settings: Settings, ctx: Context) -> None:
+    """One attempt at each webhook the run's hits made due; retries are left to a
     running `briefing serve` or `briefing watch deliver` (one line on stderr says so)."""
     from worker.pipeline.wiring import webhook_policy
     from worker.watching.webhooks import deliver_due
 
-    attempts = deliver_due(ctx.watch_store(), webhook_policy(settings))
+    attempts = deliver_due(ctx.watch_store(), webhook_policy(settings),
+                           hidden=ctx.data.hidden())
     waiting = sum(1 for a in attempts if not a.delivered)
     if waiting:
         err.print(f"{waiting} webhook(s) not delivered yet; `briefing watch deliver --wait` "
@@ -100,7 +101,7 @@ def ingest(
             reports.append(_report_json(report))
             if not as_json:
                 _summary(report)
-        _send_webhooks(settings, ctx)
+        send_due_webhooks(settings, ctx)
     if as_json:
         # Always a list, however many sources: a script reads one shape.
         print(json.dumps(reports, ensure_ascii=False))

@@ -182,6 +182,7 @@ def retranscribe(
                 task = submit_retranscribe(settings, one, model)
                 out.print(f"queued {visible(one)} (task {task})", highlight=False)
         return
+    from api.cli.ingest import send_due_webhooks
     from worker.pipeline.steps import retranscribe_step
     from worker.pipeline.wiring import build_context
 
@@ -189,11 +190,12 @@ def retranscribe(
         ctx = build_context(settings)
         try:
             for one in videos:
-                kept = retranscribe_step(ctx, one, model)
+                kept = retranscribe_step(ctx, one, model).kept_version
                 transcript = ctx.data.load_transcript(one)
                 name = transcript.model if transcript else model
                 note = f"old transcript kept as version {kept}" if kept else "no earlier one"
                 out.print(Text.assemble(f"re-transcribed {one} with ", shown(name), f": {note}"),
                           highlight=False)
+            send_due_webhooks(settings, ctx)  # the watches' new hits, as after an ingest
         finally:
             ctx.index.close()

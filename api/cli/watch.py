@@ -16,6 +16,7 @@ from api.cli.search import highlight_text
 
 if TYPE_CHECKING:
     from worker.settings import Settings
+    from worker.storage.datadir import Hidden
     from worker.storage.watches import Hit, WatchStore
 
 __all__ = ["timeline", "watch_app"]
@@ -32,6 +33,13 @@ def _store(settings: Settings) -> WatchStore:
     from worker.storage.watches import WatchStore
 
     return WatchStore(DataDir(settings.data_dir).watches_db)
+
+
+def _hidden(settings: Settings) -> Hidden:
+    """The items of takedowns not finished: no listing shows them, no webhook sends them."""
+    from worker.storage.datadir import DataDir
+
+    return DataDir(settings.data_dir).hidden()
 
 
 @watch_app.command("add", cls=PlainCommand)
@@ -77,7 +85,7 @@ def list_watches(as_json: AsJson = False) -> None:
     with clear_errors():
         store = _store(settings)
         watches = store.watches()
-        counts = store.hit_counts()
+        counts = store.hit_counts(_hidden(settings))
     if as_json:
         print(json.dumps([{**w.to_json(), "hits": counts.get(w.id, (0, 0))[0]}
                           for w in watches], ensure_ascii=False))
@@ -130,7 +138,7 @@ def hits(
     settings = load_settings()
     with clear_errors():
         store = _store(settings)
-        found = store.hits(store.find(name), retracted=retracted)
+        found = store.hits(store.find(name), retracted=retracted, hidden=_hidden(settings))
     if as_json:
         print(json.dumps([h.to_json() for h in found], ensure_ascii=False))
         return
@@ -168,14 +176,15 @@ def deliver(
         if retry_failed:
             store.retry_failed()
         while True:
-            for attempt in deliver_due(store, policy):
+            hidden = _hidden(settings)
+            for attempt in deliver_due(store, policy, hidden=hidden):
                 if attempt.delivered:
                     sent += 1
                 else:
                     failed += 1
                     err.print(shown(f"webhook of hit {attempt.hit_id}: {attempt.error}"),
                               highlight=False, soft_wrap=True)
-            pending, due = store.pending()
+            pending, due = store.pending(hidden)
             if not wait or not pending:
                 break
             time.sleep(min(max(0.05, (due or 0) - time.time()), settings.webhook_poll))

@@ -119,6 +119,9 @@ class InlineWorker:
                     task.work(self.ctx)
                 except Exception:
                     log.exception("%s failed", task.label)
+                finally:
+                    if self._after_job is not None:
+                        self._after_job()  # a re-transcription's hits are due at once too
                 continue
             self._current = task.job_id
             try:

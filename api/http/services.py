@@ -172,7 +172,8 @@ def build_services(settings: Settings) -> Services:
     if not settings.broker_url:
         from worker.pipeline.wiring import build_context
 
-        deliveries = DeliveryLoop(watches, webhook_policy(settings), settings.webhook_poll)
+        deliveries = DeliveryLoop(watches, webhook_policy(settings), settings.webhook_poll,
+                                  hidden=data.hidden)
         worker = InlineWorker(lambda: build_context(settings), jobs,
                               after_job=deliveries.wake)
 

@@ -2,7 +2,9 @@
 ``GET /watches/{id}/feed.atom``, and ``GET /timeline`` (mentions over time).
 
 Saving and deleting a watch needs the token when one is set (:class:`WriteRoute`); the
-lists, the feed and the timeline are reads, open like a search, and never show a secret.
+lists, the feed and the timeline are reads, open like a search, and never show a secret:
+not the signing secret, and without the token (when one is set) not a webhook URL's path
+either, which for many receivers is their credential.
 """
 
 from __future__ import annotations
@@ -10,19 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.http.errors import ApiError
-from api.http.ingest import WriteRoute
+from api.http.ingest import WriteRoute, check_token
 from api.http.schemas import HTTP_URL_PATTERN, CalendarDate, ErrorBody
 from api.http.services import Services, get_services
 from worker.errors import NoSuchWatchError
 from worker.storage.watches import Hit, Watch
-from worker.watching.saved import MAX_NAME_CHARS, add_watch
+from worker.watching.saved import MAX_NAME_CHARS, MIN_SECRET_CHARS, add_watch
 from worker.watching.timeline import mentions
 
 __all__ = ["atom_feed", "read_router", "write_router"]
@@ -50,7 +52,7 @@ class WatchIn(BaseModel):
     clips_only: bool = Field(False, description="Only what is said, not articles.")
     webhook_url: str | None = Field(None, max_length=2048, pattern=HTTP_URL_PATTERN,
                                     description="POST each hit here as signed JSON.")
-    secret: str | None = Field(None, min_length=16, max_length=200,
+    secret: str | None = Field(None, min_length=MIN_SECRET_CHARS, max_length=200,
                                description="The webhook's signing secret (default: random, "
                                "returned once).")
 
@@ -64,7 +66,8 @@ class WatchOut(BaseModel):
     source: str
     language: str
     clips_only: bool
-    webhook_url: str
+    webhook_url: str = Field(description="Whole only to a caller with the token (when one "
+                             "is set); otherwise its scheme and host, then /…")
     created: float = Field(description="Unix time.")
     hits: int = Field(0, description="Hits recorded and not retracted.")
     last_hit: int = Field(0, description="The highest hit id: a reader who saw up to an id "
@@ -149,6 +152,16 @@ def _out(watch: Watch, counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
     return {**watch.to_json(), "hits": hits, "last_hit": last}
 
 
+def _shown_to(request: Request, url: str) -> str:
+    """*url* for this caller: whole with the token (or none is set), else its origin only."""
+    try:
+        check_token(request)
+    except ApiError:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}/…" if url else ""
+    return url
+
+
 def _find(services: Services, watch_id: str) -> Watch:
     try:
         return services.watches.find(watch_id)
@@ -200,10 +213,12 @@ def delete_watch(watch_id: str, services: ServicesDep) -> Response:
 
 
 @read_router.get("/watches", response_model=list[WatchOut], summary="Every watch")
-def get_watches(services: ServicesDep) -> list[WatchOut]:
+def get_watches(services: ServicesDep, request: Request) -> list[WatchOut]:
     """Every watch, oldest first, with its number of hits and its highest hit id."""
-    counts = services.watches.hit_counts()
-    return [WatchOut.model_validate(_out(w, counts)) for w in services.watches.watches()]
+    counts = services.watches.hit_counts(services.data.hidden())
+    return [WatchOut.model_validate({**_out(w, counts),
+                                     "webhook_url": _shown_to(request, w.webhook_url)})
+            for w in services.watches.watches()]
 
 
 @read_router.get(
@@ -224,7 +239,7 @@ def get_hits(
     watch = _find(services, watch_id)
     return [HitOut.model_validate(h.to_json())
             for h in services.watches.hits(watch, retracted=retracted, after=after,
-                                           limit=limit)]
+                                           limit=limit, hidden=services.data.hidden())]
 
 
 def _iso(stamp: float) -> str:
@@ -287,7 +302,8 @@ def get_feed(watch_id: str, services: ServicesDep, request: Request) -> Response
     """The newest 100 hits as Atom entries linking to the clip and the media fragment."""
     watch = _find(services, watch_id)
     base = str(request.base_url).rstrip("/")
-    body = atom_feed(watch, services.watches.hits(watch, limit=100), base,
+    hits = services.watches.hits(watch, limit=100, hidden=services.data.hidden())
+    body = atom_feed(watch, hits, base,
                      f"{base}/watches/{watch.id}/feed.atom")
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
@@ -297,8 +313,8 @@ def get_feed(watch_id: str, services: ServicesDep, request: Request) -> Response
     response_model=TimelineOut,
     summary="Mentions over time: clips that said it and articles that wrote it, by source",
     responses={
-        400: {"model": ErrorBody, "description": "The query cannot be understood, or too "
-              "many intervals."},
+        400: {"model": ErrorBody, "description": "The query cannot be understood, too "
+              "many intervals, or from is after to."},
         422: {"model": ErrorBody, "description": "A parameter is out of range or malformed."},
         503: {"model": ErrorBody, "description": "The index cannot be read right now."},
     },

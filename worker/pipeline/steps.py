@@ -49,6 +49,7 @@ from worker.watching.evaluate import evaluate_article, evaluate_video
 
 __all__ = [
     "Registered",
+    "Retranscribed",
     "StoppedError",
     "Stored",
     "article_step",
@@ -78,6 +79,14 @@ class Registered:
 
     article: Article
     urls: tuple[str, ...]
+    deliveries: tuple[int, ...] = ()  # hits whose webhooks are pending (watch_step)
+
+
+@dataclass(frozen=True)
+class Retranscribed:
+    """A video transcribed again and re-indexed."""
+
+    kept_version: int  # the number the old transcript was kept as (0: it had none)
     deliveries: tuple[int, ...] = ()  # hits whose webhooks are pending (watch_step)
 
 
@@ -232,10 +241,12 @@ def transcribe_step(ctx: Context, url: str, video_id: str) -> bool:
     return True
 
 
-def retranscribe_step(ctx: Context, video_id: str, model_name: str | None = None) -> int:
+def retranscribe_step(ctx: Context, video_id: str, model_name: str | None = None
+                      ) -> Retranscribed:
     """Transcribe a stored video again (with *model_name*, default the configured model),
     make the result its transcript and re-index it; returns the number of the version the
-    old transcript was kept as (0 when it had none).
+    old transcript was kept as (0 when it had none) and the video's hits whose webhooks are
+    pending (the runner sends them, as after any index step).
 
     The old transcript is kept as a version and the new one replaces it atomically
     (``DataDir.replace_transcript``); the index is then written by :func:`index_step`, the
@@ -256,8 +267,8 @@ def retranscribe_step(ctx: Context, video_id: str, model_name: str | None = None
         kept = ctx.data.replace_transcript(transcript)
     log.info("re-transcribed video %s with %s (%d segments) in %.1f s", video_id,
              transcript.model, len(transcript.segments), time.monotonic() - started)
-    index_step(ctx, url, video_id)
-    return kept.number if kept is not None else 0
+    due = index_step(ctx, url, video_id)
+    return Retranscribed(kept.number if kept is not None else 0, due)
 
 
 # -- index ------------------------------------------------------------------------------------
@@ -302,11 +313,17 @@ def watch_step(ctx: Context, *, video_id: str = "", article: Article | None = No
     watch and record the hits; the item's hits whose webhooks are pending (new or not).
 
     Idempotent: a repeat (re-index, redelivery) finds the same clips and records nothing;
-    a transcript that no longer says a watch's words retracts its hits.
+    a transcript that no longer says a watch's words retracts its hits.  An item being
+    taken down records nothing (its takedown withdraws its hits).
     """
     store = ctx.watch_store()
+    hidden = ctx.data.hidden()
     if article is not None:
+        if article.id in hidden.article_ids:
+            return ()
         return evaluate_article(store, article).deliveries
+    if video_id in hidden.video_ids:
+        return ()
     transcript = ctx.data.load_transcript(video_id)
     if transcript is None:
         raise BriefingError(f"video {video_id} has no stored transcript")

@@ -3,14 +3,19 @@
 1. The removal is planned and **recorded first** (:class:`~worker.storage.datadir.Removal`,
    with the reason: the audit record).  From that moment searches and listings leave its
    items out (``DataDir.hidden``), whatever happens next.
-2. The jobs that name them are forgotten; the files go: media, transcript and its
+2. The watches' hits of its items go with their webhooks, sent or not (none is sent from
+   here on: the senders skip hidden items meanwhile); the jobs that name them are
+   forgotten; the files go: media, transcript and its
    versions, cut and exported clips, the records of the URLs that served the video; the
    article's record and its links.
 3. Under the index lock its index documents go, and the videos it leaves to other articles
    are written again with the articles that still link them (through
    :func:`worker.pipeline.steps.index_video`, the one index write); then the segments that
    still hold the deleted documents are rewritten (``SearchIndex.purge``).
-4. The record is marked completed.
+4. The hits are withdrawn once more (an index step that read a transcript before it went
+   may have recorded one meanwhile), and the kept videos are matched against the watches
+   again: their hits no longer name the removed article (:func:`watch_step`).
+5. The record is marked completed.
 
 Every step is idempotent, so a removal interrupted anywhere (the process killed, the disk
 full) is simply run again: :func:`finish_removals` does so whenever a runner starts.
@@ -27,7 +32,7 @@ from indexer.errors import BriefingError
 from worker.errors import NotFoundError
 from worker.pipeline.context import Context
 from worker.pipeline.locks import INDEX_LOCK
-from worker.pipeline.steps import index_video, tidy_index
+from worker.pipeline.steps import index_video, tidy_index, watch_step
 from worker.storage.datadir import Removal, is_item_id
 
 __all__ = ["finish_removals", "plan_removal", "take_down"]
@@ -91,6 +96,8 @@ def plan_removal(ctx: Context, kind: str, target: str, reason: str, by: str) -> 
 
 def _carry_out(ctx: Context, removal: Removal) -> Removal:
     data = ctx.data
+    watches = ctx.watch_store()
+    watches.withdraw(removal.video_ids, removal.article_ids)
     # The job store names the article (its title and URL) and the videos' URLs.
     ctx.jobs.forget(removal.article_ids, removal.video_ids)
     for video_id in removal.video_ids:
@@ -111,6 +118,11 @@ def _carry_out(ctx: Context, removal: Removal) -> Removal:
     # videos' old documents name the removed article.  Done before the record says
     # completed, so a crash here is finished by the next runner too.
     ctx.index.purge(removal.video_ids + removal.kept_videos, removal.article_ids)
+    watches.withdraw(removal.video_ids, removal.article_ids)
+    for video_id in removal.kept_videos:
+        if data.has_transcript(video_id):
+            # Their webhooks still pending were handed on when recorded; nothing new here.
+            watch_step(ctx, video_id=video_id)
     done = replace(removal, completed=time.time())
     data.record_removal(done)
     tidy_index(ctx.index)

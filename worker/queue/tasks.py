@@ -290,12 +290,14 @@ def deliver_webhook(self: Task, hit_id: int) -> None:
     """
     rt = runtime()
     store = rt.ctx.watch_store()
-    attempt = deliver(store, hit_id, webhook_policy(rt.settings))
+    attempt = deliver(store, hit_id, webhook_policy(rt.settings), rt.ctx.data.hidden())
     if attempt is not None:
         if attempt.retry_in is not None:
             raise self.retry(countdown=attempt.retry_in)
         return
-    wait = store.due_in(hit_id)  # pending, but not due yet or claimed by another sender
+    # Pending, but not due yet or claimed by another sender (None: settled, or its item is
+    # being taken down and the takedown withdraws it).
+    wait = store.due_in(hit_id, rt.ctx.data.hidden())
     if wait is not None:
         raise self.retry(countdown=wait + 0.5)
 
@@ -306,7 +308,7 @@ def retranscribe_video(self: Task, video_id: str, model: str | None = None) -> N
     """Transcribe a stored video again and re-index it (``retranscribe_step``); no job."""
     ctx = runtime().ctx
     try:
-        retranscribe_step(ctx, video_id, model)
+        _send_deliveries(retranscribe_step(ctx, video_id, model).deliveries)
     except BriefingError as exc:
         if exc.transient and self.request.retries < ctx.retry.max_retries:
             raise self.retry(countdown=ctx.retry.delay(self.request.retries), exc=exc) from exc

@@ -9,7 +9,11 @@ runners evaluating the same video at once record a hit once and queue its webhoo
   and a new match that overlaps a hit already recorded for that watch and item *is* that
   hit (its bounds and words are brought up to date, nothing new is sent);
 * an item evaluated again whose matches no longer cover a hit retracts it (its pending
-  webhook is dropped); a later evaluation that finds it again restores it, unsent again.
+  webhook is dropped); a later evaluation that finds it again restores it, unsent again;
+* a takedown withdraws the hits of the items it removes (:meth:`WatchStore.withdraw`: gone
+  with their deliveries, never sent); until it has, the readers and the senders are given
+  the data dir's :class:`~worker.storage.datadir.Hidden` and leave those items out, and
+  drop the removed articles from the clips of the videos it keeps.
 
 The methods are the interface a second backend (PostgreSQL) would implement; the domain
 types are in :mod:`worker.watching.domain` (re-exported here).
@@ -25,10 +29,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from worker.errors import NoSuchWatchError, WatchExistsError
+from worker.storage.datadir import Hidden
 from worker.watching.domain import (
     Delivery,
     DeliveryState,
@@ -41,6 +47,7 @@ from worker.watching.domain import (
 )
 
 __all__ = [
+    "NOTHING_HIDDEN",
     "Delivery",
     "DeliveryState",
     "Hit",
@@ -124,6 +131,34 @@ def _hit(row: sqlite3.Row) -> Hit:
 
 _HIT_SELECT = ("SELECT h.*, d.state, d.attempts, d.error FROM watch_hits h "
                "LEFT JOIN watch_deliveries d ON d.hit_id = h.id")
+
+
+NOTHING_HIDDEN = Hidden()
+
+
+def _hidden_items(hidden: Hidden) -> tuple[str, ...]:
+    return (*(f"v:{v}" for v in sorted(hidden.video_ids)),
+            *(f"a:{a}" for a in sorted(hidden.article_ids)))
+
+
+def _not_hidden(hidden: Hidden, column: str = "h.item") -> tuple[str, tuple[str, ...]]:
+    """An SQL condition (and its arguments) leaving out the items of *hidden*."""
+    items = _hidden_items(hidden)
+    if not items:
+        return "1", ()
+    return f"{column} NOT IN ({','.join('?' * len(items))})", items
+
+
+def _unlinked(hit: Hit, hidden: Hidden) -> Hit:
+    """*hit* without the articles being taken down among those linking its clip."""
+    if not hidden.article_urls or not any(u in hidden.article_urls for u, _ in hit.articles):
+        return hit
+    kept = tuple((u, t) for u, t in hit.articles if u not in hidden.article_urls)
+    return replace(hit, articles=kept, title=kept[0][1] if kept else "")
+
+
+# The columns a new evaluation may change, in the order of _record_one's fields.
+_HIT_FIELDS = ("start", "end", "url", "title", "text", "highlight", "match", "articles")
 
 
 def _overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> bool:
@@ -211,8 +246,9 @@ class WatchStore:
         """Record what each watch found in *item* now, in one transaction.
 
         *found* is complete for the watches it names: a hit of *item* that a named watch did
-        not find again is retracted.  Returns the new and retracted hits and the deliveries
-        now due.
+        not find again is retracted.  A watch deleted since *found* was made (a user removed
+        it while the item was matched) is passed over.  Returns the new and retracted hits
+        and the deliveries now due.
         """
         now = time.time()
         new: list[int] = []
@@ -220,7 +256,9 @@ class WatchStore:
         due: list[int] = []
         with self._tx() as db:
             for watch, matches in found:
-                rows = db.execute("SELECT id, start, end, retracted FROM watch_hits "
+                if db.execute("SELECT 1 FROM watches WHERE id=?", (watch.id,)).fetchone() is None:
+                    continue
+                rows = db.execute("SELECT * FROM watch_hits "
                                   "WHERE watch_id=? AND item=?", (watch.id, item)).fetchall()
                 if not rows and not matches:
                     continue
@@ -240,6 +278,11 @@ class WatchStore:
                       json.dumps([list(a) for a in found.articles]), now)
             if same is not None:
                 kept.add(same["id"])
+                # Found again as it was (a re-index, a redelivery): untouched, so its feed
+                # entry's <updated> does not move and feed readers do not show it again.
+                unchanged = tuple(same[c] for c in _HIT_FIELDS) == fields[:-1]
+                if unchanged and same["retracted"] is None:
+                    continue
                 db.execute("UPDATE watch_hits SET start=?, end=?, url=?, title=?, text=?, "
                            "highlight=?, match=?, articles=?, updated=?, retracted=NULL "
                            "WHERE id=?", (*fields, same["id"]))
@@ -269,8 +312,11 @@ class WatchStore:
             if row["id"] not in kept and row["retracted"] is None:
                 db.execute("UPDATE watch_hits SET retracted=?, updated=? WHERE id=?",
                            (now, now, row["id"]))
-                db.execute("UPDATE watch_deliveries SET state=? WHERE hit_id=? AND state=?",
-                           (DeliveryState.RETRACTED, row["id"], DeliveryState.PENDING))
+                # A failed one too: `retry_failed` must not send a hit no longer said.
+                db.execute("UPDATE watch_deliveries SET state=?, claimed_until=0 "
+                           "WHERE hit_id=? AND state IN (?, ?)",
+                           (DeliveryState.RETRACTED, row["id"], DeliveryState.PENDING,
+                            DeliveryState.FAILED))
                 retracted.append(row["id"])
 
     def _hits_by_id(self, ids: Sequence[int]) -> list[Hit]:
@@ -287,32 +333,52 @@ class WatchStore:
         return found[0] if found else None
 
     def hits(self, watch: Watch, *, retracted: bool = False, after: int = 0,
-             limit: int = 1000) -> list[Hit]:
+             limit: int = 1000, hidden: Hidden = NOTHING_HIDDEN) -> list[Hit]:
         """A watch's hits, newest first (retracted ones too when asked); *after* keeps those
-        with a higher id (the unseen ones of a reader who saw up to that id)."""
-        where = "h.watch_id=? AND h.id>?" + ("" if retracted else " AND h.retracted IS NULL")
+        with a higher id (the unseen ones of a reader who saw up to that id); nothing of
+        *hidden* (takedowns not finished)."""
+        unhidden, items = _not_hidden(hidden)
+        where = (f"h.watch_id=? AND h.id>? AND {unhidden}"
+                 + ("" if retracted else " AND h.retracted IS NULL"))
         rows = self._db().execute(f"{_HIT_SELECT} WHERE {where} ORDER BY h.id DESC LIMIT ?",
-                                  (watch.id, after, limit))
-        return [_hit(row) for row in rows]
+                                  (watch.id, after, *items, limit))
+        return [_unlinked(_hit(row), hidden) for row in rows]
 
-    def hit_counts(self) -> dict[str, tuple[int, int]]:
-        """Per watch id: live hits, and the highest hit id (0 when none)."""
+    def hit_counts(self, hidden: Hidden = NOTHING_HIDDEN) -> dict[str, tuple[int, int]]:
+        """Per watch id: live hits, and the highest hit id (0 when none); nothing of
+        *hidden*."""
+        unhidden, items = _not_hidden(hidden, "item")
         rows = self._db().execute("SELECT watch_id, COUNT(*) AS n, MAX(id) AS last "
-                                  "FROM watch_hits WHERE retracted IS NULL GROUP BY watch_id")
+                                  f"FROM watch_hits WHERE retracted IS NULL AND {unhidden} "
+                                  "GROUP BY watch_id", items)
         return {row["watch_id"]: (row["n"], row["last"] or 0) for row in rows}
+
+    def withdraw(self, video_ids: Sequence[str], article_ids: Sequence[str]) -> int:
+        """Delete every hit of these videos and articles (being taken down) with its
+        delivery, sent or not: a pending webhook of theirs is never sent.  How many."""
+        items = [f"v:{v}" for v in video_ids] + [f"a:{a}" for a in article_ids]
+        if not items:
+            return 0
+        with self._tx() as db:
+            gone = db.execute(f"DELETE FROM watch_hits WHERE item IN "
+                              f"({','.join('?' * len(items))})", items)
+            return int(gone.rowcount)
 
     # -- deliveries ------------------------------------------------------------------------
 
     def claim(self, hit_id: int | None = None, *, lease: float = 120.0,
-              now: float | None = None, limit: int = 50) -> list[Delivery]:
+              now: float | None = None, limit: int = 50,
+              hidden: Hidden = NOTHING_HIDDEN) -> list[Delivery]:
         """Take due deliveries (one, by *hit_id*, or up to *limit*) for *lease* seconds.
 
         A claimed delivery is skipped by every other claimant until it is settled or its
-        lease runs out (its sender died), so two runners never send it at once.
+        lease runs out (its sender died), so two runners never send it at once.  One of an
+        item of *hidden* (being taken down) is not taken: its takedown withdraws it.
         """
         now = time.time() if now is None else now
-        where = "d.state=? AND d.next_at<=? AND d.claimed_until<=?"
-        args: list[Any] = [DeliveryState.PENDING, now, now]
+        unhidden, items = _not_hidden(hidden)
+        where = f"d.state=? AND d.next_at<=? AND d.claimed_until<=? AND {unhidden}"
+        args: list[Any] = [DeliveryState.PENDING, now, now, *items]
         if hit_id is not None:
             where += " AND d.hit_id=?"
             args.append(hit_id)
@@ -328,7 +394,8 @@ class WatchStore:
         for row in rows:
             hit = self.hit(row["hit_id"])
             if hit is not None:
-                claimed.append(Delivery(hit=hit, watch=_watch(row), attempts=row["attempts"]))
+                claimed.append(Delivery(hit=_unlinked(hit, hidden), watch=_watch(row),
+                                        attempts=row["attempts"]))
         return claimed
 
     def delivered(self, hit_id: int, status: int) -> None:
@@ -368,17 +435,24 @@ class WatchStore:
             "WHERE h.item=? AND d.state=? ORDER BY d.hit_id", (item, DeliveryState.PENDING))
         return tuple(int(row["hit_id"]) for row in rows)
 
-    def due_in(self, hit_id: int) -> float | None:
+    def due_in(self, hit_id: int, hidden: Hidden = NOTHING_HIDDEN) -> float | None:
         """Seconds until a pending delivery may be claimed (0: now); None when it is not
-        pending (delivered, failed, retracted, or there is none)."""
-        row = self._db().execute("SELECT MAX(next_at, claimed_until) AS due FROM "
-                                 "watch_deliveries WHERE hit_id=? AND state=?",
-                                 (hit_id, DeliveryState.PENDING)).fetchone()
+        pending (delivered, failed, retracted, or there is none) or its item is *hidden*
+        (its takedown withdraws it)."""
+        unhidden, items = _not_hidden(hidden)
+        row = self._db().execute("SELECT MAX(d.next_at, d.claimed_until) AS due FROM "
+                                 "watch_deliveries d JOIN watch_hits h ON h.id=d.hit_id "
+                                 f"WHERE d.hit_id=? AND d.state=? AND {unhidden}",
+                                 (hit_id, DeliveryState.PENDING, *items)).fetchone()
         return None if row is None else max(0.0, float(row["due"]) - time.time())
 
-    def pending(self) -> tuple[int, float | None]:
-        """How many deliveries are pending, and when the next one is due (None: none)."""
-        row = self._db().execute("SELECT COUNT(*) AS n, MIN(MAX(next_at, claimed_until)) AS due "
-                                 "FROM watch_deliveries WHERE state=?",
-                                 (DeliveryState.PENDING,)).fetchone()
+    def pending(self, hidden: Hidden = NOTHING_HIDDEN) -> tuple[int, float | None]:
+        """How many deliveries are pending, and when the next one is due (None: none);
+        those of *hidden* items are not counted (they are never sent)."""
+        unhidden, items = _not_hidden(hidden)
+        row = self._db().execute("SELECT COUNT(*) AS n, "
+                                 "MIN(MAX(d.next_at, d.claimed_until)) AS due "
+                                 "FROM watch_deliveries d JOIN watch_hits h ON h.id=d.hit_id "
+                                 f"WHERE d.state=? AND {unhidden}",
+                                 (DeliveryState.PENDING, *items)).fetchone()
         return int(row["n"]), row["due"]

@@ -24,7 +24,7 @@ class DeliveryState(StrEnum):
     PENDING = "pending"  # due at next_at (first try, or a retry after a failure)
     DELIVERED = "delivered"  # the receiver answered 2xx; never sent again
     FAILED = "failed"  # every attempt failed: shown in `watch hits`, retried on request
-    RETRACTED = "retracted"  # the hit was retracted before it was delivered
+    RETRACTED = "retracted"  # the hit was retracted before it was delivered (or after it failed)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from worker.intake.fetch import FetchLimits
 from worker.storage.watches import Watch, WatchStore
 from worker.watching.webhooks import check_webhook_url
 
-__all__ = ["MAX_NAME_CHARS", "add_watch"]
+__all__ = ["MAX_NAME_CHARS", "MIN_SECRET_CHARS", "add_watch"]
 
 MAX_NAME_CHARS = 100
+MIN_SECRET_CHARS = 16  # a guessable secret signs nothing
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
@@ -32,6 +33,8 @@ def add_watch(store: WatchStore, limits: FetchLimits, name: str, query: str, *,
     for value, what in ((source, "source"), (language, "language"), (secret, "secret")):
         if len(value) > 200 or _CONTROLS.search(value):
             raise WatchError(f"the {what} is at most 200 printable characters")
+    if secret and len(secret) < MIN_SECRET_CHARS:  # as the HTTP schema asks
+        raise WatchError(f"a webhook secret is at least {MIN_SECRET_CHARS} characters")
     webhook_url = webhook_url.strip()
     if webhook_url:
         if len(webhook_url) > 2048:

@@ -7,8 +7,9 @@ one video that overlap merged), counted by date:
 * a clip counts on the published date of each article linking its video, under that
   article's source: a briefing two outlets carry on two days counts on both (as the
   published-date filter of a search finds it on both), once per day however many articles
-  of that day link it; a video no linking article dates counts on the day its transcript
-  was written (it is indexed right after), under "(unknown)" when no article names a source;
+  of that day link it; a video no linking article dates counts on the day it was first
+  fetched (else the day its transcript was written: it is indexed right after), not moved
+  by a re-transcription, under "(unknown)" when no article names a source;
 * an article counts on its published date, else the day it was stored.
 
 ``from``/``to`` bound those dates (inclusive); a *source* keeps the days on which an article
@@ -121,22 +122,25 @@ def _iso(value: str) -> dt.date | None:
         return None
 
 
-def _video_dates(data: DataDir, video_ids: set[str]
+def _video_dates(data: DataDir, video_ids: set[str], hidden_articles: frozenset[str]
                  ) -> dict[str, dict[dt.date, set[str]]]:
     """Per video: each day it counts on, with the sources of the articles of that day.
 
     One pass over the URL records (not one per video, as ``linking_articles`` would take).
     """
     urls: dict[str, str] = {}
+    fetched: dict[str, float] = {}
     for video_id in video_ids:
         meta = data.video_meta(video_id)
         for url in meta.urls if meta else ():
             urls[url] = video_id
+        if meta is not None and meta.fetched:
+            fetched[video_id] = min(meta.fetched.values())
     linked: dict[str, set[str]] = {v: set() for v in video_ids}
     for record in data.sources():
         video_id = record.video_id if record.video_id in video_ids else urls.get(record.url, "")
         if video_id:
-            linked[video_id].update(record.articles)
+            linked[video_id].update(a for a in record.articles if a not in hidden_articles)
     dates: dict[str, dict[dt.date, set[str]]] = {}
     for video_id, article_ids in linked.items():
         days: dict[dt.date, set[str]] = {}
@@ -146,7 +150,9 @@ def _video_dates(data: DataDir, video_ids: set[str]
             if day is not None:
                 days.setdefault(day, set()).add(article.source or UNKNOWN_SOURCE)
         if not days:
-            indexed = _day_of(data.video_dir(video_id) / "transcript.json")
+            indexed = (dt.datetime.fromtimestamp(fetched[video_id], dt.UTC).date()
+                       if video_id in fetched
+                       else _day_of(data.video_dir(video_id) / "transcript.json"))
             if indexed is not None:
                 days[indexed] = {a.source for a in articles if a.source} or {UNKNOWN_SOURCE}
         dates[video_id] = days
@@ -175,10 +181,16 @@ def mentions(search: Search, data: DataDir, query: str, *, interval: str = "day"
     except ValueError:
         raise QueryError(f"unknown interval {interval!r}: use day, week or month") from None
     low, high = _bounds(date_from, "from"), _bounds(date_to, "to")
-    page = search(query, limit=MAX_RESULTS, offset=0, source=source or None)
+    if low is not None and high is not None and low > high:
+        raise QueryError(f"from ({low}) is after to ({high})")
+    # A takedown not finished already hides its items, as in a search.
+    hidden = data.hidden()
+    page = search(query, limit=MAX_RESULTS, offset=0, source=source or None,
+                  hidden_videos=hidden.video_ids, hidden_articles=hidden.article_ids,
+                  hidden_links=hidden.article_urls)
     wanted = source.strip().lower() if source else ""
     clips = [r for r in page.results if isinstance(r, Clip)]
-    video_dates = _video_dates(data, {c.video_id for c in clips})
+    video_dates = _video_dates(data, {c.video_id for c in clips}, hidden.article_ids)
     dated: list[tuple[dt.date, bool, set[str]]] = []  # (day, is a clip, sources)
     for clip in clips:
         for day, sources in video_dates[clip.video_id].items():

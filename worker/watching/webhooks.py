@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,8 @@ import httpx
 from worker.errors import BriefingError, FetchError, WatchError
 from worker.intake.fetch import USER_AGENT, FetchLimits
 from worker.intake.netguard import check_url, host_header
-from worker.storage.watches import WatchStore
+from worker.storage.datadir import Hidden
+from worker.storage.watches import NOTHING_HIDDEN, WatchStore
 from worker.watching.domain import Delivery, Hit, Watch
 
 __all__ = [
@@ -102,7 +104,11 @@ def sign(body: bytes, secret: str) -> str:
 
 
 def _post(url: str, body: bytes, signature: str, policy: WebhookPolicy) -> int:
-    """POST *body* to *url* (address checked and pinned, no redirects); the status."""
+    """POST *body* to *url* (address checked and pinned, no redirects); the status.
+
+    The answer's body is never read: only its status counts, and a receiver could send
+    gigabytes, or its headers and then nothing, to hold the sender.
+    """
     target = check_url(url, allow_private=policy.limits.allow_private,
                        allowlist=policy.limits.private_allowlist)
     timeout = httpx.Timeout(policy.timeout, connect=min(policy.timeout,
@@ -114,9 +120,10 @@ def _post(url: str, body: bytes, signature: str, policy: WebhookPolicy) -> int:
                      "Content-Type": "application/json", SIGNATURE_HEADER: signature},
             extensions={"sni_hostname": target.host})
         try:
-            response = client.send(request)
+            response = client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise FetchError(f"cannot reach {url}: {exc}", transient=True) from exc
+        response.close()
         return response.status_code
 
 
@@ -145,26 +152,32 @@ def send_claimed(store: WatchStore, delivery: Delivery, policy: WebhookPolicy) -
     return Attempt(hit.id, delivered=False, status=status, error=error, retry_in=delay)
 
 
-def deliver(store: WatchStore, hit_id: int, policy: WebhookPolicy) -> Attempt | None:
-    """Send one hit's webhook if it is due now (None: not due, delivered, or taken)."""
-    claimed = store.claim(hit_id, lease=CLAIM_LEASE)
+def deliver(store: WatchStore, hit_id: int, policy: WebhookPolicy,
+            hidden: Hidden = NOTHING_HIDDEN) -> Attempt | None:
+    """Send one hit's webhook if it is due now (None: not due, delivered, taken, or of an
+    item of *hidden*: being taken down, ``DataDir.hidden()``)."""
+    claimed = store.claim(hit_id, lease=CLAIM_LEASE, hidden=hidden)
     return send_claimed(store, claimed[0], policy) if claimed else None
 
 
-def deliver_due(store: WatchStore, policy: WebhookPolicy, *, limit: int = 50) -> list[Attempt]:
-    """Send every delivery due now (one attempt each), up to *limit*."""
+def deliver_due(store: WatchStore, policy: WebhookPolicy, *, limit: int = 50,
+                hidden: Hidden = NOTHING_HIDDEN) -> list[Attempt]:
+    """Send every delivery due now (one attempt each), up to *limit*; none of an item of
+    *hidden* (being taken down)."""
     return [send_claimed(store, d, policy)
-            for d in store.claim(lease=CLAIM_LEASE, limit=limit)]
+            for d in store.claim(lease=CLAIM_LEASE, limit=limit, hidden=hidden)]
 
 
 class DeliveryLoop:
     """Sends due webhooks every *poll* seconds on a background thread: the retries of an
     inline setup (``briefing serve`` without a broker; the queue sends them as tasks)."""
 
-    def __init__(self, store: WatchStore, policy: WebhookPolicy, poll: float) -> None:
+    def __init__(self, store: WatchStore, policy: WebhookPolicy, poll: float,
+                 hidden: Callable[[], Hidden] = Hidden) -> None:
         self.store = store
         self.policy = policy
         self.poll = poll
+        self.hidden = hidden  # what is being taken down now: DataDir.hidden
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -190,7 +203,7 @@ class DeliveryLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                deliver_due(self.store, self.policy)
+                deliver_due(self.store, self.policy, hidden=self.hidden())
             except Exception:  # the store is busy or damaged: try again next round
                 log.exception("sending due webhooks failed")
             self._wake.wait(self.poll)

@@ -885,8 +885,9 @@
       const list = el("ol", "watch-hits");
       for (const hit of unseen) {
         const where = hit.type === "clip" ? `${formatTime(hit.start)}–${formatTime(hit.end)}` : "article";
-        const open = el("button", "open-hit", el("span", "range", where),
-                        outside(...highlightNodes(hit.highlight || hit.title)));
+        // The highlight is escaped HTML with <mark>s; the title is plain outside text.
+        const said = hit.highlight ? highlightNodes(hit.highlight) : [hit.title];
+        const open = el("button", "open-hit", el("span", "range", where), outside(...said));
         open.type = "button";
         open.title = hit.title || "";
         open.addEventListener("click", () => openHit(watch, hit));

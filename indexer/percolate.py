@@ -82,11 +82,24 @@ class _SmallIndexSearcher(Searcher):  # type: ignore[misc]
         return max(5001, int(super().doc_count_all()))
 
 
+class _MemoryStorage(RamStorage):  # type: ignore[misc]
+    """A RamStorage whose temporary files stay in memory too.
+
+    Whoosh's RamStorage puts a writer's temporary files in ``<tmpdir>/MAIN.tmp``, one folder
+    shared by every process on the machine: two processes percolating at once delete each
+    other's files (FileNotFoundError on commit), and a fleet machine would write files where
+    it should write none.
+    """
+
+    def temp_storage(self, name: str | None = None) -> RamStorage:
+        return RamStorage()
+
+
 class Percolator:
     """A small in-memory index of one item, which saved queries are matched against."""
 
     def __init__(self, documents: Sequence[dict[str, object]]) -> None:
-        self._ix = RamStorage().create_index(build_schema())
+        self._ix = _MemoryStorage().create_index(build_schema())
         writer = self._ix.writer()
         try:
             for doc in documents:

@@ -540,3 +540,24 @@ def test_a_failed_webhook_of_a_retracted_hit_is_not_sent_on_retry(tmp_path: Path
     # Said again: it was never delivered, so it is due once more.
     assert store.record(item, [(watch, said)]).deliveries == (gone.id,)
     assert [a.delivered for a in deliver_due(store, WebhookPolicy(limits=LOCAL))] == [True]
+
+
+def test_matching_a_video_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whoosh's in-memory index keeps a writer's temporary files in <tmpdir>/MAIN.tmp, one
+    # folder for every process of the machine: two workers matching at once deleted each
+    # other's files.  The percolator keeps them in memory.
+    import tempfile
+
+    from indexer.percolate import Percolator
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    # What another process holds there must neither stop this one nor be touched by it.
+    theirs = scratch / "MAIN.tmp"
+    theirs.write_text("another process's")
+    found = Percolator.for_video(_heard("0123456789abcdef"), "https://example.org/v.mp4",
+                                 []).match("Geneva")
+    assert [(c.start, c.end) for c in found if isinstance(c, Clip)] == [(4.3, 7.0)]
+    assert list(scratch.iterdir()) == [theirs]
+    assert theirs.read_text() == "another process's"

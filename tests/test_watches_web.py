@@ -107,7 +107,9 @@ def test_the_page_lists_watches_with_unseen_hits_and_opens_one_at_its_clip(
     assert parse_qs(parts.query)["q"] == ["closed"]
     assert parts.fragment.startswith("clip=")
     page.wait_for_selector(".clip.active")
-    assert page.inner_text("#watches-unseen") == "1"
+    # Opening a hit marks it seen, then the panel reloads its counts (a fetch of its own).
+    page.wait_for_function(
+        "() => document.getElementById('watches-unseen').textContent === '1'", timeout=15_000)
     # Seen stays seen for this reader.
     page.reload()
     page.wait_for_selector("#watches:not([hidden])")

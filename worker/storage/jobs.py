@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.storage.runs import INLINE, interrupted
+from worker.storage.sqlite import connect, transaction
 from worker.storage.states import JobState, Step, VideoState
 
 __all__ = ["Delivery", "Job", "JobProgress", "JobStore", "JobVideo"]
@@ -127,23 +128,14 @@ class JobStore:
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.row_factory = sqlite3.Row
+            db = connect(self.path)
             self._local.db = db
         return db
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db()) as db:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def create(self, source: str, *, runner: str = "") -> str:
         """Record a new queued job and return its id; *runner* says who runs it."""

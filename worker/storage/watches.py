@@ -35,6 +35,7 @@ from typing import Any
 
 from worker.errors import NoSuchWatchError, WatchExistsError
 from worker.storage.datadir import Hidden
+from worker.storage.sqlite import connect, transaction
 from worker.watching.domain import (
     Delivery,
     DeliveryState,
@@ -178,24 +179,14 @@ class WatchStore:
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.row_factory = sqlite3.Row
+            db = connect(self.path, foreign_keys=True)
             self._local.db = db
         return db
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db()) as db:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     # -- watches ---------------------------------------------------------------------------
 

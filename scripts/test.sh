@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[dev,base]'
 
 # Debian packages the tests use: chromium for the browser tests (driven by Playwright, never
-# a downloaded browser) and redis-server for the queue tests.
+# a downloaded browser), redis-server for the queue tests, PostgreSQL for the fleet store's.
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
@@ -19,6 +20,13 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   mkdir -p /var/lib/redis /var/log/redis
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
+fi
+# PostgreSQL for the fleet store's tests (each test session creates and drops its own
+# database): start the newest installed cluster when nothing answers on 127.0.0.1:5432.
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  version=$(ls /etc/postgresql | sort -V | tail -n1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 
 ruff check .

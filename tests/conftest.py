@@ -19,8 +19,8 @@ from worker.pipeline import Context, FileLocks, IngestReport, ModelProvider, Ret
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
 
-# The queue fixtures (Redis, worker fleets), for every module that needs them.
-pytest_plugins = ["tests.fleet"]
+# The queue fixtures (Redis, worker fleets) and the PostgreSQL ones, for every module.
+pytest_plugins = ["tests.fleet", "tests.pg"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MEDIA = FIXTURES / "media"

@@ -16,13 +16,15 @@
     ├── NotFoundError             no such stored article or video (or it is being removed)
     ├── ClipError                 a clip that cannot be cut as asked (bounds, length)
     ├── VerificationError         a clip's sidecar cannot be read or does not fit the clip
+    ├── SchemaError               the database's schema is older or newer than this version
     ├── WatchError                a watch (saved search) that cannot be made as asked
     │   ├── NoSuchWatchError      no watch by that name or id
     │   └── WatchExistsError      a watch by that name exists already
     └── BusyError                 transient: someone else has it; try again later
         ├── LockBusyError         another runner holds a lock (carries when its lease ends)
         ├── WorkerBusyError       too many jobs wait for the in-process worker
-        └── BrokerUnavailableError  the queue's broker (Redis) cannot be reached
+        ├── BrokerUnavailableError  the queue's broker (Redis) cannot be reached
+        └── StoreUnavailableError   the database cannot be reached right now
 
 ``transient`` is a class attribute (may trying again later help?) that an instance may
 override.  The runners retry transient errors and fail the video at once on the rest; the
@@ -50,7 +52,9 @@ __all__ = [
     "NoSuchWatchError",
     "NotFoundError",
     "QueryError",
+    "SchemaError",
     "SearchIndexError",
+    "StoreUnavailableError",
     "TooLargeError",
     "TranscriptionError",
     "VerificationError",
@@ -141,9 +145,27 @@ class BrokerUnavailableError(BusyError):
     """The queue's broker (Redis) cannot be reached, so a job could not be queued."""
 
 
+class StoreUnavailableError(BusyError):
+    """The database (BRIEFING_DATABASE_URL) cannot be reached right now: restarting, out of
+    connections, or the network between; the step is tried again later."""
+
+
+class SchemaError(BriefingError):
+    """The database's schema is not the one this version of briefing reads: older (run
+    `briefing db upgrade`) or newer (upgrade briefing)."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether trying again later could help: our errors say so themselves; a file-system
-    error or a busy job store is the machine's passing problem."""
+    error or a busy SQLite store is the machine's passing problem.
+
+    Only a *busy* SQLite store counts: any other OperationalError (a disk I/O error, a
+    database file deleted under an open connection) would fail again on every retry, and a
+    runner waiting it out would wait for ever.
+    """
     if isinstance(exc, BriefingError):
         return exc.transient
-    return isinstance(exc, OSError | sqlite3.OperationalError)
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    return isinstance(exc, OSError)

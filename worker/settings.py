@@ -18,6 +18,17 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("briefing-data"), description="Where articles, videos, "
                            "transcripts and the index live.")
+    database_url: str | None = Field(None, description="PostgreSQL for a fleet, e.g. "
+                                     "postgresql://briefing@db/briefing: records, jobs, "
+                                     "watches and the search index live there, media stays "
+                                     "in BRIEFING_DATA_DIR; unset keeps everything embedded "
+                                     "in the data dir (files, SQLite, Whoosh).")
+    database_pool_size: int = Field(4, ge=1, le=100, description="Connections each process "
+                                    "keeps open to BRIEFING_DATABASE_URL.")
+    scratch_dir: Path | None = Field(None, description="Where this machine keeps downloads "
+                                     "in progress and decoded audio; unset: tmp/ in the data "
+                                     "dir. Set it to a local disk when the data dir is a "
+                                     "shared volume.")
     model: str = Field("tiny.en", description="Whisper model: tiny.en (bundled), a name "
                        "faster-whisper knows, or a CTranslate2 model directory.")
     compute_type: str | None = Field(None, description="CTranslate2 compute type; unset: "
@@ -89,6 +100,12 @@ class Settings(BaseSettings):
                                         "start; instead of BRIEFING_API_TOKEN.")
     max_body_bytes: int = Field(16 * 1024**2, gt=0, description="Largest HTTP request body "
                                 "accepted; larger ones get 413 before being read.")
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_url_is_unset(cls, value: object) -> object:
+        # BRIEFING_DATABASE_URL= (empty) in a compose file means the embedded store.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("api_token", mode="before")
     @classmethod

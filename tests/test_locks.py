@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from indexer.domain import Clip
@@ -103,6 +104,22 @@ def test_a_dead_holders_lock_is_free_at_once(kind: LockKind) -> None:
     # Free within moments (a database server notices the closed socket just after).
     with locks.hold("video:abc", wait=2):
         pass
+
+
+def test_a_postgres_lock_whose_session_died_is_let_go_quietly(pg_url: str) -> None:
+    locks = PgLocks(pg_url)
+    try:
+        with locks.hold("index-writer"), psycopg.connect(pg_url, autocommit=True) as conn:
+            (holder,) = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+                "AND granted AND objid = (hashtextextended(%s, 0) & 4294967295)::oid",
+                ("briefing:lock:index-writer",))]
+            conn.execute("SELECT pg_terminate_backend(%s)", (holder,))
+        # The block's end did not raise; the lock went with the session.
+        with locks.hold("index-writer", wait=2):
+            pass
+    finally:
+        locks.close()
 
 
 def test_a_lock_chain_holds_every_kind_and_releases_all(tmp_path: Path,

@@ -5,7 +5,9 @@ broker.
 A lock is a session-level advisory lock on the 64-bit hash of its name.  The server drops
 it when the holder's session ends: at once when its process dies (the socket closes), within
 ~25 s when its machine or network goes (keepalives on both ends): that is the lease.  While
-held, nothing needs renewing.
+held, nothing needs renewing; a holder whose session is lost (a database restart) has lost
+the lock with it and works on: as with the broker's lapsed lease, the on-disk checks and
+atomic writes make that duplicate work at worst, never a wrong result.
 """
 
 from __future__ import annotations

@@ -88,19 +88,28 @@ class PgRun:
                 self._conn.close()
             while not self._stop.is_set():
                 try:
-                    self._conn = _session(self.url)
-                    _take(self._conn, self.key)
-                    # A sweeper may have dropped the row while the lock was away.
-                    self._conn.execute(
-                        "INSERT INTO runs (id, lock_key, host, pid, started) "
-                        "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s) "
-                        "ON CONFLICT (id) DO NOTHING",
-                        (self.id, self.key, socket.gethostname(), os.getpid(), time.time()))
+                    self._conn = self._retake()
                     self.retaken += 1
                     log.info("run %s holds its lock again", self.id)
                     break
-                except psycopg.Error:
+                except (psycopg.Error, StoreUnavailableError):
+                    # The database is still away, or the old session still holds the lock
+                    # (the server has not yet noticed it is gone): try again shortly.
                     self._stop.wait(self._check_every)
+
+    def _retake(self) -> psycopg.Connection[Any]:
+        conn = _session(self.url)
+        try:
+            _take(conn, self.key)
+            # A sweeper may have dropped the row while the lock was away.
+            conn.execute("INSERT INTO runs (id, lock_key, host, pid, started) "
+                         "OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s, %s, %s) "
+                         "ON CONFLICT DO NOTHING",
+                         (self.id, self.key, socket.gethostname(), os.getpid(), time.time()))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def release(self) -> None:
         """Give the run up: its scratch folder, its row and its lock (at exit; idempotent;

@@ -1,4 +1,8 @@
-"""The inline runners' locks: two `briefing ingest` on one data dir never do one thing twice."""
+"""The inline runners' locks: two `briefing ingest` on one data dir never do one thing twice.
+
+The tests of the Locks interface run against the data dir's file locks and PostgreSQL's
+advisory locks alike.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from indexer.domain import Clip
@@ -18,20 +24,50 @@ from tests.fleet import BRIEFING, REPO, segment_ids
 from tests.siteserver import Site
 from worker.errors import LockBusyError
 from worker.pipeline import FileLocks, LockChain
+from worker.pipeline.locks import Locks
 from worker.storage.datadir import DataDir
+from worker.storage.pg.locks import PgLocks
 
 HOLDER = """
 import sys, time
 from pathlib import Path
 from worker.pipeline import FileLocks
-with FileLocks(Path(sys.argv[1])).hold("video:abc"):
+from worker.storage.pg.locks import PgLocks
+where = sys.argv[2]
+locks = FileLocks(Path(where)) if sys.argv[1] == "file" else PgLocks(where)
+with locks.hold("video:abc"):
     print("held", flush=True)
     time.sleep(60)
 """
 
 
-def test_a_held_file_lock_makes_others_wait_then_give_way(tmp_path: Path) -> None:
-    locks = FileLocks(tmp_path)
+class LockKind:
+    """One kind of Locks: how to open it and where a holder process points it."""
+
+    def __init__(self, name: str, where: str, make: Callable[[], Locks]) -> None:
+        self.name, self.where, self.make = name, where, make
+
+
+@pytest.fixture(params=["file", "postgres"])
+def kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LockKind]:
+    if request.param == "file":
+        folder = tmp_path / "locks"
+        yield LockKind("file", str(folder), lambda: FileLocks(folder))
+        return
+    url: str = request.getfixturevalue("pg_url")
+    opened: list[PgLocks] = []
+
+    def make() -> Locks:
+        opened.append(PgLocks(url))
+        return opened[-1]
+
+    yield LockKind("postgres", url, make)
+    for locks in opened:
+        locks.close()
+
+
+def test_a_held_lock_makes_others_wait_then_give_way(kind: LockKind) -> None:
+    locks = kind.make()
     with locks.hold("url:x"):
         started = time.monotonic()
         with pytest.raises(LockBusyError, match="locked by another process"), \
@@ -55,20 +91,40 @@ def test_a_held_file_lock_makes_others_wait_then_give_way(tmp_path: Path) -> Non
     thread.join()
 
 
-def test_a_dead_holders_lock_is_free_at_once(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)],
+def test_a_dead_holders_lock_is_free_at_once(kind: LockKind) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, kind.name, kind.where],
                             stdout=subprocess.PIPE, text=True, cwd=REPO)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-    with pytest.raises(LockBusyError), FileLocks(tmp_path).hold("video:abc", wait=0.2):
+    locks = kind.make()
+    with pytest.raises(LockBusyError) as busy, locks.hold("video:abc", wait=0.2):
         pass
+    assert busy.value.retry_after > 0
     proc.kill()
     proc.wait()
-    with FileLocks(tmp_path).hold("video:abc", wait=0):
+    # Free within moments (a database server notices the closed socket just after).
+    with locks.hold("video:abc", wait=2):
         pass
 
 
-def test_a_lock_chain_holds_every_kind_and_releases_all(tmp_path: Path) -> None:
-    first, second = FileLocks(tmp_path / "a"), FileLocks(tmp_path / "b")
+def test_a_postgres_lock_whose_session_died_is_let_go_quietly(pg_url: str) -> None:
+    locks = PgLocks(pg_url)
+    try:
+        with locks.hold("index-writer"), psycopg.connect(pg_url, autocommit=True) as conn:
+            (holder,) = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+                "AND granted AND objid = (hashtextextended(%s, 0) & 4294967295)::oid",
+                ("briefing:lock:index-writer",))]
+            conn.execute("SELECT pg_terminate_backend(%s)", (holder,))
+        # The block's end did not raise; the lock went with the session.
+        with locks.hold("index-writer", wait=2):
+            pass
+    finally:
+        locks.close()
+
+
+def test_a_lock_chain_holds_every_kind_and_releases_all(tmp_path: Path,
+                                                        kind: LockKind) -> None:
+    first, second = kind.make(), FileLocks(tmp_path / "b")
     chain = LockChain([first, second])
     with second.hold("index-writer"):
         with pytest.raises(LockBusyError), chain.hold("index-writer", wait=0.1):

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     # Type-only: importing the settings loads pydantic-settings, which `briefing search`
     # (api.cli imports this module to register its commands) should not pay for.
     from worker.settings import Settings
-    from worker.storage.jobs import Job, JobStore, JobVideo
+    from worker.storage.interfaces import JobStoreLike
+    from worker.storage.jobs import Job, JobVideo
 
 __all__ = [
     "follow",
@@ -54,7 +55,7 @@ def _in_order(steps: dict[str, float]) -> dict[str, float]:
         _STEP_ORDER.index(item[0]) if item[0] in _STEP_ORDER else len(_STEP_ORDER), item[0])))
 
 
-def _store(settings: Settings) -> JobStore:
+def _store(settings: Settings) -> JobStoreLike:
     from worker.storage.datadir import DataDir
     from worker.storage.jobs import JobStore
 
@@ -268,7 +269,7 @@ def _summary(job: Job) -> None:
         for v in job.videos])
 
 
-def follow(store: JobStore, job_ids: list[str]) -> list[Job]:
+def follow(store: JobStoreLike, job_ids: list[str]) -> list[Job]:
     """Show the jobs' progress live (on a terminal) until every one is done or failed."""
     def current() -> list[Job]:
         return [job for job in (store.get(i) for i in job_ids) if job is not None]

@@ -16,7 +16,7 @@ __all__ = ["reindex", "status"]
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is in the data dir: articles, videos by state, hours transcribed."""
     from worker.storage.datadir import DataDir
-    from worker.storage.runs import shown_state
+    from worker.storage.runs import FileRuns, shown_state
 
     settings = load_settings()
     # DataDir creates its folders: a mistyped path would come back as a new, empty data dir.
@@ -33,8 +33,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         sources = list(data.sources())
         seconds = sum(t.duration for t in data.transcripts())
     by_state: dict[str, int] = {}
+    runs = FileRuns(data.root)
     for record in sources:
-        state = shown_state(data.root, record.state, record.runner)
+        state = shown_state(runs, record.state, record.runner)
         by_state[state] = by_state.get(state, 0) + 1
     failed = [{"url": r.url, "error": r.error} for r in sources if r.state is VideoState.FAILED]
     if as_json:

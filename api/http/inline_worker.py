@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from worker.errors import BriefingError, WorkerBusyError
 from worker.pipeline.context import Context
 from worker.pipeline.inline import run_job
-from worker.storage.jobs import JobStore
+from worker.storage.interfaces import JobStoreLike
 from worker.storage.runs import INLINE
 from worker.storage.states import JobState
 
@@ -48,7 +48,7 @@ class _Call:
 class InlineWorker:
     """A single background thread that runs ingest jobs in the order they were submitted."""
 
-    def __init__(self, ctx: Context | Callable[[], Context], jobs: JobStore, *,
+    def __init__(self, ctx: Context | Callable[[], Context], jobs: JobStoreLike, *,
                  max_pending: int = MAX_PENDING,
                  after_job: Callable[[], None] | None = None) -> None:
         # A factory is called on the worker's own thread: opening the index may mean

@@ -75,7 +75,8 @@ def get_videos(services: ServicesDep, limit: Limit = 20, offset: Offset = 0,
     """A page of stored videos: the linking articles' title, source and date, the duration,
     the state and the spoken language; filters apply together."""
     page = list_videos(services.data, _filters(source, published_from, published_to, state,
-                                               language), offset=offset, limit=limit)
+                                               language), offset=offset, limit=limit,
+                       runs=services.runs)
     following = offset + limit
     return VideoPage(total=page.total, offset=offset, limit=limit,
                      next_offset=following if following < page.total else None,
@@ -89,7 +90,8 @@ def get_articles(services: ServicesDep, limit: Limit = 20, offset: Offset = 0,
                  state: State = None, language: Language = None) -> ArticlePage:
     """A page of stored articles; ``state`` and ``language`` keep those with such a video."""
     page = list_articles(services.data, _filters(source, published_from, published_to, state,
-                                                 language), offset=offset, limit=limit)
+                                                 language), offset=offset, limit=limit,
+                       runs=services.runs)
     following = offset + limit
     return ArticlePage(total=page.total, offset=offset, limit=limit,
                        next_offset=following if following < page.total else None,

@@ -21,7 +21,9 @@ from worker.intake.fetch import FetchLimits
 from worker.pipeline.context import Context
 from worker.settings import Settings
 from worker.storage.datadir import DataDir
+from worker.storage.interfaces import JobStoreLike, Runs
 from worker.storage.jobs import JobStore
+from worker.storage.runs import FileRuns
 from worker.storage.watches import WatchStore
 from worker.watching.webhooks import DeliveryLoop
 
@@ -110,7 +112,8 @@ class Services:
     settings: Settings
     data: DataDir
     index: SharedIndex
-    jobs: JobStore
+    jobs: JobStoreLike
+    runs: Runs  # tells whose work was interrupted (the runs of the job store's backend)
     worker: InlineWorker | None  # None when a broker runs the jobs
     watches: WatchStore
     fetch_limits: FetchLimits  # what webhook URLs are checked against (as articles are)
@@ -163,7 +166,8 @@ def build_services(settings: Settings) -> Services:
     from worker.pipeline.wiring import article_limits, webhook_policy
 
     data = DataDir(settings.data_dir)
-    jobs = JobStore(data.jobs_db)
+    runs = FileRuns(data.root)
+    jobs = JobStore(data.jobs_db, runs)
     watches = WatchStore(data.watches_db)
     worker = None
     # Without a broker this server sends the webhooks its jobs' hits make due (at once after
@@ -183,7 +187,8 @@ def build_services(settings: Settings) -> Services:
         open_index(data).close()
 
     return Services(settings=settings, data=data,
-                    index=SharedIndex(data.index_root, rebuild), jobs=jobs, worker=worker,
+                    index=SharedIndex(data.index_root, rebuild), jobs=jobs, runs=runs,
+                    worker=worker,
                     watches=watches, fetch_limits=article_limits(settings),
                     deliveries=deliveries)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
 import re
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,7 @@ from api.http.services import Services, article_info, get_services
 from worker.containers import CONTAINERS
 from worker.speech.subtitles import render
 from worker.storage.datadir import SourceRecord, VideoMeta
+from worker.storage.interfaces import Runs
 from worker.storage.runs import shown_state
 from worker.storage.states import VideoState
 
@@ -58,7 +58,7 @@ def _sources(services: Services, meta: VideoMeta) -> list[SourceRecord]:
     return [r for r in services.data.sources() if r.video_id == meta.video_id or r.url in urls]
 
 
-def _state(root: pathlib.Path, records: list[SourceRecord],
+def _state(runs: Runs, records: list[SourceRecord],
            has_transcript: bool) -> tuple[str, str]:
     """done once any URL of it is done; otherwise the newest state (and its error)."""
     if any(r.state is VideoState.DONE for r in records):
@@ -66,7 +66,7 @@ def _state(root: pathlib.Path, records: list[SourceRecord],
     if not records:
         return (VideoState.DONE if has_transcript else "unknown"), ""
     latest = max(records, key=lambda r: r.updated)
-    return (shown_state(root, latest.state, latest.runner),
+    return (shown_state(runs, latest.state, latest.runner),
             latest.error if latest.state is VideoState.FAILED else "")
 
 
@@ -77,7 +77,7 @@ def get_video(video_id: VideoId, services: ServicesDep) -> VideoOut:
     meta = _meta(services, video_id)
     transcript = services.data.load_transcript(meta.video_id)
     records = _sources(services, meta)
-    state, error = _state(services.data.root, records, transcript is not None)
+    state, error = _state(services.runs, records, transcript is not None)
     return VideoOut(
         video_id=meta.video_id, state=state, error=error, sha256=meta.sha256, size=meta.size,
         container=meta.container, media_url=f"/videos/{meta.video_id}/media",

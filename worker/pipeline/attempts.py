@@ -80,7 +80,8 @@ def run_step(ctx: Context, job_id: str, url: str, step: Step, work: Callable[[],
     job = jobs.get(job_id)
     if job is None:
         log.error("job %s is not in the job store at %s: does this runner use the same "
-                  "BRIEFING_DATA_DIR as the one that created it?", job_id, jobs.path)
+                  "BRIEFING_DATA_DIR (or BRIEFING_DATABASE_URL) as the one that created it?",
+                  job_id, jobs.where)
         return Outcome(Verdict.SKIPPED, reason="unknown job")
     if url and any(v.url == url and v.state.settled for v in job.videos):
         return Outcome(Verdict.SKIPPED, reason="already settled")  # a duplicate delivery

@@ -14,8 +14,7 @@ from worker.pipeline.policy import LockWaits, RetryPolicy
 from worker.speech.models import DEFAULT_CPU_THREADS, LoadedModel, load_model
 from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
-from worker.storage.jobs import JobStore
-from worker.storage.runs import Run
+from worker.storage.interfaces import JobStoreLike, RunClaim
 from worker.storage.states import VideoState
 from worker.storage.watches import WatchStore
 
@@ -132,7 +131,7 @@ class Context:
 
     data: DataDir
     index: SearchIndex
-    jobs: JobStore
+    jobs: JobStoreLike
     locks: Locks
     models: ModelProvider
     video_limits: FetchLimits
@@ -143,7 +142,7 @@ class Context:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     waits: LockWaits = field(default_factory=LockWaits)
     progress: Progress = field(default_factory=NullProgress)
-    run: Run | None = None  # this process's claim on the data dir (worker.storage.runs)
+    run: RunClaim | None = None  # this process's claim on a run (worker.storage.runs)
     watches: WatchStore | None = None  # opened on first use (watch_store) when not given
 
     def watch_store(self) -> WatchStore:

@@ -9,6 +9,9 @@ Every step takes the same named locks (:data:`INDEX_LOCK`, :func:`url_lock`,
   machine reaches (a file lock on a network share holds only where the file system honours
   it).  A lock has a short lease that a thread keeps renewing while its holder works, so the
   lock of a worker that was killed expires within one lease.
+* :class:`worker.storage.pg.locks.PgLocks` (inline runners sharing a database,
+  BRIEFING_DATABASE_URL, without a broker): PostgreSQL advisory locks, which the server
+  drops when the holder's session ends (kept apart so embedded runs never load psycopg).
 * :class:`LockChain` holds several kinds in turn: a queue worker takes the broker's lock and
   then the data dir's, so it also excludes an inline run on the same data dir.
 """

@@ -13,7 +13,7 @@ from worker.settings import Settings
 from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
-from worker.storage.runs import claim_run, sweep_dead_runs
+from worker.storage.runs import FileRuns
 from worker.storage.watches import WatchStore
 from worker.watching.webhooks import WebhookPolicy
 
@@ -74,14 +74,15 @@ def build_context(settings: Settings, progress: Progress | None = None, *,
     (their scratch folders), and writes again what they left half-written to the index.
     """
     data = DataDir(settings.data_dir)
-    sweep_dead_runs(data.root)
-    run = claim_run(data.root)
+    runs = FileRuns(data.root)
+    runs.sweep()
+    run = runs.claim()
     index = open_index(data)
     repair_pending(data, index)
     ctx = Context(
         data=data,
         index=index,
-        jobs=JobStore(data.jobs_db),
+        jobs=JobStore(data.jobs_db, runs),
         locks=locks or FileLocks(data.locks),
         models=model_provider(settings),
         video_limits=video_limits(settings),

@@ -24,7 +24,7 @@ from worker.errors import BrokerUnavailableError
 from worker.pipeline.policy import LockWaits, RetryPolicy
 from worker.queue.transport import install as install_transport
 from worker.settings import Settings
-from worker.storage.jobs import JobStore
+from worker.storage.interfaces import JobStoreLike
 from worker.storage.states import JobState
 
 # Every connection to the broker from this process, submitting or consuming, survives an
@@ -214,7 +214,7 @@ def broker_errors() -> tuple[type[BaseException], ...]:
     return (OperationalError, redis.exceptions.RedisError, OSError)
 
 
-def submit_ingest(settings: Settings, jobs: JobStore, source: str,
+def submit_ingest(settings: Settings, jobs: JobStoreLike, source: str,
                   content: str | None = None) -> str:
     """Record an ingest job and put it on the queue; returns the job id at once.
 

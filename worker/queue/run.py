@@ -28,7 +28,7 @@ from worker.queue.config import (
 from worker.settings import Settings
 from worker.speech.models import DEFAULT_CPU_THREADS, resolve_model
 from worker.storage.datadir import DataDir
-from worker.storage.runs import sweep_dead_runs
+from worker.storage.runs import FileRuns
 
 __all__ = ["default_concurrency", "run_worker"]
 
@@ -79,7 +79,7 @@ def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int | 
     data = DataDir(settings.data_dir)
     # What killed runs left (their scratch folders; loose files of older versions once
     # older than the longest download could take).
-    sweep_dead_runs(data.root, loose_age=policy.download_limit + HARD_LIMIT_GRACE)
+    FileRuns(data.root).sweep(loose_age=policy.download_limit + HARD_LIMIT_GRACE)
     processes = concurrency or default_concurrency(queues, threads=settings.cpu_threads)
     cores = _cores()
     serving.queues = tuple(queues)

@@ -30,7 +30,8 @@ from worker.queue.config import (
     redacted,
 )
 from worker.settings import Settings
-from worker.storage.jobs import Job, JobStore
+from worker.storage.interfaces import JobStoreLike
+from worker.storage.jobs import Job
 from worker.storage.states import JobState
 
 __all__ = ["QUEUE_RUNNER", "Resumed", "StallReport", "resume_job", "shown_jobs",
@@ -139,7 +140,7 @@ class Resumed:
     videos: tuple[str, ...]
 
 
-def resume_job(settings: Settings, store: JobStore, job_id: str) -> Resumed:
+def resume_job(settings: Settings, store: JobStoreLike, job_id: str) -> Resumed:
     """Queue again what of *job_id* the broker lost: its article, or each stalled video's
     download step (which skips what is stored and hands the video on to its next step).
 

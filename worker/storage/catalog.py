@@ -10,7 +10,8 @@ from typing import Generic, TypeVar
 
 from indexer.domain import Article, ArticleRef
 from worker.storage.datadir import DataDir, SourceRecord, VideoMeta
-from worker.storage.runs import shown_state
+from worker.storage.interfaces import Runs
+from worker.storage.runs import FileRuns, shown_state
 from worker.storage.states import VideoState
 
 __all__ = ["ArticleEntry", "ListFilters", "Page", "VideoEntry", "list_articles", "list_videos",
@@ -72,7 +73,7 @@ class Page(Generic[T]):
     limit: int
 
 
-def video_state(data: DataDir, records: list[SourceRecord], has_transcript: bool,
+def video_state(runs: Runs, records: list[SourceRecord], has_transcript: bool,
                 ) -> tuple[str, str]:
     """A video's state: done once any URL of it is done; otherwise the newest state of its
     URLs (and its error)."""
@@ -81,7 +82,7 @@ def video_state(data: DataDir, records: list[SourceRecord], has_transcript: bool
     if not records:
         return (VideoState.DONE if has_transcript else "unknown"), ""
     latest = max(records, key=lambda r: r.updated)
-    return (shown_state(data.root, latest.state, latest.runner),
+    return (shown_state(runs, latest.state, latest.runner),
             latest.error if latest.state is VideoState.FAILED else "")
 
 
@@ -97,7 +98,8 @@ def _dated(published: str, filters: ListFilters) -> bool:
     return not (filters.published_to and (not published or published > filters.published_to))
 
 
-def _all_videos(data: DataDir) -> list[VideoEntry]:
+def _all_videos(data: DataDir, runs: Runs | None) -> list[VideoEntry]:
+    runs = runs if runs is not None else FileRuns(data.root)
     hidden = data.hidden()
     sources = list(data.sources())
     entries = []
@@ -109,7 +111,7 @@ def _all_videos(data: DataDir) -> list[VideoEntry]:
         urls = set(meta.urls)
         records = [r for r in sources if r.video_id == video_id or r.url in urls]
         transcript = data.load_transcript(video_id)
-        state, error = video_state(data, records, transcript is not None)
+        state, error = video_state(runs, records, transcript is not None)
         articles = [a for a in data.linking_articles(video_id) if a.id not in hidden.article_ids]
         first = articles[0] if articles else None
         name = meta.urls[0].rsplit("/", 1)[-1] if meta.urls else video_id
@@ -127,10 +129,11 @@ def _all_videos(data: DataDir) -> list[VideoEntry]:
 
 
 def list_videos(data: DataDir, filters: ListFilters, *, offset: int = 0,
-                limit: int = 20) -> Page[VideoEntry]:
-    """Stored videos, newest stored first."""
+                limit: int = 20, runs: Runs | None = None) -> Page[VideoEntry]:
+    """Stored videos, newest stored first; *runs* tells whose work is interrupted (default:
+    the data dir's)."""
     kept = []
-    for entry in _all_videos(data):
+    for entry in _all_videos(data, runs):
         sources = {a.source.casefold() for a in entry.articles}
         if filters.source and filters.source.casefold() not in sources:
             continue
@@ -157,10 +160,11 @@ def _article_entry(data: DataDir, article: Article, videos: dict[str, VideoEntry
 
 
 def list_articles(data: DataDir, filters: ListFilters, *, offset: int = 0,
-                  limit: int = 20) -> Page[ArticleEntry]:
-    """Stored articles, newest published first (then newest stored)."""
+                  limit: int = 20, runs: Runs | None = None) -> Page[ArticleEntry]:
+    """Stored articles, newest published first (then newest stored); *runs*: see
+    :func:`list_videos`."""
     hidden = data.hidden()
-    videos = {v.video_id: v for v in _all_videos(data)}
+    videos = {v.video_id: v for v in _all_videos(data, runs)}
     by_url = {r.url: r.video_id for r in data.sources() if r.video_id}
     kept = []
     for article in data.articles():

@@ -14,14 +14,19 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from worker.storage.runs import INLINE, interrupted
+from worker.storage.interfaces import JobStoreLike, Runs
+from worker.storage.runs import INLINE, FileRuns, interrupted
 from worker.storage.sqlite import connect, transaction
 from worker.storage.states import JobState, Step, VideoState
 
-__all__ = ["Delivery", "Job", "JobProgress", "JobStore", "JobVideo"]
+__all__ = ["INTERRUPTED_ERROR", "Delivery", "Job", "JobProgress", "JobStore", "JobVideo",
+           "shown_job"]
+
+INTERRUPTED_ERROR = ("its run stopped before it finished (killed or crashed); "
+                     "ingest the article again to finish it")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -111,11 +116,22 @@ class Job:
     runner: str = ""  # "queue", or "inline" and the process that runs it
 
 
+def shown_job(job: Job, runs: Runs) -> Job:
+    """*job* as a user should see it: an inline job whose run died is interrupted."""
+    if (job.state in (JobState.QUEUED, JobState.RUNNING) and job.runner.startswith(INLINE)
+            and interrupted(runs, job.runner)):
+        return replace(job, state=JobState.INTERRUPTED, error=job.error or INTERRUPTED_ERROR)
+    return job
+
+
 class JobStore:
     """Jobs in an SQLite file; safe to share between threads and processes on one host."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, runs: Runs | None = None) -> None:
+        """The job store in the SQLite file at *path*; *runs* tells whether an inline job's
+        run is alive (default: the runs of the data dir holding *path*)."""
         self.path = path
+        self.runs: Runs = runs if runs is not None else FileRuns(path.parent)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         # executescript commits on its own, so it runs outside our transaction helper.
@@ -124,6 +140,11 @@ class JobStore:
         columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
         if "runner" not in columns:  # a job store written before jobs named their runner
             db.execute("ALTER TABLE jobs ADD COLUMN runner TEXT NOT NULL DEFAULT ''")
+
+    @property
+    def where(self) -> str:
+        """The SQLite file, for messages."""
+        return str(self.path)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -232,16 +253,11 @@ class JobStore:
             for v in db.execute("SELECT * FROM job_videos WHERE job_id=? ORDER BY position",
                                 (job_id,))
         )
-        state, error = JobState(row["state"]), row["error"]
-        if (state in (JobState.QUEUED, JobState.RUNNING) and row["runner"].startswith(INLINE)
-                and interrupted(self.path.parent, row["runner"])):
-            state = JobState.INTERRUPTED
-            error = error or ("its run stopped before it finished (killed or crashed); "
-                              "ingest the article again to finish it")
-        return Job(id=row["id"], source=row["source"], state=state,
-                   article_id=row["article_id"], title=row["title"], error=error,
-                   created=row["created"], updated=row["updated"], videos=videos,
-                   runner=row["runner"])
+        return shown_job(Job(id=row["id"], source=row["source"], state=JobState(row["state"]),
+                             article_id=row["article_id"], title=row["title"],
+                             error=row["error"], created=row["created"],
+                             updated=row["updated"], videos=videos, runner=row["runner"]),
+                         self.runs)
 
     def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
         """Count a delivery of a step (a try at it, by any runner) before it does any work.
@@ -317,7 +333,7 @@ class JobStore:
 class JobProgress:
     """The pipeline's Progress, written to the job store (audio progress in 2 % steps)."""
 
-    def __init__(self, store: JobStore, job_id: str) -> None:
+    def __init__(self, store: JobStoreLike, job_id: str) -> None:
         self.store = store
         self.job_id = job_id
         self._last: dict[str, float] = {}

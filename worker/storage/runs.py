@@ -22,12 +22,15 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from worker.storage.states import VideoState
 
-__all__ = ["INLINE", "Run", "SweepReport", "claim_run", "interrupted", "run_alive",
-           "shown_state", "sweep_dead_runs"]
+if TYPE_CHECKING:
+    from worker.storage.interfaces import Runs
+
+__all__ = ["INLINE", "FileRuns", "Run", "SweepReport", "claim_run", "interrupted", "run_alive",
+           "run_id_of", "shown_state", "sweep_dead_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +100,23 @@ def run_alive(root: Path, run_id: str) -> bool:
         return False
 
 
-def interrupted(root: Path, runner: str) -> bool:
+def run_id_of(runner: str) -> str:
+    """The run id in *runner* (a run id, or a job's ``inline <run id>``); "" for none."""
+    run_id = runner.removeprefix(f"{INLINE} ").strip()
+    return "" if run_id == INLINE else run_id
+
+
+def interrupted(runs: Runs, runner: str) -> bool:
     """Whether the run named by *runner* (a run id, or a job's ``inline <run id>``) has
     died: what it left in progress will not move again by itself."""
-    run_id = runner.removeprefix(f"{INLINE} ").strip()
-    if not run_id or run_id == INLINE:
-        return False
-    return not run_alive(root, run_id)
+    run_id = run_id_of(runner)
+    return bool(run_id) and not runs.alive(run_id)
 
 
-def shown_state(root: Path, state: VideoState, runner: str) -> VideoState:
+def shown_state(runs: Runs, state: VideoState, runner: str) -> VideoState:
     """A video's *state* as a user should see it: in progress under a dead run, it is
     interrupted (until a runner takes it up again)."""
-    if state.settled or state is VideoState.QUEUED or not interrupted(root, runner):
+    if state.settled or state is VideoState.QUEUED or not interrupted(runs, runner):
         return state
     return VideoState.INTERRUPTED
 
@@ -160,3 +167,23 @@ def sweep_dead_runs(root: Path, *, loose_age: float = LOOSE_AGE) -> SweepReport:
         log.info("removed what %d dead runs and %d stale temp files left (%d bytes)",
                  runs, files, size)
     return SweepReport(runs, files, size)
+
+
+class FileRuns:
+    """Runs of one data dir, claimed by lock files in it (processes of one machine)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def claim(self) -> Run:
+        """See :class:`worker.storage.interfaces.Runs`."""
+        return claim_run(self.root)
+
+    def alive(self, run_id: str) -> bool:
+        """See :class:`worker.storage.interfaces.Runs`."""
+        return run_alive(self.root, run_id)
+
+    def sweep(self, *, loose_age: float | None = None) -> SweepReport:
+        """See :func:`sweep_dead_runs`."""
+        return sweep_dead_runs(self.root, loose_age=LOOSE_AGE if loose_age is None
+                               else loose_age)

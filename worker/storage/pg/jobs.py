@@ -1,0 +1,240 @@
+"""The job store on PostgreSQL (BRIEFING_DATABASE_URL): the embedded JobStore's twin.
+
+Same methods, same answers; where the SQLite store took the whole file with ``BEGIN
+IMMEDIATE``, this one locks the job's row (``SELECT ... FOR NO KEY UPDATE``) so two workers
+settling two videos of one job take turns and the last one sees the other's write.  Every
+insert is an upsert, so a redelivered task writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from worker.storage.interfaces import Runs
+from worker.storage.jobs import Delivery, Job, JobVideo, shown_job
+from worker.storage.pg.pool import Conn, redact, transaction
+from worker.storage.states import JobState, Step, VideoState
+
+__all__ = ["PgJobStore"]
+
+_SETTLED = (VideoState.DONE.value, VideoState.FAILED.value)
+
+
+def _video(row: dict[str, Any]) -> JobVideo:
+    return JobVideo(url=row["url"], state=VideoState(row["state"]), progress=row["progress"],
+                    attempts=row["attempts"], error=row["error"], video_id=row["video_id"],
+                    started=row["started"], finished=row["finished"])
+
+
+def _job(row: dict[str, Any], videos: tuple[JobVideo, ...]) -> Job:
+    return Job(id=row["id"], source=row["source"], state=JobState(row["state"]),
+               article_id=row["article_id"], title=row["title"], error=row["error"],
+               created=row["created"], updated=row["updated"], videos=videos,
+               runner=row["runner"])
+
+
+class PgJobStore:
+    """Jobs in PostgreSQL; shared by every process on every machine that reaches it."""
+
+    def __init__(self, url: str, runs: Runs) -> None:
+        """The job store in the database at *url* (its schema current: see
+        :func:`worker.storage.pg.migrate.require_current`); *runs* tells whether an inline
+        job's run is alive (:class:`worker.storage.pg.runs.PgRuns` on the same database).
+
+        A database that cannot be reached makes each call raise StoreUnavailableError
+        (transient: runners retry the step)."""
+        self.url = url
+        self.runs = runs
+
+    @property
+    def where(self) -> str:
+        """The database, without its password, for messages."""
+        return redact(self.url)
+
+    def create(self, source: str, *, runner: str = "") -> str:
+        """Record a new queued job and return its id; *runner* says who runs it."""
+        job_id = uuid.uuid4().hex
+        now = time.time()
+        with transaction(self.url) as db:
+            db.execute("INSERT INTO jobs (id, source, state, created, updated, runner) "
+                       "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                       (job_id, source, JobState.QUEUED, now, now, runner))
+        return job_id
+
+    def set_article(self, job_id: str, article_id: str, title: str, urls: list[str]) -> None:
+        """The article was read: remember it and queue its videos."""
+        now = time.time()
+        with transaction(self.url) as db:
+            if not self._lock_job(db, job_id):
+                return  # forgotten (taken down) meanwhile: nothing to record it in
+            db.execute("UPDATE jobs SET article_id=%s, title=%s, state=%s, updated=%s "
+                       "WHERE id=%s", (article_id, title, JobState.RUNNING, now, job_id))
+            if urls:
+                db.execute(
+                    "INSERT INTO job_videos (job_id, url, position, state) "
+                    "SELECT %s, url, position - 1, %s "
+                    "FROM unnest(%s::text[]) WITH ORDINALITY AS u(url, position) "
+                    "ON CONFLICT (job_id, url) DO NOTHING",
+                    (job_id, VideoState.QUEUED, urls))
+            self._settle(db, job_id, now)
+
+    def set_runner(self, job_id: str, runner: str) -> None:
+        """Record who runs the job now (``inline <run id>``, or ``queue``)."""
+        with transaction(self.url) as db:
+            db.execute("UPDATE jobs SET runner=%s, updated=%s WHERE id=%s",
+                       (runner, time.time(), job_id))
+
+    def set_job_state(self, job_id: str, state: JobState, error: str = "") -> None:
+        """Set a job's own state (e.g. failed because the article could not be read)."""
+        with transaction(self.url) as db:
+            db.execute("UPDATE jobs SET state=%s, error=%s, updated=%s WHERE id=%s",
+                       (state, error, time.time(), job_id))
+
+    def update_video(self, job_id: str, url: str, *, state: VideoState | None = None,
+                     progress: float | None = None, error: str | None = None,
+                     video_id: str | None = None, new_attempt: bool = False) -> None:
+        """Record a video's progress; the job is done once every video is done or failed."""
+        now = time.time()
+        with transaction(self.url) as db:
+            # The job's row first, then the video's: every writer locks in that order.
+            if not self._lock_job(db, job_id):
+                return
+            row = db.execute("SELECT started FROM job_videos WHERE job_id=%s AND url=%s "
+                             "FOR UPDATE", (job_id, url)).fetchone()
+            if row is None:
+                return
+            sets: list[str] = []
+            args: list[object] = []
+            if state is not None:
+                sets.append("state=%s")
+                args.append(state)
+                if state.settled:
+                    sets.append("finished=%s")
+                    args.append(now)
+                elif row["started"] is None:
+                    sets.append("started=%s")
+                    args.append(now)
+                if state is VideoState.DONE:
+                    sets.append("progress=1")
+            if progress is not None:
+                sets.append("progress=%s")
+                args.append(round(progress, 4))
+            if error is not None:
+                sets.append("error=%s")
+                args.append(error)
+            if video_id is not None:
+                sets.append("video_id=%s")
+                args.append(video_id)
+            if new_attempt:
+                sets.append("attempts=attempts+1")
+            if sets:
+                db.execute(f"UPDATE job_videos SET {', '.join(sets)} "
+                           "WHERE job_id=%s AND url=%s", (*args, job_id, url))
+            self._settle(db, job_id, now)
+
+    @staticmethod
+    def _lock_job(db: Conn, job_id: str) -> bool:
+        """Lock the job's row for this transaction; False if there is no such job."""
+        return db.execute("SELECT 1 FROM jobs WHERE id=%s FOR NO KEY UPDATE",
+                          (job_id,)).fetchone() is not None
+
+    @staticmethod
+    def _settle(db: Conn, job_id: str, now: float) -> None:
+        # Called with the job's row locked, so the count below sees every other writer's
+        # committed videos (READ COMMITTED takes a new snapshot per statement).
+        db.execute(
+            "UPDATE jobs SET updated=%(now)s, state=CASE WHEN EXISTS ("
+            "  SELECT 1 FROM job_videos v WHERE v.job_id=%(id)s AND v.state <> ALL(%(settled)s))"
+            " THEN %(running)s ELSE %(done)s END "
+            "WHERE id=%(id)s AND state <> %(failed)s",
+            {"now": now, "id": job_id, "settled": list(_SETTLED), "running": JobState.RUNNING,
+             "done": JobState.DONE, "failed": JobState.FAILED})
+
+    def get(self, job_id: str) -> Job | None:
+        """A job with its videos, or None for an unknown id."""
+        with transaction(self.url) as db:
+            row = db.execute("SELECT * FROM jobs WHERE id=%s", (job_id,)).fetchone()
+            if row is None:
+                return None
+            videos = tuple(_video(v) for v in db.execute(
+                "SELECT * FROM job_videos WHERE job_id=%s ORDER BY position", (job_id,)))
+        # Outside the transaction: telling a run alive takes a connection of its own.
+        return shown_job(_job(row, videos), self.runs)
+
+    def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
+        """Count a delivery of a step (a try at it, by any runner) before it does any work.
+
+        Deliveries begun but never ended belonged to workers that died (SIGKILL, out of
+        memory, a crash in native code); they are counted as crashes here.
+        """
+        now = time.time()
+        with transaction(self.url) as db:
+            # Only for a job that exists (a taken-down job's delivery counts nothing).
+            db.execute("INSERT INTO job_deliveries (job_id, url, step) "
+                       "SELECT id, %s, %s FROM jobs WHERE id=%s "
+                       "ON CONFLICT (job_id, url, step) DO NOTHING", (url, step, job_id))
+            row = db.execute("SELECT started, ended, crashes, failures, retry_pending "
+                             "FROM job_deliveries WHERE job_id=%s AND url=%s AND step=%s "
+                             "FOR UPDATE", (job_id, url, step)).fetchone()
+            if row is None:
+                return Delivery(number=1, crashes=0, new_crashes=0, failures=0,
+                                retrying=False)
+            lost = max(0, row["started"] - row["ended"])
+            db.execute("UPDATE job_deliveries SET started=started+1, ended=ended+%s, "
+                       "crashes=crashes+%s, retry_pending=false, began=%s "
+                       "WHERE job_id=%s AND url=%s AND step=%s",
+                       (lost, lost, now, job_id, url, step))
+        return Delivery(number=row["started"] + 1, crashes=row["crashes"] + lost,
+                        new_crashes=lost, failures=row["failures"],
+                        retrying=bool(row["retry_pending"]))
+
+    def end_delivery(self, job_id: str, url: str, step: Step, *,
+                     transient_failure: bool = False) -> None:
+        """A delivery of a step ended (finished, failed, or handed on to a retry)."""
+        now = time.time()
+        with transaction(self.url) as db:
+            db.execute("UPDATE job_deliveries SET ended=LEAST(started, ended+1), "
+                       "failures=failures+%s, retry_pending=%s, "
+                       "seconds=seconds+GREATEST(0, %s-COALESCE(began, %s)), began=NULL "
+                       "WHERE job_id=%s AND url=%s AND step=%s",
+                       (int(transient_failure), transient_failure, now, now,
+                        job_id, url, step))
+
+    def step_seconds(self, job_id: str) -> dict[str, dict[str, float]]:
+        """Seconds spent in each step, per video URL ("" for the article)."""
+        timings: dict[str, dict[str, float]] = {}
+        with transaction(self.url) as db:
+            for row in db.execute("SELECT url, step, seconds FROM job_deliveries "
+                                  "WHERE job_id=%s", (job_id,)):
+                timings.setdefault(row["url"], {})[row["step"]] = round(row["seconds"], 3)
+        return timings
+
+    def forget(self, article_ids: tuple[str, ...], video_ids: tuple[str, ...]) -> None:
+        """Drop what the jobs say of taken-down items: the jobs of *article_ids* (their
+        source, title and videos) and the rows of *video_ids* in other jobs.
+
+        A runner still working on such a job finds its rows gone and its updates do
+        nothing (``update_video`` and ``_settle`` skip missing rows).
+        """
+        with transaction(self.url) as db:
+            if article_ids:  # their videos and deliveries go with them (ON DELETE CASCADE)
+                db.execute("DELETE FROM jobs WHERE article_id = ANY(%s)", (list(article_ids),))
+            if video_ids:
+                db.execute("DELETE FROM job_deliveries d USING job_videos v "
+                           "WHERE d.job_id = v.job_id AND d.url = v.url "
+                           "AND v.video_id = ANY(%s)", (list(video_ids),))
+                db.execute("DELETE FROM job_videos WHERE video_id = ANY(%s)",
+                           (list(video_ids),))
+
+    def recent(self, limit: int = 50) -> list[Job]:
+        """The newest jobs first."""
+        with transaction(self.url) as db:
+            rows = db.execute("SELECT * FROM jobs ORDER BY created DESC, seq DESC LIMIT %s",
+                              (limit,)).fetchall()
+            videos: dict[str, list[JobVideo]] = {row["id"]: [] for row in rows}
+            for v in db.execute("SELECT * FROM job_videos WHERE job_id = ANY(%s) "
+                                "ORDER BY job_id, position", (list(videos),)):
+                videos[v["job_id"]].append(_video(v))
+        return [shown_job(_job(row, tuple(videos[row["id"]])), self.runs) for row in rows]

@@ -15,8 +15,8 @@ __all__ = ["reindex", "status"]
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is in the data dir: articles, videos by state, hours transcribed."""
-    from worker.storage.datadir import DataDir
     from worker.storage.runs import shown_state
+    from worker.storage.stores import open_records
 
     settings = load_settings()
     # DataDir creates its folders: a mistyped path would come back as a new, empty data dir.
@@ -28,13 +28,13 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         raise fail(f"the data dir {root} is empty: nothing ingested there (check --data-dir "
                    "or BRIEFING_DATA_DIR)")
     with clear_errors():
-        data = DataDir(settings.data_dir)
+        data = open_records(settings)
         articles = sum(1 for _ in data.articles())
         sources = list(data.sources())
         seconds = sum(t.duration for t in data.transcripts())
     by_state: dict[str, int] = {}
     for record in sources:
-        state = shown_state(data.root, record.state, record.runner)
+        state = shown_state(settings.data_dir, record.state, record.runner)
         by_state[state] = by_state.get(state, 0) + 1
     failed = [{"url": r.url, "error": r.error} for r in sources if r.state is VideoState.FAILED]
     if as_json:
@@ -55,9 +55,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 def reindex() -> None:
     """Rebuild the search index from the stored articles and transcripts."""
     from worker.pipeline.maintenance import reindex as run_reindex
-    from worker.storage.datadir import DataDir
+    from worker.storage.stores import open_records, search_index_root
 
     settings = load_settings()
     with clear_errors():
-        n_articles, n_videos = run_reindex(DataDir(settings.data_dir))
+        n_articles, n_videos = run_reindex(open_records(settings), search_index_root(settings))
     out.print(f"reindexed {n_articles} articles and {n_videos} transcripts")

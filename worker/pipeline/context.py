@@ -14,6 +14,7 @@ from worker.pipeline.policy import LockWaits, RetryPolicy
 from worker.speech.models import DEFAULT_CPU_THREADS, LoadedModel, load_model
 from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
+from worker.storage.interfaces import Records
 from worker.storage.jobs import JobStore
 from worker.storage.runs import Run
 from worker.storage.states import VideoState
@@ -130,7 +131,7 @@ class Context:
     ``progress`` is where one job's steps report; :meth:`for_job` binds it.
     """
 
-    data: DataDir
+    data: Records
     index: SearchIndex
     jobs: JobStore
     locks: Locks
@@ -149,7 +150,9 @@ class Context:
     def watch_store(self) -> WatchStore:
         """The data dir's watch store, opened on first use."""
         if self.watches is None:
-            self.watches = WatchStore(self.data.watches_db)
+            # A Context built by hand (tests, benchmarks) over embedded records; entry
+            # points pass the store the factory opened (worker.storage.stores).
+            self.watches = WatchStore(DataDir(self.data.root).watches_db)
         return self.watches
 
     @property

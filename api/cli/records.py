@@ -16,15 +16,16 @@ __all__ = ["reindex", "status"]
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is in the data dir: articles, videos by state, hours transcribed."""
     from worker.storage.runs import shown_state
-    from worker.storage.stores import open_records
+    from worker.storage.stores import open_records, uses_database
 
     settings = load_settings()
     # DataDir creates its folders: a mistyped path would come back as a new, empty data dir.
+    # (A database holds the records itself; the data dir then holds media only.)
     root = settings.data_dir
-    if not root.is_dir():
+    if not uses_database(settings) and not root.is_dir():
         raise fail(f"no data dir at {root}: nothing ingested there (check --data-dir or "
                    "BRIEFING_DATA_DIR)")
-    if not any(root.iterdir()):
+    if not uses_database(settings) and not any(root.iterdir()):
         raise fail(f"the data dir {root} is empty: nothing ingested there (check --data-dir "
                    "or BRIEFING_DATA_DIR)")
     with clear_errors():

@@ -456,13 +456,14 @@ class PgRecords:
 
     def _walk(self, table: str, key: str, column: str, batch: int) -> Iterator[Any]:
         # Keyset pages, each its own short query: the caller may take long over each item.
+        # The keys are hex ids, ordered alike by every collation: the primary key's index
+        # serves the order.
         last = ""
         while True:
             with self._connection() as conn:
                 rows = conn.execute(
                     f"SELECT {key} AS k, {column} AS v FROM {table}"
-                    f" WHERE {key} COLLATE \"C\" > %s ORDER BY {key} COLLATE \"C\" LIMIT %s",
-                    (last, batch)).fetchall()
+                    f" WHERE {key} > %s ORDER BY {key} LIMIT %s", (last, batch)).fetchall()
             if not rows:
                 return
             for row in rows:

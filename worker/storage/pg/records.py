@@ -10,6 +10,7 @@ PostgreSQL advisory lock, held by a session of its own, so it excludes every mac
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import os
@@ -577,3 +578,6 @@ def close_lock_pools() -> None:
     for pid, pool in held:
         if pid == os.getpid():
             pool.close(timeout=5)
+
+
+atexit.register(close_lock_pools)

@@ -85,6 +85,19 @@ def test_articles_are_saved_loaded_listed_and_resaved_once(records: Records) -> 
     assert abs(records.article_stored(first.id) - time.time()) < 60
 
 
+def test_outside_text_is_stored_exactly_as_given(records: Records) -> None:
+    # U+0000, other controls and a lone surrogate-free astral character: what a hostile page
+    # may hold; the record gives back what was saved (PostgreSQL's jsonb would refuse U+0000).
+    odd = "nul \x00 bell \x07 rtl \u202e emoji \U0001f600 quote \" backslash \\"
+    article = Article(id=article_id_for("https://news.example/odd"),
+                      url="https://news.example/odd", title=odd, text=odd, source=odd)
+    records.save_article(article)
+    assert records.load_article(article.id) == article
+    removal = Removal("r1", "article", article.id, odd, 1.0, (article.id,), ())
+    records.record_removal(removal)
+    assert records.removals() == [removal]
+
+
 def test_a_source_is_updated_field_by_field_and_links_each_article_once(
         records: Records) -> None:
     assert records.source(VIDEO_URL) is None

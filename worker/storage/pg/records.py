@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from indexer.domain import Article, ArticleRef, Transcript
@@ -95,7 +95,7 @@ class PgRecords:
                 "INSERT INTO records_articles (id, url, doc, stored) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, doc = EXCLUDED.doc,"
                 " stored = EXCLUDED.stored",
-                (article.id, article.url, Jsonb(article.to_json()), time.time()))
+                (article.id, article.url, Json(article.to_json()), time.time()))
 
     def load_article(self, article_id: str) -> Article | None:
         """The stored article, or None."""
@@ -412,7 +412,7 @@ class PgRecords:
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
                 " requested = EXCLUDED.requested, completed = EXCLUDED.completed,"
                 " doc = EXCLUDED.doc",
-                (removal.id, removal.requested, removal.completed, Jsonb(asdict(removal))))
+                (removal.id, removal.requested, removal.completed, Json(asdict(removal))))
 
     def removals(self) -> list[Removal]:
         """Every takedown record, the audit log: oldest first."""

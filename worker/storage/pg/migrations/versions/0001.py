@@ -12,13 +12,15 @@ branch_labels = None
 depends_on = None
 
 # The same records as the data dir's JSON files (worker.storage.datadir), one table each.
-# Documents whose shape belongs to indexer/ (articles, transcripts, takedowns) are kept whole
-# as JSONB, the JSON the files hold; what the store looks things up by is a column of its own.
+# Documents whose shape belongs to indexer/ (articles, transcripts, takedowns) are kept whole,
+# the JSON the files hold; what the store looks things up by is a column of its own.  Articles
+# and takedowns are outside text, which may hold U+0000: jsonb refuses that character, json
+# keeps the document as written, so they are json; transcripts (the model's words) are jsonb.
 _TABLES = """
 CREATE TABLE records_articles (
     id      text PRIMARY KEY,
     url     text NOT NULL,
-    doc     jsonb NOT NULL,
+    doc     json NOT NULL,
     stored  double precision NOT NULL            -- last saved (the file's mtime, embedded)
 );
 
@@ -72,7 +74,7 @@ CREATE TABLE records_removals (
     id         text PRIMARY KEY,
     requested  double precision NOT NULL,
     completed  double precision,                 -- NULL: under way, its items are hidden
-    doc        jsonb NOT NULL
+    doc        json NOT NULL
 );
 CREATE INDEX records_removals_pending ON records_removals (requested, id)
     WHERE completed IS NULL;

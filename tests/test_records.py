@@ -10,15 +10,19 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from indexer.domain import Article, Segment, Transcript, Word
-from tests.conftest import cli_env
+from tests.conftest import Ingested, cli_env, make_context
 from tests.pg import create_database, drop_database
+from tests.siteserver import Site
 from worker.errors import NotFoundError, StoreUnavailableError
 from worker.intake.articles import article_id_for
+from worker.pipeline import ModelProvider, ingest
+from worker.pipeline.takedown import take_down
 from worker.settings import Settings
 from worker.storage.catalog import ListFilters, list_articles, list_videos
 from worker.storage.datadir import DataDir, Removal
@@ -28,6 +32,7 @@ from worker.storage.pg.pool import close_pools
 from worker.storage.pg.records import PgRecords
 from worker.storage.states import VideoState
 from worker.storage.stores import database_problem, open_records
+from worker.storage.watches import WatchStore
 
 BRIEFING = [sys.executable, "-m", "api"]
 VIDEO_URL = "https://example.org/media/briefing.mp4"
@@ -454,3 +459,48 @@ def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> Non
     assert response.status_code == 503
     assert response.json() == {"error": "database_unavailable",
                                "detail": "the database does not answer (see the server log)"}
+
+
+def test_the_pipeline_on_postgres_records_ends_as_on_the_data_dir(
+        pg_url: str, tmp_path: Path, site: Site, models: ModelProvider,
+        ingested: Ingested) -> None:
+    # The job store, locks and index stay embedded here, outside the media root: only the
+    # records differ from the `ingested` fixture's, and everything must end the same.
+    side = tmp_path / "side"
+    media = tmp_path / "media"
+    data = PgRecords(pg_url, media, tmp_path / "scratch")
+    ctx = replace(make_context(side, models), data=data,
+                  watches=WatchStore(side / "watches.sqlite3"))
+    try:
+        for name in ("article-a.html", "article-b.html", "article-a.html"):
+            ingest(site.url(name), ctx)
+        embedded = ingested.ctx.data
+        assert sorted(a.id for a in data.articles()) == sorted(
+            a.id for a in embedded.articles())
+        assert data.video_ids() == embedded.video_ids()
+        assert sorted((s.url, s.state, s.video_id, s.articles) for s in data.sources()) == sorted(
+            (s.url, s.state, s.video_id, s.articles) for s in embedded.sources())
+        for video_id in data.video_ids():
+            ours, theirs = data.load_transcript(video_id), embedded.load_transcript(video_id)
+            assert (ours is None) == (theirs is None)  # a video without speech has none
+            if ours is not None and theirs is not None:
+                assert [s.text for s in ours.segments] == [s.text for s in theirs.segments]
+            assert data.article_refs_for_video(video_id) == embedded.article_refs_for_video(
+                video_id)
+            assert data.video_file(video_id) is not None
+        assert data.pending() == []
+        assert sum(1 for _ in data.transcripts()) == sum(1 for _ in embedded.transcripts()) > 0
+        found = ctx.index.search('"relief workers"', kind="clip")
+        assert found and found[0].video_id in data.video_ids()
+        # A takedown of a video on these records: files, rows and index entries go.
+        video_id = found[0].video_id
+        removal = take_down(ctx, "video", video_id, "test", "cli")
+        assert removal.completed is not None
+        assert data.video_meta(video_id) is None and not data.video_dir(video_id).exists()
+        assert data.removals() == [removal] and data.hidden().video_ids == frozenset()
+        assert all(r.video_id != video_id for r in ctx.index.search('"relief workers"'))
+        # Media only under the media root: no SQLite file, no index, no JSON record.
+        assert not [p for p in media.rglob("*")
+                    if p.suffix in (".json", ".sqlite3") or p.name in ("index", "CURRENT")]
+    finally:
+        ctx.index.close()

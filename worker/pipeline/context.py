@@ -151,8 +151,11 @@ class Context:
         """The data dir's watch store, opened on first use."""
         if self.watches is None:
             # A Context built by hand (tests, benchmarks) over embedded records; entry
-            # points pass the store the factory opened (worker.storage.stores).
-            self.watches = WatchStore(DataDir(self.data.root).watches_db)
+            # points pass the store the factory opened (worker.storage.stores).  Over
+            # database records a SQLite file must never appear in the shared data dir.
+            if not isinstance(self.data, DataDir):
+                raise TypeError("a Context over database records needs its watch store given")
+            self.watches = WatchStore(self.data.watches_db)
         return self.watches
 
     @property

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli import clips, ingest, manage, queue, records, search, serve, transcribe, watch
+from api.cli import clips, db, ingest, manage, queue, records, search, serve, transcribe, watch
 from api.cli.common import set_data_dir
 from api.cli.helptext import PlainCommand
 
@@ -73,6 +73,7 @@ _COMMANDS: list[tuple[str, Callable[..., None]]] = [
 for _name, _command in _COMMANDS:
     app.command(name=_name, cls=PlainCommand)(_command)
 app.add_typer(watch.watch_app, name="watch")
+app.add_typer(db.db_app, name="db")
 
 
 def main() -> None:

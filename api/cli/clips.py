@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 
 from api.cli.common import clear_errors, fail, format_time, load_settings, out, shown
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
 
 __all__ = ["clip", "parse_time", "verify"]
 
@@ -30,15 +33,16 @@ def parse_time(value: str) -> float:
     return seconds
 
 
-def _clip_from_search(data_dir: Path, query: str, rank: int) -> tuple[str, float, float]:
-    from indexer import Clip, SearchIndex, has_index
-    from worker.storage.datadir import DataDir
+def _clip_from_search(settings: Settings, query: str, rank: int) -> tuple[str, float, float]:
+    from indexer import Clip, has_index
+    from worker.storage.stores import open_records, open_search_index, search_index_root
 
-    data = DataDir(data_dir)
-    if not has_index(data.index_root):
-        raise fail(f"nothing indexed yet in {data_dir}: run `briefing ingest ARTICLE` first")
+    data = open_records(settings)
+    if not has_index(search_index_root(settings)):
+        raise fail(f"nothing indexed yet in {settings.data_dir}: run `briefing ingest ARTICLE`"
+                   " first")
     hidden = data.hidden()
-    index = SearchIndex(data.index_root)
+    index = open_search_index(settings)
     try:
         results = index.search(query, limit=rank, kind="clip", hidden_videos=hidden.video_ids,
                                hidden_articles=hidden.article_ids,
@@ -70,14 +74,14 @@ def clip(
 ) -> None:
     """Export a clip: the cut video, its captions in clip time and a provenance sidecar."""
     from worker.clips import export_clip
-    from worker.storage.datadir import DataDir
+    from worker.storage.stores import open_records
 
     settings = load_settings()
     if query is not None:
         if video_id is not None:
             raise fail("give VIDEO_ID START END or --query, not both")
         with clear_errors():
-            video_id, first, last = _clip_from_search(settings.data_dir, query, rank)
+            video_id, first, last = _clip_from_search(settings, query, rank)
     else:
         if video_id is None or start is None or end is None:
             raise fail("give VIDEO_ID START END, or --query QUERY")
@@ -89,7 +93,7 @@ def clip(
     if str(output) == "-":
         raise fail("the clip needs a file name: its sidecar and captions go beside it")
     with clear_errors():
-        done = export_clip(DataDir(settings.data_dir), video_id, first, last, output,
+        done = export_clip(open_records(settings), video_id, first, last, output,
                            timeout=settings.ffmpeg_timeout,
                            max_seconds=settings.max_clip_seconds)
     if as_json:
@@ -115,14 +119,14 @@ def verify(
 ) -> None:
     """Check a clip against its sidecar and the stored original: hashes and words."""
     from worker.clips import sidecar_path, verify_clip
-    from worker.storage.datadir import DataDir
+    from worker.storage.stores import open_records
 
     settings = load_settings()
     if not settings.data_dir.is_dir():
         raise fail(f"no data dir at {settings.data_dir}: the original cannot be checked")
     with clear_errors():
         checks = verify_clip(clip_file, sidecar or sidecar_path(clip_file),
-                             DataDir(settings.data_dir))
+                             open_records(settings))
     ok = all(c.ok for c in checks)
     if as_json:
         print(json.dumps({"ok": ok, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail}

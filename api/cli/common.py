@@ -28,6 +28,7 @@ __all__ = [
     "clear_errors",
     "err",
     "fail",
+    "fleet_configured",
     "format_time",
     "load_settings",
     "out",
@@ -122,6 +123,12 @@ def search_data_dir() -> Path:
         return _data_dir_option
     value = os.environ.get("BRIEFING_DATA_DIR", "")
     return Path(value) if value else DEFAULT_DATA_DIR
+
+
+def fleet_configured() -> bool:
+    """Whether BRIEFING_DATABASE_URL names a database (read without pydantic-settings, for
+    `briefing search`: unset, the embedded data dir answers as fast as before)."""
+    return bool(os.environ.get("BRIEFING_DATABASE_URL", "").strip())
 
 
 @contextmanager

@@ -55,7 +55,7 @@ def list_command(
 ) -> None:
     """List the stored videos or articles, newest first."""
     from worker.storage.catalog import ListFilters, list_articles, list_videos
-    from worker.storage.datadir import DataDir
+    from worker.storage.stores import open_records, open_runs
 
     for value in (published_from, published_to):
         try:
@@ -68,13 +68,15 @@ def list_command(
         raise fail(f"no data dir at {settings.data_dir}: nothing ingested there")
     filters = ListFilters(source, published_from, published_to, state, language)
     with clear_errors():
-        data = DataDir(settings.data_dir)
+        data = open_records(settings)
         if kind is Kind.VIDEOS:
-            videos = list_videos(data, filters, offset=offset, limit=limit)
+            videos = list_videos(data, filters, runs=open_runs(settings), offset=offset,
+                                 limit=limit)
             total, items = videos.total, [asdict(v) for v in videos.items]
             table = _videos_table(videos.items)
         else:
-            articles = list_articles(data, filters, offset=offset, limit=limit)
+            articles = list_articles(data, filters, runs=open_runs(settings), offset=offset,
+                                     limit=limit)
             total, items = articles.total, [asdict(a) for a in articles.items]
             table = _articles_table(articles.items)
     if as_json:
@@ -159,19 +161,22 @@ def retranscribe(
                                               )] = None,
 ) -> None:
     """Transcribe stored videos again (a better model); the old transcript is kept."""
-    from worker.storage.datadir import DataDir, is_item_id
+    from worker.storage.datadir import is_item_id
+    from worker.storage.stores import open_records
 
     if (video_id is None) == (not every):
         raise fail("give VIDEO_ID or --all")
     settings = load_settings()
     if not settings.data_dir.is_dir():
         raise fail(f"no data dir at {settings.data_dir}: nothing ingested there")
-    data = DataDir(settings.data_dir)
-    hidden = data.hidden().video_ids
-    videos = [video_id] if video_id else sorted(
-        t.video_id for t in data.transcripts() if t.video_id not in hidden)
-    if video_id is not None and (not is_item_id(video_id) or video_id in hidden
-                                 or data.video_file(video_id) is None):
+    with clear_errors():
+        data = open_records(settings)
+        hidden = data.hidden().video_ids
+        videos = [video_id] if video_id else sorted(
+            t.video_id for t in data.transcripts() if t.video_id not in hidden)
+        missing = video_id is not None and (not is_item_id(video_id) or video_id in hidden
+                                            or data.video_file(video_id) is None)
+    if missing:
         # Checked here too, so that a queued task is never sent for nothing.
         raise fail(f"no stored video {visible(video_id)}")
     if settings.broker_url:

@@ -56,16 +56,15 @@ def _in_order(steps: dict[str, float]) -> dict[str, float]:
 
 
 def _store(settings: Settings) -> JobStoreLike:
-    from worker.storage.datadir import DataDir
-    from worker.storage.jobs import JobStore
+    from worker.storage.stores import open_job_store
 
-    return JobStore(DataDir(settings.data_dir).jobs_db)
+    return open_job_store(settings)
 
 
 def _hidden_articles(settings: Settings) -> frozenset[str]:
-    from worker.storage.datadir import DataDir
+    from worker.storage.stores import open_records
 
-    return DataDir(settings.data_dir).hidden().article_ids
+    return open_records(settings).hidden().article_ids
 
 
 # -- worker ------------------------------------------------------------------------------------

@@ -15,25 +15,26 @@ __all__ = ["reindex", "status"]
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """What is in the data dir: articles, videos by state, hours transcribed."""
-    from worker.storage.datadir import DataDir
-    from worker.storage.runs import FileRuns, shown_state
+    from worker.storage.runs import shown_state
+    from worker.storage.stores import open_records, open_runs, uses_database
 
     settings = load_settings()
     # DataDir creates its folders: a mistyped path would come back as a new, empty data dir.
+    # (A database holds the records itself; the data dir then holds media only.)
     root = settings.data_dir
-    if not root.is_dir():
+    if not uses_database(settings) and not root.is_dir():
         raise fail(f"no data dir at {root}: nothing ingested there (check --data-dir or "
                    "BRIEFING_DATA_DIR)")
-    if not any(root.iterdir()):
+    if not uses_database(settings) and not any(root.iterdir()):
         raise fail(f"the data dir {root} is empty: nothing ingested there (check --data-dir "
                    "or BRIEFING_DATA_DIR)")
     with clear_errors():
-        data = DataDir(settings.data_dir)
+        data = open_records(settings)
         articles = sum(1 for _ in data.articles())
         sources = list(data.sources())
         seconds = sum(t.duration for t in data.transcripts())
     by_state: dict[str, int] = {}
-    runs = FileRuns(data.root)
+    runs = open_runs(settings)
     for record in sources:
         state = shown_state(runs, record.state, record.runner)
         by_state[state] = by_state.get(state, 0) + 1
@@ -56,9 +57,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 def reindex() -> None:
     """Rebuild the search index from the stored articles and transcripts."""
     from worker.pipeline.maintenance import reindex as run_reindex
-    from worker.storage.datadir import DataDir
+    from worker.storage.stores import open_records, search_index_root
 
     settings = load_settings()
     with clear_errors():
-        n_articles, n_videos = run_reindex(DataDir(settings.data_dir))
+        n_articles, n_videos = run_reindex(open_records(settings), search_index_root(settings))
     out.print(f"reindexed {n_articles} articles and {n_videos} transcripts")

@@ -13,7 +13,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from api.cli.common import clear_errors, format_time, out, search_data_dir, shown, visible
+from api.cli.common import (
+    clear_errors,
+    fleet_configured,
+    format_time,
+    load_settings,
+    out,
+    search_data_dir,
+    shown,
+    visible,
+)
 from indexer.domain import Clip, SearchResult
 from indexer.errors import BriefingError
 
@@ -113,13 +122,22 @@ def search(
 
     data_dir = search_data_dir()
     with clear_errors():
-        index_root = index_root_of(data_dir)
-        if not has_index(index_root):
-            raise BriefingError(f"nothing indexed yet in {data_dir}: run "
-                                "`briefing ingest ARTICLE` first")
-        # Items of a takedown in progress are left out from the moment it is recorded.
-        hidden = DataDir(data_dir).hidden()
-        index = SearchIndex(index_root)
+        if fleet_configured():
+            # A database names the stores: the full settings are read, and the factory
+            # opens what they say.
+            from worker.storage.stores import open_records, open_search_index
+
+            settings = load_settings()
+            hidden = open_records(settings).hidden()
+            index = open_search_index(settings)
+        else:
+            index_root = index_root_of(data_dir)
+            if not has_index(index_root):
+                raise BriefingError(f"nothing indexed yet in {data_dir}: run "
+                                    "`briefing ingest ARTICLE` first")
+            # Items of a takedown in progress are left out from the moment it is recorded.
+            hidden = DataDir(data_dir).hidden()
+            index = SearchIndex(index_root)
         page = index.search_page(query, limit=limit, kind=kind, source=source,
                                  published_from=published_from, published_to=published_to,
                                  language=language, hidden_videos=hidden.video_ids,

@@ -28,6 +28,7 @@ def transcribe(
     from worker.pipeline.single import transcribe_source
     from worker.pipeline.wiring import model_provider, transcribe_options, video_limits
     from worker.speech.subtitles import FORMATS, render
+    from worker.storage.stores import scratch_root
 
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -36,7 +37,7 @@ def transcribe(
         with clear_errors():
             check_output_path(output)
     with clear_errors(), RichProgress(err, enabled=True) as progress:
-        tmp = settings.data_dir / "tmp"
+        tmp = scratch_root(settings)
         tmp.mkdir(parents=True, exist_ok=True)
         transcript = transcribe_source(
             source, tmp_dir=tmp, limits=video_limits(settings),

@@ -29,17 +29,16 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _store(settings: Settings) -> WatchStore:
-    from worker.storage.datadir import DataDir
-    from worker.storage.watches import WatchStore
+    from worker.storage.stores import open_watch_store
 
-    return WatchStore(DataDir(settings.data_dir).watches_db)
+    return open_watch_store(settings)
 
 
 def _hidden(settings: Settings) -> Hidden:
     """The items of takedowns not finished: no listing shows them, no webhook sends them."""
-    from worker.storage.datadir import DataDir
+    from worker.storage.stores import open_records
 
-    return DataDir(settings.data_dir).hidden()
+    return open_records(settings).hidden()
 
 
 @watch_app.command("add", cls=PlainCommand)
@@ -216,18 +215,18 @@ def timeline(
     as_json: AsJson = False,
 ) -> None:
     """How many clips said QUERY and articles wrote it, per day, week or month, by source."""
-    from indexer import SearchIndex, has_index
+    from indexer import has_index
     from indexer.errors import BriefingError
-    from worker.storage.datadir import DataDir
+    from worker.storage.stores import open_records, open_search_index, search_index_root
     from worker.watching.timeline import mentions
 
     settings = load_settings()
     with clear_errors():
-        data = DataDir(settings.data_dir)
-        if not has_index(data.index_root):
+        data = open_records(settings)
+        if not has_index(search_index_root(settings)):
             raise BriefingError(f"nothing indexed yet in {settings.data_dir}: run "
                                 "`briefing ingest ARTICLE` first")
-        index = SearchIndex(data.index_root)
+        index = open_search_index(settings)
         try:
             found = mentions(index.search_page, data, query, interval=interval,
                              source=source, date_from=date_from, date_to=date_to).to_json()

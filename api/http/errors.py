@@ -21,6 +21,8 @@ from worker.errors import (
     ClipError,
     NoSuchWatchError,
     NotFoundError,
+    SchemaError,
+    StoreUnavailableError,
     VerificationError,
     WatchError,
     WatchExistsError,
@@ -89,6 +91,10 @@ def briefing_status(exc: BriefingError) -> tuple[int, str]:
         return 503, "busy"
     if isinstance(exc, SearchIndexError):
         return 503, "index_unavailable"
+    if isinstance(exc, StoreUnavailableError):
+        return 503, "database_unavailable"
+    if isinstance(exc, SchemaError):
+        return 503, "schema_mismatch"
     return 500, "internal"
 
 

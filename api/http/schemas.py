@@ -307,7 +307,8 @@ class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, HealthCheck] = Field(description="index, data_dir, broker and, with a "
                                            "broker, workers (answering a ping); without "
-                                           "one, worker (the in-process one).")
+                                           "one, worker (the in-process one); with "
+                                           "BRIEFING_DATABASE_URL, database.")
 
 
 # -- browsing, takedown, re-transcription ------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
+from api.http.errors import error_response
 from api.http.schemas import (
     ArticleInfo,
     ArticleResult,
@@ -23,13 +24,14 @@ from api.http.schemas import (
 from api.http.services import Services, article_info, get_services
 from indexer.domain import ArticleHit, Clip, SearchResult
 from indexer.errors import BriefingError
-from worker.storage.datadir import DataDir
+from worker.storage.interfaces import Records
 
 __all__ = ["healthz", "router", "search"]
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 MAX_OFFSET = 10_000
 BROKER_CHECK_TIMEOUT = 2.0
+DATABASE_CHECK_TIMEOUT = 2.0
 WORKER_PING_TIMEOUT = 1.0
 log = logging.getLogger("briefing.http")
 
@@ -42,7 +44,7 @@ def _to_out(result: SearchResult) -> SearchResultOut:
     return ArticleResult.model_validate(result.to_json())
 
 
-def _articles_of(results: list[SearchResult], data: DataDir) -> list[ArticleInfo]:
+def _articles_of(results: list[SearchResult], data: Records) -> list[ArticleInfo]:
     """Every article a result comes from or is, once each, in order of first mention."""
     seen: dict[str, ArticleInfo] = {}
     for result in results:
@@ -152,15 +154,26 @@ def _check_broker(services: Services) -> HealthCheck:
     "/healthz",
     response_model=HealthOut,
     summary="Whether the index, the data dir and the broker work",
-    responses={503: {"model": HealthOut, "description": "Something is down."}},
+    responses={503: {"model": HealthOut | ErrorBody,
+                     "description": "Something is down (the database: an error body)."}},
 )
 def healthz(services: ServicesDep) -> JSONResponse:
-    """200 when every part works, 503 (same body) when one does not."""
+    """200 when every part works, 503 (same body) when one does not; 503 with an error body
+    when the database (BRIEFING_DATABASE_URL) does not answer, since nothing else can."""
+    from worker.storage.stores import database_problem
+
+    problem = database_problem(services.settings, timeout=DATABASE_CHECK_TIMEOUT)
+    if problem is not None:
+        log.warning("health check: %s", problem)  # names the database's address: log only
+        return error_response(503, "database_unavailable",
+                              "the database does not answer (see the server log)")
     checks = {
         "index": _check_index(services),
         "data_dir": _check_data_dir(services),
         "broker": _check_broker(services),
     }
+    if services.settings.database_url is not None:
+        checks["database"] = HealthCheck(ok=True, detail="answers")
     if services.settings.broker_url and checks["broker"].ok:
         checks["workers"] = _check_workers(services)
     if services.worker is not None:

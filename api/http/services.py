@@ -6,7 +6,6 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -20,10 +19,14 @@ from worker.intake.articles import article_id_for
 from worker.intake.fetch import FetchLimits
 from worker.pipeline.context import Context
 from worker.settings import Settings
-from worker.storage.datadir import DataDir
-from worker.storage.interfaces import JobStoreLike, Runs
-from worker.storage.jobs import JobStore
-from worker.storage.runs import FileRuns
+from worker.storage.interfaces import JobStoreLike, Records, Runs
+from worker.storage.stores import (
+    open_job_store,
+    open_records,
+    open_runs,
+    open_search_index,
+    open_watch_store,
+)
 from worker.storage.watches import WatchStore
 from worker.watching.webhooks import DeliveryLoop
 
@@ -47,8 +50,9 @@ class SharedIndex:
     and would hold the GIL anyway.
     """
 
-    def __init__(self, root: Path, rebuild: Callable[[], None] | None = None) -> None:
-        self._root = root
+    def __init__(self, opener: Callable[[], SearchIndex],
+                 rebuild: Callable[[], None] | None = None) -> None:
+        self._opener = opener
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
         self._rebuild = rebuild
@@ -57,7 +61,7 @@ class SharedIndex:
     def _open(self) -> SearchIndex:
         if self._index is None:
             try:
-                self._index = SearchIndex(self._root)
+                self._index = self._opener()
             except BrokenIndexError:
                 self._start_rebuild()
                 raise SearchIndexError("the search index is damaged and is being rebuilt "
@@ -110,7 +114,7 @@ class Services:
     """The app's long-lived parts."""
 
     settings: Settings
-    data: DataDir
+    data: Records
     index: SharedIndex
     jobs: JobStoreLike
     runs: Runs  # tells whose work was interrupted (the runs of the job store's backend)
@@ -165,10 +169,12 @@ def build_services(settings: Settings) -> Services:
     """Open the data dir, the job store and the index; set up the in-process worker."""
     from worker.pipeline.wiring import article_limits, webhook_policy
 
-    data = DataDir(settings.data_dir)
-    runs = FileRuns(data.root)
-    jobs = JobStore(data.jobs_db, runs)
-    watches = WatchStore(data.watches_db)
+    # A database down while the app starts is checked once it answers: meanwhile /healthz
+    # says so and requests get 503 (an older schema stops the app here).
+    data = open_records(settings, start_unreachable=True)
+    runs = open_runs(settings)
+    jobs = open_job_store(settings, runs)
+    watches = open_watch_store(settings)
     worker = None
     # Without a broker this server sends the webhooks its jobs' hits make due (at once after
     # each job) and retries them; with one, the workers' delivery tasks do.
@@ -182,12 +188,11 @@ def build_services(settings: Settings) -> Services:
                               after_job=deliveries.wake)
 
     def rebuild() -> None:
-        from worker.pipeline.maintenance import open_index
-
-        open_index(data).close()
+        open_search_index(settings, rebuild_from=data).close()
 
     return Services(settings=settings, data=data,
-                    index=SharedIndex(data.index_root, rebuild), jobs=jobs, runs=runs,
+                    index=SharedIndex(lambda: open_search_index(settings), rebuild), jobs=jobs,
+                    runs=runs,
                     worker=worker,
                     watches=watches, fetch_limits=article_limits(settings),
                     deliveries=deliveries)
@@ -208,7 +213,7 @@ def _excerpt(text: str, title: str) -> str:
     return text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
 
 
-def article_info(data: DataDir, url: str, title: str) -> ArticleInfo:
+def article_info(data: Records, url: str, title: str) -> ArticleInfo:
     """The stored article at *url* for display; just *url* and *title* when not stored."""
     try:
         article = data.load_article(article_id_for(url))

@@ -19,8 +19,9 @@ from worker.clips.provenance import build_sidecar, file_sha256
 from worker.errors import ClipError, NotFoundError
 from worker.speech.media import ffmpeg_binary
 from worker.speech.subtitles import render
-from worker.storage.datadir import DataDir, is_item_id
+from worker.storage.datadir import is_item_id
 from worker.storage.files import write_text_atomic
+from worker.storage.interfaces import Records
 
 __all__ = ["DEFAULT_MAX_CLIP_SECONDS", "ExportedClip", "export_clip", "sidecar_path"]
 
@@ -98,7 +99,7 @@ def _check_target(target: Path) -> None:
         raise ClipError(f"no such folder: {target.parent}")
 
 
-def export_clip(data: DataDir, video_id: str, start: float, end: float, target: Path, *,
+def export_clip(data: Records, video_id: str, start: float, end: float, target: Path, *,
                 timeout: float = 1800.0, max_seconds: float = DEFAULT_MAX_CLIP_SECONDS,
                 mode: CutMode = CutMode.REENCODE) -> ExportedClip:
     """Cut *start* to *end* of a stored video to *target* with captions and a sidecar.

@@ -20,7 +20,8 @@ from typing import Any
 from indexer.domain import ArticleRef, Transcript, Word
 from worker.clips.captions import words_in
 from worker.errors import VerificationError
-from worker.storage.datadir import DataDir, VideoMeta, is_item_id
+from worker.storage.datadir import VideoMeta, is_item_id
+from worker.storage.interfaces import Records
 
 __all__ = ["FORMAT", "Check", "build_sidecar", "file_sha256", "iso_time", "verify_clip"]
 
@@ -133,7 +134,7 @@ def _same_words(stored: list[Word], claimed: list[dict[str, Any]]) -> bool:
     return True
 
 
-def verify_clip(clip: Path, sidecar: Path, data: DataDir) -> list[Check]:
+def verify_clip(clip: Path, sidecar: Path, data: Records) -> list[Check]:
     """Check *clip* against its *sidecar* and the originals stored in *data*.
 
     Three checks: the clip's bytes hash to the sidecar's SHA-256; the stored original

@@ -14,7 +14,7 @@ from worker.pipeline.policy import LockWaits, RetryPolicy
 from worker.speech.models import DEFAULT_CPU_THREADS, LoadedModel, load_model
 from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
-from worker.storage.interfaces import JobStoreLike, RunClaim
+from worker.storage.interfaces import JobStoreLike, Records, RunClaim
 from worker.storage.states import VideoState
 from worker.storage.watches import WatchStore
 
@@ -129,7 +129,7 @@ class Context:
     ``progress`` is where one job's steps report; :meth:`for_job` binds it.
     """
 
-    data: DataDir
+    data: Records
     index: SearchIndex
     jobs: JobStoreLike
     locks: Locks
@@ -148,6 +148,11 @@ class Context:
     def watch_store(self) -> WatchStore:
         """The data dir's watch store, opened on first use."""
         if self.watches is None:
+            # A Context built by hand (tests, benchmarks) over embedded records; entry
+            # points pass the store the factory opened (worker.storage.stores).  Over
+            # database records a SQLite file must never appear in the shared data dir.
+            if not isinstance(self.data, DataDir):
+                raise TypeError("a Context over database records needs its watch store given")
             self.watches = WatchStore(self.data.watches_db)
         return self.watches
 

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from indexer.domain import Transcript
 from indexer.errors import BriefingError, BrokenIndexError
 from indexer.index import SearchIndex, rebuild_index
-from worker.storage.datadir import DataDir
+from worker.storage.datadir import index_root
+from worker.storage.interfaces import Records
 
 __all__ = ["open_index", "reindex", "repair_pending"]
 
 log = logging.getLogger(__name__)
 
 
-def _add_transcript(data: DataDir, index: SearchIndex, transcript: Transcript) -> None:
+def _add_transcript(data: Records, index: SearchIndex, transcript: Transcript) -> None:
     index.add_transcript(transcript, data.video_url(transcript.video_id),
                          data.article_refs_for_video(transcript.video_id))
 
 
-def _fill_from_records(data: DataDir, fresh: SearchIndex) -> tuple[int, int]:
+def _fill_from_records(data: Records, fresh: SearchIndex) -> tuple[int, int]:
     articles = videos = 0
     for article in data.articles():
         fresh.add_article(article)
@@ -30,7 +32,7 @@ def _fill_from_records(data: DataDir, fresh: SearchIndex) -> tuple[int, int]:
     return articles, videos
 
 
-def repair_pending(data: DataDir, index: SearchIndex) -> int:
+def repair_pending(data: Records, index: SearchIndex) -> int:
     """Write again what a run began writing to the index and never committed (its commit
     failed for a full disk, or it was killed); returns how many items were repaired.
 
@@ -58,29 +60,33 @@ def repair_pending(data: DataDir, index: SearchIndex) -> int:
     return repaired
 
 
-def reindex(data: DataDir) -> tuple[int, int]:
-    """Rebuild the index from stored articles and transcripts; returns (articles, videos)."""
+def reindex(data: Records, root: Path | None = None) -> tuple[int, int]:
+    """Rebuild the index at *root* (by default the data dir's own) from stored articles and
+    transcripts; returns (articles, videos)."""
+    root = root or index_root(data.root)
     counts: list[tuple[int, int]] = []
     with data.lock("reindex"):
-        rebuild_index(data.index_root,
+        rebuild_index(root,
                       lambda fresh: counts.append(_fill_from_records(data, fresh)))
     return counts[0]
 
 
-def open_index(data: DataDir) -> SearchIndex:
-    """Open the data dir's index, rebuilding it from the stored records if it is damaged.
+def open_index(data: Records, root: Path | None = None) -> SearchIndex:
+    """Open the index at *root* (by default the data dir's own), rebuilding it from the
+    stored records if it is damaged.
 
     The rebuild fills a new generation and swaps it in atomically, so other readers see the
     old (broken, hence refused) index or the new one, never a half-built one.
     """
+    root = root or index_root(data.root)
     try:
-        return SearchIndex(data.index_root)
+        return SearchIndex(root)
     except BrokenIndexError as exc:
         log.warning("rebuilding the search index: %s", exc)
 
     with data.lock("reindex"):
         try:  # another process may have rebuilt it while we waited for the lock
-            return SearchIndex(data.index_root)
+            return SearchIndex(root)
         except BrokenIndexError:
-            rebuild_index(data.index_root, lambda fresh: _fill_from_records(data, fresh))
-    return SearchIndex(data.index_root)
+            rebuild_index(root, lambda fresh: _fill_from_records(data, fresh))
+    return SearchIndex(root)

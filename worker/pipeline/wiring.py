@@ -5,16 +5,20 @@ from __future__ import annotations
 from worker.intake.fetch import FetchLimits
 from worker.intake.netguard import parse_allowlist
 from worker.pipeline.context import Context, ModelProvider, NullProgress, Progress
-from worker.pipeline.locks import FileLocks, Locks
-from worker.pipeline.maintenance import open_index, repair_pending
+from worker.pipeline.locks import Locks
+from worker.pipeline.maintenance import repair_pending
 from worker.pipeline.policy import LockWaits, RetryPolicy
 from worker.pipeline.takedown import finish_removals
 from worker.settings import Settings
 from worker.speech.transcribe import TranscribeOptions
-from worker.storage.datadir import DataDir
-from worker.storage.jobs import JobStore
-from worker.storage.runs import FileRuns
-from worker.storage.watches import WatchStore
+from worker.storage.stores import (
+    open_job_store,
+    open_locks,
+    open_records,
+    open_runs,
+    open_search_index,
+    open_watch_store,
+)
 from worker.watching.webhooks import WebhookPolicy
 
 __all__ = ["article_limits", "build_context", "model_provider", "transcribe_options",
@@ -67,23 +71,24 @@ def build_context(settings: Settings, progress: Progress | None = None, *,
                   locks: Locks | None = None, waits: LockWaits | None = None) -> Context:
     """Everything the steps need, from settings.
 
-    Inline runners leave *locks* and *waits* unset: file locks in the data dir, waited for
-    as long as they are held.  The queue passes its broker's locks and bounded waits.
+    Inline runners leave *locks* and *waits* unset: the stores' own locks (files in the data
+    dir, embedded), waited for as long as they are held.  The queue passes its broker's locks
+    and bounded waits.
 
     Claims this process's run on the data dir, after sweeping what dead runs left there
     (their scratch folders), and writes again what they left half-written to the index.
     """
-    data = DataDir(settings.data_dir)
-    runs = FileRuns(data.root)
+    data = open_records(settings)
+    runs = open_runs(settings)
     runs.sweep()
     run = runs.claim()
-    index = open_index(data)
+    index = open_search_index(settings, rebuild_from=data)
     repair_pending(data, index)
     ctx = Context(
         data=data,
         index=index,
-        jobs=JobStore(data.jobs_db, runs),
-        locks=locks or FileLocks(data.locks),
+        jobs=open_job_store(settings, runs),
+        locks=locks or open_locks(settings),
         models=model_provider(settings),
         video_limits=video_limits(settings),
         article_limits=article_limits(settings),
@@ -94,7 +99,7 @@ def build_context(settings: Settings, progress: Progress | None = None, *,
         waits=waits or LockWaits(),
         progress=progress or NullProgress(),
         run=run,
-        watches=WatchStore(data.watches_db),
+        watches=open_watch_store(settings),
     )
     # A takedown a crashed run left half done is finished before any new work.
     finish_removals(ctx)

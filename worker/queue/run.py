@@ -27,8 +27,7 @@ from worker.queue.config import (
 )
 from worker.settings import Settings
 from worker.speech.models import DEFAULT_CPU_THREADS, resolve_model
-from worker.storage.datadir import DataDir
-from worker.storage.runs import FileRuns
+from worker.storage.stores import open_records, open_runs
 
 __all__ = ["default_concurrency", "run_worker"]
 
@@ -76,10 +75,11 @@ def run_worker(settings: Settings, *, queues: Sequence[str], concurrency: int | 
         models = model_provider(settings)
         resolve_model(models.name, cache_dir=models.cache_dir)
     policy = QueuePolicy.from_settings(settings)
-    data = DataDir(settings.data_dir)
+    # An older (or newer) database schema stops the worker here, with one line.
+    open_records(settings)
     # What killed runs left (their scratch folders; loose files of older versions once
     # older than the longest download could take).
-    FileRuns(data.root).sweep(loose_age=policy.download_limit + HARD_LIMIT_GRACE)
+    open_runs(settings).sweep(loose_age=policy.download_limit + HARD_LIMIT_GRACE)
     processes = concurrency or default_concurrency(queues, threads=settings.cpu_threads)
     cores = _cores()
     serving.queues = tuple(queues)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from indexer.domain import Article, ArticleRef
-from worker.storage.datadir import DataDir, SourceRecord, VideoMeta
-from worker.storage.interfaces import Runs
-from worker.storage.runs import FileRuns, shown_state
+from worker.storage.datadir import SourceRecord, VideoMeta
+from worker.storage.interfaces import Records, Runs
+from worker.storage.runs import shown_state
 from worker.storage.states import VideoState
 
 __all__ = ["ArticleEntry", "ListFilters", "Page", "VideoEntry", "list_articles", "list_videos",
@@ -86,10 +86,10 @@ def video_state(runs: Runs, records: list[SourceRecord], has_transcript: bool,
             latest.error if latest.state is VideoState.FAILED else "")
 
 
-def _stored_at(data: DataDir, meta: VideoMeta) -> float:
+def _stored_at(data: Records, meta: VideoMeta) -> float:
     if meta.fetched:
         return min(meta.fetched.values())
-    return (data.video_dir(meta.video_id) / "meta.json").stat().st_mtime
+    return data.video_stored(meta.video_id)
 
 
 def _dated(published: str, filters: ListFilters) -> bool:
@@ -98,13 +98,11 @@ def _dated(published: str, filters: ListFilters) -> bool:
     return not (filters.published_to and (not published or published > filters.published_to))
 
 
-def _all_videos(data: DataDir, runs: Runs | None) -> list[VideoEntry]:
-    runs = runs if runs is not None else FileRuns(data.root)
+def _all_videos(data: Records, runs: Runs) -> list[VideoEntry]:
     hidden = data.hidden()
     sources = list(data.sources())
     entries = []
-    for meta_path in (data.root / "videos").glob("*/meta.json"):
-        video_id = meta_path.parent.name
+    for video_id in data.video_ids():
         meta = data.video_meta(video_id) if video_id not in hidden.video_ids else None
         if meta is None:
             continue
@@ -128,10 +126,9 @@ def _all_videos(data: DataDir, runs: Runs | None) -> list[VideoEntry]:
     return entries
 
 
-def list_videos(data: DataDir, filters: ListFilters, *, offset: int = 0,
-                limit: int = 20, runs: Runs | None = None) -> Page[VideoEntry]:
-    """Stored videos, newest stored first; *runs* tells whose work is interrupted (default:
-    the data dir's)."""
+def list_videos(data: Records, filters: ListFilters, *, runs: Runs, offset: int = 0,
+                limit: int = 20) -> Page[VideoEntry]:
+    """Stored videos, newest stored first; *runs* tells whose work is interrupted."""
     kept = []
     for entry in _all_videos(data, runs):
         sources = {a.source.casefold() for a in entry.articles}
@@ -149,18 +146,17 @@ def list_videos(data: DataDir, filters: ListFilters, *, offset: int = 0,
     return Page(kept[offset:offset + limit], len(kept), offset, limit)
 
 
-def _article_entry(data: DataDir, article: Article, videos: dict[str, VideoEntry],
+def _article_entry(data: Records, article: Article, videos: dict[str, VideoEntry],
                    by_url: dict[str, str]) -> ArticleEntry:
     ids = tuple(dict.fromkeys(by_url[u] for u in article.video_urls
                               if by_url.get(u) in videos))
-    path = data.root / "articles" / f"{article.id}.json"
     return ArticleEntry(article.id, article.url, article.title, article.source,
-                        article.published, path.stat().st_mtime, ids,
+                        article.published, data.article_stored(article.id), ids,
                         tuple(sorted({videos[v].language for v in ids if videos[v].language})))
 
 
-def list_articles(data: DataDir, filters: ListFilters, *, offset: int = 0,
-                  limit: int = 20, runs: Runs | None = None) -> Page[ArticleEntry]:
+def list_articles(data: Records, filters: ListFilters, *, runs: Runs, offset: int = 0,
+                  limit: int = 20) -> Page[ArticleEntry]:
     """Stored articles, newest published first (then newest stored); *runs*: see
     :func:`list_videos`."""
     hidden = data.hidden()

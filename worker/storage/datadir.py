@@ -38,7 +38,7 @@ from typing import Any
 from indexer.domain import Article, ArticleRef, Transcript
 from worker.containers import CONTAINERS
 from worker.errors import NotFoundError
-from worker.storage.files import file_lock, read_json, write_json_atomic
+from worker.storage.files import file_lock, file_sha256, read_json, write_json_atomic
 from worker.storage.states import VideoState
 
 __all__ = [
@@ -237,6 +237,10 @@ class DataDir:
         for path in sorted((self.root / "articles").glob("*.json")):
             yield Article.from_json(read_json(path))
 
+    def article_stored(self, article_id: str) -> float:
+        """When the article was last saved (its file's modification time)."""
+        return (self.root / "articles" / f"{article_id}.json").stat().st_mtime
+
     # -- sources (video URLs) --------------------------------------------------------------
 
     def _source_path(self, url: str) -> Path:
@@ -268,6 +272,14 @@ class DataDir:
     def video_dir(self, video_id: str) -> Path:
         """The folder of one video."""
         return self.root / "videos" / video_id
+
+    def video_ids(self) -> list[str]:
+        """The ids of every stored video (those with metadata), sorted."""
+        return sorted(p.parent.name for p in (self.root / "videos").glob("*/meta.json"))
+
+    def video_stored(self, video_id: str) -> float:
+        """When the video's metadata was last written (its file's modification time)."""
+        return (self.video_dir(video_id) / "meta.json").stat().st_mtime
 
     def video_meta(self, video_id: str) -> VideoMeta | None:
         """Stored facts of a video, or None."""
@@ -522,7 +534,7 @@ class DataDir:
             target = Path(export.path)
             sidecar = target.with_suffix(".json")
             with contextlib.suppress(OSError):
-                if target.is_file() and _file_sha256(target) == export.sha256:
+                if target.is_file() and file_sha256(target) == export.sha256:
                     for extra in (".srt", ".vtt"):
                         target.with_suffix(extra).unlink(missing_ok=True)
                     sidecar.unlink(missing_ok=True)
@@ -543,10 +555,3 @@ class DataDir:
         (folder / "meta.json").unlink(missing_ok=True)
         self._exports_path(video_id).unlink(missing_ok=True)
 
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -15,7 +16,7 @@ from typing import Any
 
 from worker.errors import LockBusyError
 
-__all__ = ["file_lock", "read_json", "write_json_atomic", "write_text_atomic"]
+__all__ = ["file_lock", "file_sha256", "read_json", "write_json_atomic", "write_text_atomic"]
 
 # How often a lock with a finite wait is tried again.
 _POLL = 0.05
@@ -39,6 +40,15 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of the file at *path*, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_json(path: Path) -> Any:

@@ -27,7 +27,7 @@ from typing import Any
 
 from indexer.domain import ArticleHit, Clip, SearchPage
 from indexer.errors import QueryError
-from worker.storage.datadir import DataDir
+from worker.storage.interfaces import Records
 
 __all__ = ["MAX_BUCKETS", "MAX_RESULTS", "UNKNOWN_SOURCE", "Bucket", "Interval", "Timeline",
            "mentions"]
@@ -115,6 +115,14 @@ def _day_of(path: Path) -> dt.date | None:
     return dt.datetime.fromtimestamp(stamp, dt.UTC).date()
 
 
+def _saved_day(data: Records, article_id: str) -> dt.date | None:
+    try:
+        stamp = data.article_stored(article_id)
+    except OSError:  # not stored (any more)
+        return None
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).date()
+
+
 def _iso(value: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
@@ -122,7 +130,7 @@ def _iso(value: str) -> dt.date | None:
         return None
 
 
-def _video_dates(data: DataDir, video_ids: set[str], hidden_articles: frozenset[str]
+def _video_dates(data: Records, video_ids: set[str], hidden_articles: frozenset[str]
                  ) -> dict[str, dict[dt.date, set[str]]]:
     """Per video: each day it counts on, with the sources of the articles of that day.
 
@@ -168,7 +176,7 @@ def _bounds(text: str | None, name: str) -> dt.date | None:
     return day
 
 
-def mentions(search: Search, data: DataDir, query: str, *, interval: str = "day",
+def mentions(search: Search, data: Records, query: str, *, interval: str = "day",
              source: str | None = None, date_from: str | None = None,
              date_to: str | None = None) -> Timeline:
     """Count *query*'s clips and articles per *interval* (see the module's rules).
@@ -202,7 +210,7 @@ def mentions(search: Search, data: DataDir, query: str, *, interval: str = "day"
     for hit in page.results:
         if isinstance(hit, ArticleHit):
             written = (_iso(hit.published)
-                       or _day_of(data.root / "articles" / f"{hit.article_id}.json"))
+                       or _saved_day(data, hit.article_id))
             if written is not None:
                 dated.append((written, False, {hit.source or UNKNOWN_SOURCE}))
     dated = [d for d in dated if (low is None or d[0] >= low) and (high is None or d[0] <= high)]

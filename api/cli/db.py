@@ -1,0 +1,42 @@
+"""``briefing db …``: the PostgreSQL store's schema (BRIEFING_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from api.cli.common import clear_errors, fail, load_settings, out, shown
+from api.cli.helptext import PlainCommand
+
+__all__ = ["db_app"]
+
+db_app = typer.Typer(name="db", no_args_is_help=True, add_completion=False,
+                     rich_markup_mode=None,
+                     help="The database of a fleet (BRIEFING_DATABASE_URL): its schema.")
+
+
+@db_app.command("upgrade", cls=PlainCommand)
+def upgrade(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+            ) -> None:
+    """Bring the database's schema to this version's (safe to run again, and from two
+    machines at once)."""
+    settings = load_settings()
+    if settings.database_url is None:
+        raise fail("no database to upgrade: set BRIEFING_DATABASE_URL "
+                   "(e.g. postgresql://briefing@db/briefing)")
+    from worker.storage.pg.migrate import upgrade as run_upgrade
+    from worker.storage.pg.pool import redact
+
+    with clear_errors():
+        before, after = run_upgrade(settings.database_url)
+    if as_json:
+        print(json.dumps({"database": redact(settings.database_url), "before": before,
+                          "after": after}))
+        return
+    where = redact(settings.database_url)
+    if before == after:
+        out.print(shown(f"{where}: schema {after}, already current"), highlight=False)
+    else:
+        out.print(shown(f"{where}: schema {before or 'none'} → {after}"), highlight=False)

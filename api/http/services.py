@@ -22,6 +22,7 @@ from worker.pipeline.context import Context
 from worker.settings import Settings
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
+from worker.storage.watch_interface import WatchStoreLike
 from worker.storage.watches import WatchStore
 from worker.watching.webhooks import DeliveryLoop
 
@@ -112,7 +113,7 @@ class Services:
     index: SharedIndex
     jobs: JobStore
     worker: InlineWorker | None  # None when a broker runs the jobs
-    watches: WatchStore
+    watches: WatchStoreLike
     fetch_limits: FetchLimits  # what webhook URLs are checked against (as articles are)
     deliveries: DeliveryLoop | None = None  # webhook retries without a broker
     # Built on first use by a takedown (worker.pipeline.takedown), which writes the index.

@@ -17,6 +17,7 @@ from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
 from worker.storage.runs import Run
 from worker.storage.states import VideoState
+from worker.storage.watch_interface import WatchStoreLike
 from worker.storage.watches import WatchStore
 
 __all__ = ["Context", "LockWaits", "ModelProvider", "NullProgress", "Phase", "Progress",
@@ -144,9 +145,9 @@ class Context:
     waits: LockWaits = field(default_factory=LockWaits)
     progress: Progress = field(default_factory=NullProgress)
     run: Run | None = None  # this process's claim on the data dir (worker.storage.runs)
-    watches: WatchStore | None = None  # opened on first use (watch_store) when not given
+    watches: WatchStoreLike | None = None  # opened on first use (watch_store) when not given
 
-    def watch_store(self) -> WatchStore:
+    def watch_store(self) -> WatchStoreLike:
         """The data dir's watch store, opened on first use."""
         if self.watches is None:
             self.watches = WatchStore(self.data.watches_db)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
@@ -43,6 +44,23 @@ from worker.storage.watchrules import (
 from worker.watching.domain import Delivery, DeliveryState, Hit, Match, Recorded, Watch
 
 __all__ = ["PgWatchStore"]
+
+def _nul_free(text: str) -> str:
+    # PostgreSQL's text (and jsonb) cannot hold NUL; outside text (a title, a transcript)
+    # may.  U+FFFD is what the feed and the terminal show for it anyway.
+    return text.replace("\x00", "\ufffd")
+
+
+def _storable(match: Match) -> Match:
+    """*match* as this store can keep it (compared so, a repeat is still unchanged)."""
+    if not any("\x00" in t for t in (match.url, match.title, match.text, match.highlight,
+                                      match.match, *(x for a in match.articles for x in a))):
+        return match
+    return replace(match, url=_nul_free(match.url), title=_nul_free(match.title),
+                   text=_nul_free(match.text), highlight=_nul_free(match.highlight),
+                   match=_nul_free(match.match),
+                   articles=tuple((_nul_free(u), _nul_free(t)) for u, t in match.articles))
+
 
 # The database's clock, in the domain's unit (seconds since the epoch).
 _NOW = "extract(epoch FROM clock_timestamp())::double precision"
@@ -79,7 +97,7 @@ class PgWatchStore:
                 "INSERT INTO watches (id, name, query, source, language, clips_only, "
                 f"webhook_url, secret, created) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {_NOW}) "
                 "ON CONFLICT (name) DO NOTHING RETURNING *",
-                (uuid.uuid4().hex[:12], name, query, source, language, clips_only,
+                (uuid.uuid4().hex[:12], name, _nul_free(query), source, language, clips_only,
                  webhook_url, secret or (secrets.token_hex(32) if webhook_url else ""))
             ).fetchone()
         if row is None:
@@ -138,8 +156,8 @@ class PgWatchStore:
             for watch, matches in found:
                 if watch.id not in alive or not (matches or recorded.get(watch.id)):
                     continue
-                self._record_one(db, watch, item, matches, recorded.get(watch.id, []), now,
-                                 new, retracted, due)
+                self._record_one(db, watch, item, [_storable(m) for m in matches],
+                                 recorded.get(watch.id, []), now, new, retracted, due)
             return Recorded(new=tuple(self._hits_by_id(db, new)),
                             retracted=tuple(self._hits_by_id(db, retracted)),
                             deliveries=tuple(due))

@@ -33,6 +33,7 @@ from worker.storage.pg.pool import Conn, connection, transaction
 from worker.storage.watch_interface import WatchStoreLike
 from worker.storage.watchrules import (
     NOTHING_HIDDEN,
+    RecordPlan,
     clip_key,
     hidden_items,
     hit_from_row,
@@ -49,6 +50,13 @@ def _nul_free(text: str) -> str:
     # PostgreSQL's text (and jsonb) cannot hold NUL; outside text (a title, a transcript)
     # may.  U+FFFD is what the feed and the terminal show for it anyway.
     return text.replace("\x00", "\ufffd")
+
+
+def _fields(match: Match, now: float) -> dict[str, Any]:
+    """The columns of a hit that a new evaluation may change, as parameters."""
+    return {"start": match.start, "end": match.end, "url": match.url, "title": match.title,
+            "text": match.text, "highlight": match.highlight, "match": match.match,
+            "articles": Jsonb([list(a) for a in match.articles]), "now": now}
 
 
 def _storable(match: Match) -> Match:
@@ -138,9 +146,6 @@ class PgWatchStore:
         """
         if not found:
             return Recorded()
-        new: list[int] = []
-        retracted: list[int] = []
-        due: list[int] = []
         with transaction(self.url) as db:
             db.execute(_ITEM_LOCK, (item,))
             now = self._now(db)
@@ -153,67 +158,77 @@ class PgWatchStore:
                                   "watch_id = ANY(%s::text[]) ORDER BY id",
                                   (item, list(alive))):
                 recorded.setdefault(row["watch_id"], []).append(hit_from_row(row))
-            for watch, matches in found:
-                if watch.id not in alive or not (matches or recorded.get(watch.id)):
-                    continue
-                self._record_one(db, watch, item, [_storable(m) for m in matches],
-                                 recorded.get(watch.id, []), now, new, retracted, due)
-            return Recorded(new=tuple(self._hits_by_id(db, new)),
-                            retracted=tuple(self._hits_by_id(db, retracted)),
-                            deliveries=tuple(due))
+            plans = [(watch, plan_record([_storable(m) for m in matches],
+                                         recorded.get(watch.id, [])))
+                     for watch, matches in found if watch.id in alive]
+            return self._apply(db, item, plans, now)
 
-    @staticmethod
-    def _record_one(db: Conn, watch: Watch, item: str, matches: Sequence[Match],
-                    recorded: list[Hit], now: float, new: list[int], retracted: list[int],
-                    due: list[int]) -> None:
-        plan = plan_record(matches, recorded)
-        for found, same in plan.writes:
-            fields = {"start": found.start, "end": found.end, "url": found.url,
-                      "title": found.title, "text": found.text, "highlight": found.highlight,
-                      "match": found.match, "articles": Jsonb([list(a) for a in found.articles]),
-                      "now": now}
+    def _apply(self, db: Conn, item: str, plans: Sequence[tuple[Watch, RecordPlan]],
+               now: float) -> Recorded:
+        """Write the plans: a statement per kind of change (not per hit), pipelined."""
+        writes = [(watch, found, same) for watch, plan in plans for found, same in plan.writes]
+        gone = [hit.id for _, plan in plans for hit in plan.retract]
+        updates = [(found, same) for _, found, same in writes if same is not None]
+        inserts = [(watch, found) for watch, found, same in writes if same is None]
+        with db.cursor() as cur:
+            if updates:
+                cur.executemany(
+                    'UPDATE watch_hits SET start=%(start)s, "end"=%(end)s, url=%(url)s, '
+                    "title=%(title)s, text=%(text)s, highlight=%(highlight)s, match=%(match)s, "
+                    "articles=%(articles)s, updated=%(now)s, retracted=NULL WHERE id=%(id)s",
+                    [{**_fields(found, now), "id": same.id} for found, same in updates])
+            # Said again after a retraction: due again unless it was delivered.
+            restored: set[int] = set()
+            back = [same.id for found, same in updates if same.retracted is not None]
+            if back:
+                restored = {row["hit_id"] for row in cur.execute(
+                    "UPDATE watch_deliveries SET state=%s, next_at=%s, claimed_until=0 "
+                    "WHERE hit_id = ANY(%s::bigint[]) AND state=%s RETURNING hit_id",
+                    (DeliveryState.PENDING, now, back, DeliveryState.RETRACTED))}
+            new: list[int | None] = []
+            if inserts:
+                cur.executemany(
+                    "INSERT INTO watch_hits (key, watch_id, item, clip, kind, video_id, "
+                    'article_id, start, "end", url, title, text, highlight, match, articles, '
+                    "created, updated) VALUES (%(key)s, %(watch)s, %(item)s, %(clip)s, "
+                    "%(kind)s, %(video)s, %(article)s, %(start)s, %(end)s, %(url)s, %(title)s, "
+                    "%(text)s, %(highlight)s, %(match)s, %(articles)s, %(now)s, %(now)s) "
+                    "ON CONFLICT ON CONSTRAINT watch_hits_once DO NOTHING RETURNING id",
+                    [{**_fields(found, now), "key": uuid.uuid4().hex, "watch": watch.id,
+                      "item": item, "clip": clip_key(found), "kind": str(found.kind),
+                      "video": found.video_id, "article": found.article_id}
+                     for watch, found in inserts], returning=True)
+                for _ in cur.results():
+                    # None: that clip's key is another hit's, paired with another match.
+                    row = cur.fetchone()
+                    new.append(None if row is None else int(row["id"]))
+            hooked = [hit_id for (watch, _), hit_id in zip(inserts, new, strict=True)
+                      if hit_id is not None and watch.webhook_url]
+            if hooked:
+                cur.execute("INSERT INTO watch_deliveries (hit_id, state, next_at) "
+                            "SELECT unnest(%s::bigint[]), %s, %s ON CONFLICT (hit_id) DO NOTHING",
+                            (hooked, DeliveryState.PENDING, now))
+            if gone:
+                cur.execute("UPDATE watch_hits SET retracted=%s, updated=%s "
+                            "WHERE id = ANY(%s::bigint[])", (now, now, gone))
+                # A failed one too: `retry_failed` must not send a hit no longer said.
+                cur.execute("UPDATE watch_deliveries SET state=%s, claimed_until=0 "
+                            "WHERE hit_id = ANY(%s::bigint[]) AND state = ANY(%s::text[])",
+                            (DeliveryState.RETRACTED, gone,
+                             [DeliveryState.PENDING, DeliveryState.FAILED]))
+        # The deliveries now due, in the order their matches were found.
+        due: list[int] = []
+        ids = iter(new)
+        for watch, _, same in writes:
             if same is not None:
-                db.execute('UPDATE watch_hits SET start=%(start)s, "end"=%(end)s, url=%(url)s, '
-                           "title=%(title)s, text=%(text)s, highlight=%(highlight)s, "
-                           "match=%(match)s, articles=%(articles)s, updated=%(now)s, "
-                           "retracted=NULL WHERE id=%(id)s", {**fields, "id": same.id})
-                if same.retracted is not None:
-                    # Said again after a retraction: due again unless it was delivered.
-                    changed = db.execute(
-                        "UPDATE watch_deliveries SET state=%s, next_at=%s, claimed_until=0 "
-                        "WHERE hit_id=%s AND state=%s",
-                        (DeliveryState.PENDING, now, same.id, DeliveryState.RETRACTED))
-                    if changed.rowcount:
-                        due.append(same.id)
+                if same.id in restored:
+                    due.append(same.id)
                 continue
-            row = db.execute(
-                "INSERT INTO watch_hits (key, watch_id, item, clip, kind, video_id, article_id, "
-                'start, "end", url, title, text, highlight, match, articles, created, updated) '
-                "VALUES (%(key)s, %(watch)s, %(item)s, %(clip)s, %(kind)s, %(video)s, "
-                "%(article)s, %(start)s, %(end)s, %(url)s, %(title)s, %(text)s, %(highlight)s, "
-                "%(match)s, %(articles)s, %(now)s, %(now)s) "
-                "ON CONFLICT ON CONSTRAINT watch_hits_once DO NOTHING RETURNING id",
-                {**fields, "key": uuid.uuid4().hex, "watch": watch.id, "item": item,
-                 "clip": clip_key(found), "kind": str(found.kind), "video": found.video_id,
-                 "article": found.article_id}).fetchone()
-            if row is None:  # that clip's key is another hit's, paired with another match
-                continue
-            hit_id = int(row["id"])
-            new.append(hit_id)
-            if watch.webhook_url:
-                db.execute("INSERT INTO watch_deliveries (hit_id, state, next_at) "
-                           "VALUES (%s, %s, %s) ON CONFLICT (hit_id) DO NOTHING",
-                           (hit_id, DeliveryState.PENDING, now))
+            hit_id = next(ids)
+            if hit_id is not None and watch.webhook_url:
                 due.append(hit_id)
-        for hit in plan.retract:
-            db.execute("UPDATE watch_hits SET retracted=%s, updated=%s WHERE id=%s",
-                       (now, now, hit.id))
-            # A failed one too: `retry_failed` must not send a hit no longer said.
-            db.execute("UPDATE watch_deliveries SET state=%s, claimed_until=0 "
-                       "WHERE hit_id=%s AND state = ANY(%s::text[])",
-                       (DeliveryState.RETRACTED, hit.id,
-                        [DeliveryState.PENDING, DeliveryState.FAILED]))
-            retracted.append(hit.id)
+        return Recorded(new=tuple(self._hits_by_id(db, [i for i in new if i is not None])),
+                        retracted=tuple(self._hits_by_id(db, gone)), deliveries=tuple(due))
 
     @staticmethod
     def _hits_by_id(db: Conn, ids: Sequence[int]) -> list[Hit]:

@@ -79,6 +79,7 @@ _HIT_SELECT = ("SELECT h.*, d.state, d.attempts, d.error FROM watch_hits h "
 # The two-key advisory lock space of the watch store; an item's key is the hash of its name
 # (two items sharing a hash only take turns, which is harmless).
 _ITEM_LOCK = "SELECT pg_advisory_xact_lock(hashtext('briefing-watch-item'), hashtext(%s))"
+_LOCKED_NOW = f"{_ITEM_LOCK}, {_NOW} AS now"
 
 
 class PgWatchStore:
@@ -147,8 +148,9 @@ class PgWatchStore:
         if not found:
             return Recorded()
         with transaction(self.url) as db:
-            db.execute(_ITEM_LOCK, (item,))
-            now = self._now(db)
+            row = db.execute(_LOCKED_NOW, (item,)).fetchone()
+            assert row is not None
+            now = float(row["now"])
             # KEY SHARE: a watch being removed now waits for this record (or is gone already).
             alive = {row["id"] for row in db.execute(
                 "SELECT id FROM watches WHERE id = ANY(%s::text[]) FOR KEY SHARE",
@@ -227,8 +229,11 @@ class PgWatchStore:
             hit_id = next(ids)
             if hit_id is not None and watch.webhook_url:
                 due.append(hit_id)
-        return Recorded(new=tuple(self._hits_by_id(db, [i for i in new if i is not None])),
-                        retracted=tuple(self._hits_by_id(db, gone)), deliveries=tuple(due))
+        hits = self._hits_by_id(db, [*gone, *(i for i in new if i is not None)])
+        out = set(gone)
+        return Recorded(new=tuple(h for h in hits if h.id not in out),
+                        retracted=tuple(h for h in hits if h.id in out),
+                        deliveries=tuple(due))
 
     @staticmethod
     def _hits_by_id(db: Conn, ids: Sequence[int]) -> list[Hit]:

@@ -76,6 +76,10 @@ _NOW = "extract(epoch FROM clock_timestamp())::double precision"
 _HIT_SELECT = ("SELECT h.*, d.state, d.attempts, d.error FROM watch_hits h "
                "LEFT JOIN watch_deliveries d ON d.hit_id = h.id")
 
+# Written into the statements, not passed: a prepared statement's generic plan can use the
+# partial index of pending deliveries only when it sees this very value.
+_PENDING = f"'{DeliveryState.PENDING}'"
+
 # The two-key advisory lock space of the watch store; an item's key is the hash of its name
 # (two items sharing a hash only take turns, which is harmless).
 _ITEM_LOCK = "SELECT pg_advisory_xact_lock(hashtext('briefing-watch-item'), hashtext(%s))"
@@ -279,10 +283,10 @@ class PgWatchStore:
         with transaction(self.url) as db:
             # The items' record locks, in one order for every caller: an evaluation of one
             # of them finishes first, or starts after and finds its hits gone.
-            for item in items:
-                db.execute(_ITEM_LOCK, (item,))
-            gone = db.execute("DELETE FROM watch_hits WHERE item = ANY(%s::text[])", (items,))
-            return int(gone.rowcount)
+            with db.cursor() as cur:
+                cur.executemany(_ITEM_LOCK, [(item,) for item in items])  # pipelined, in order
+                cur.execute("DELETE FROM watch_hits WHERE item = ANY(%s::text[])", (items,))
+                return int(cur.rowcount)
 
     # -- deliveries ------------------------------------------------------------------------
 
@@ -295,7 +299,7 @@ class PgWatchStore:
         lease runs out (its sender died), so two runners never send it at once.  One of an
         item of *hidden* (being taken down) is not taken: its takedown withdraws it.
         """
-        args: dict[str, Any] = {"pending": DeliveryState.PENDING, "now": now, "lease": lease,
+        args: dict[str, Any] = {"now": now, "lease": lease,
                                 "hidden": list(hidden_items(hidden)), "limit": limit,
                                 "hit": hit_id}
         one = " AND d.hit_id=%(hit)s" if hit_id is not None else ""
@@ -307,7 +311,7 @@ class PgWatchStore:
             rows = db.execute(
                 "WITH due AS (SELECT d.hit_id FROM watch_deliveries d "
                 "JOIN watch_hits h ON h.id = d.hit_id "
-                "WHERE d.state=%(pending)s AND d.next_at<=%(now)s "
+                f"WHERE d.state={_PENDING} AND d.next_at<=%(now)s "
                 "AND d.claimed_until<=%(now)s AND h.item <> ALL(%(hidden)s::text[])"
                 f"{one} ORDER BY d.next_at, d.hit_id LIMIT %(limit)s "
                 "FOR UPDATE OF d SKIP LOCKED) "
@@ -359,8 +363,8 @@ class PgWatchStore:
         with connection(self.url) as db:
             rows = db.execute(
                 "SELECT d.hit_id FROM watch_deliveries d JOIN watch_hits h ON h.id = d.hit_id "
-                "WHERE h.item=%s AND d.state=%s ORDER BY d.hit_id",
-                (item, DeliveryState.PENDING)).fetchall()
+                f"WHERE h.item=%s AND d.state={_PENDING} ORDER BY d.hit_id",
+                (item,)).fetchall()
         return tuple(int(row["hit_id"]) for row in rows)
 
     def due_in(self, hit_id: int, hidden: Hidden = NOTHING_HIDDEN) -> float | None:
@@ -370,9 +374,9 @@ class PgWatchStore:
         with connection(self.url) as db:
             row = db.execute(f"SELECT GREATEST(d.next_at, d.claimed_until) - {_NOW} AS wait "
                              "FROM watch_deliveries d JOIN watch_hits h ON h.id = d.hit_id "
-                             "WHERE d.hit_id=%s AND d.state=%s AND h.item <> ALL(%s::text[])",
-                             (hit_id, DeliveryState.PENDING,
-                              list(hidden_items(hidden)))).fetchone()
+                             f"WHERE d.hit_id=%s AND d.state={_PENDING} "
+                             "AND h.item <> ALL(%s::text[])",
+                             (hit_id, list(hidden_items(hidden)))).fetchone()
         return None if row is None else max(0.0, float(row["wait"]))
 
     def pending(self, hidden: Hidden = NOTHING_HIDDEN) -> tuple[int, float | None]:
@@ -382,8 +386,8 @@ class PgWatchStore:
             row = db.execute("SELECT COUNT(*) AS n, "
                              "MIN(GREATEST(d.next_at, d.claimed_until)) AS due "
                              "FROM watch_deliveries d JOIN watch_hits h ON h.id = d.hit_id "
-                             "WHERE d.state=%s AND h.item <> ALL(%s::text[])",
-                             (DeliveryState.PENDING, list(hidden_items(hidden)))).fetchone()
+                             f"WHERE d.state={_PENDING} AND h.item <> ALL(%s::text[])",
+                             (list(hidden_items(hidden)),)).fetchone()
         assert row is not None
         return int(row["n"]), row["due"]
 

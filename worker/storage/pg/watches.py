@@ -280,13 +280,12 @@ class PgWatchStore:
         items = sorted(set(withdrawn_items(video_ids, article_ids)))
         if not items:
             return 0
-        with transaction(self.url) as db:
-            # The items' record locks, in one order for every caller: an evaluation of one
-            # of them finishes first, or starts after and finds its hits gone.
-            with db.cursor() as cur:
-                cur.executemany(_ITEM_LOCK, [(item,) for item in items])  # pipelined, in order
-                cur.execute("DELETE FROM watch_hits WHERE item = ANY(%s::text[])", (items,))
-                return int(cur.rowcount)
+        # The items' record locks, in one order for every caller: an evaluation of one of
+        # them finishes first, or starts after and finds its hits gone.
+        with transaction(self.url) as db, db.cursor() as cur:
+            cur.executemany(_ITEM_LOCK, [(item,) for item in items])  # pipelined, in order
+            cur.execute("DELETE FROM watch_hits WHERE item = ANY(%s::text[])", (items,))
+            return int(cur.rowcount)
 
     # -- deliveries ------------------------------------------------------------------------
 

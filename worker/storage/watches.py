@@ -15,8 +15,10 @@ runners evaluating the same video at once record a hit once and queue its webhoo
   the data dir's :class:`~worker.storage.datadir.Hidden` and leave those items out, and
   drop the removed articles from the clips of the videos it keeps.
 
-The methods are the interface a second backend (PostgreSQL) would implement; the domain
-types are in :mod:`worker.watching.domain` (re-exported here).
+The methods are :class:`~worker.storage.watch_interface.WatchStoreLike`, which the fleet's
+store (:mod:`worker.storage.pg.watches`, PostgreSQL) implements too; the rules both follow are
+in :mod:`worker.storage.watchrules`, the domain types in :mod:`worker.watching.domain`
+(re-exported here).
 """
 
 from __future__ import annotations

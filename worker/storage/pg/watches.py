@@ -86,6 +86,15 @@ _ITEM_LOCK = "SELECT pg_advisory_xact_lock(hashtext('briefing-watch-item'), hash
 _LOCKED_NOW = f"{_ITEM_LOCK}, {_NOW} AS now"
 
 
+def _unhidden(hidden: Hidden, placeholder: str) -> tuple[str, str]:
+    """The join to deliveries' hits and the condition leaving out *hidden*'s items (its
+    array the *placeholder*); neither when nothing is hidden, so no join is paid for."""
+    if not hidden_items(hidden):
+        return "", ""
+    return (" JOIN watch_hits h ON h.id = d.hit_id",
+            f" AND h.item <> ALL({placeholder}::text[])")
+
+
 class PgWatchStore:
     """Watches, hits and deliveries in PostgreSQL; safe for many processes on many
     machines.  *url* is the database's (its schema upgraded to the current version)."""
@@ -302,17 +311,17 @@ class PgWatchStore:
                                 "hidden": list(hidden_items(hidden)), "limit": limit,
                                 "hit": hit_id}
         one = " AND d.hit_id=%(hit)s" if hit_id is not None else ""
+        join, unhidden = _unhidden(hidden, "%(hidden)s")
         with transaction(self.url) as db:
             if now is None:
                 args["now"] = self._now(db)
             # Rows another claimant holds are skipped, not waited for; a row it leased and
             # committed meanwhile is read again as it is now, and its lease excludes it.
             rows = db.execute(
-                "WITH due AS (SELECT d.hit_id FROM watch_deliveries d "
-                "JOIN watch_hits h ON h.id = d.hit_id "
+                f"WITH due AS (SELECT d.hit_id FROM watch_deliveries d{join} "
                 f"WHERE d.state={_PENDING} AND d.next_at<=%(now)s "
-                "AND d.claimed_until<=%(now)s AND h.item <> ALL(%(hidden)s::text[])"
-                f"{one} ORDER BY d.next_at, d.hit_id LIMIT %(limit)s "
+                f"AND d.claimed_until<=%(now)s{unhidden}{one} "
+                "ORDER BY d.next_at, d.hit_id LIMIT %(limit)s "
                 "FOR UPDATE OF d SKIP LOCKED) "
                 "UPDATE watch_deliveries d SET claimed_until = %(now)s + %(lease)s "
                 "FROM due WHERE d.hit_id = due.hit_id "
@@ -381,12 +390,13 @@ class PgWatchStore:
     def pending(self, hidden: Hidden = NOTHING_HIDDEN) -> tuple[int, float | None]:
         """How many deliveries are pending, and when the next one is due (None: none);
         those of *hidden* items are not counted (they are never sent)."""
+        join, unhidden = _unhidden(hidden, "%s")
         with connection(self.url) as db:
             row = db.execute("SELECT COUNT(*) AS n, "
                              "MIN(GREATEST(d.next_at, d.claimed_until)) AS due "
-                             "FROM watch_deliveries d JOIN watch_hits h ON h.id = d.hit_id "
-                             f"WHERE d.state={_PENDING} AND h.item <> ALL(%s::text[])",
-                             (list(hidden_items(hidden)),)).fetchone()
+                             f"FROM watch_deliveries d{join} "
+                             f"WHERE d.state={_PENDING}{unhidden}",
+                             (list(hidden_items(hidden)),) if unhidden else ()).fetchone()
         assert row is not None
         return int(row["n"]), row["due"]
 

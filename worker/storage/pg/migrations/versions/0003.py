@@ -50,6 +50,8 @@ CREATE TABLE watch_hits (
 );
 -- Takedowns (withdraw) and the pending webhooks of one item look hits up by item alone.
 CREATE INDEX watch_hits_item ON watch_hits (item);
+-- A watch's newest hits (its page, its feed, the unseen ones after an id).
+CREATE INDEX watch_hits_newest ON watch_hits (watch_id, id);
 CREATE TABLE watch_deliveries (
     hit_id bigint PRIMARY KEY REFERENCES watch_hits(id) ON DELETE CASCADE,
     state text NOT NULL,

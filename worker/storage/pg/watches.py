@@ -86,13 +86,14 @@ _ITEM_LOCK = "SELECT pg_advisory_xact_lock(hashtext('briefing-watch-item'), hash
 _LOCKED_NOW = f"{_ITEM_LOCK}, {_NOW} AS now"
 
 
-def _unhidden(hidden: Hidden, placeholder: str) -> tuple[str, str]:
-    """The join to deliveries' hits and the condition leaving out *hidden*'s items (its
-    array the *placeholder*); neither when nothing is hidden, so no join is paid for."""
+def _unhidden(hidden: Hidden, placeholder: str) -> str:
+    """A condition on deliveries ``d`` leaving out those of *hidden*'s items (their array
+    the *placeholder*): the few hits of those items, looked up by item, not a join of every
+    delivery with its hit; none when nothing is hidden."""
     if not hidden_items(hidden):
-        return "", ""
-    return (" JOIN watch_hits h ON h.id = d.hit_id",
-            f" AND h.item <> ALL({placeholder}::text[])")
+        return ""
+    return (" AND d.hit_id NOT IN (SELECT id FROM watch_hits "
+            f"WHERE item = ANY({placeholder}::text[]))")
 
 
 class PgWatchStore:
@@ -311,14 +312,14 @@ class PgWatchStore:
                                 "hidden": list(hidden_items(hidden)), "limit": limit,
                                 "hit": hit_id}
         one = " AND d.hit_id=%(hit)s" if hit_id is not None else ""
-        join, unhidden = _unhidden(hidden, "%(hidden)s")
+        unhidden = _unhidden(hidden, "%(hidden)s")
         with transaction(self.url) as db:
             if now is None:
                 args["now"] = self._now(db)
             # Rows another claimant holds are skipped, not waited for; a row it leased and
             # committed meanwhile is read again as it is now, and its lease excludes it.
             rows = db.execute(
-                f"WITH due AS (SELECT d.hit_id FROM watch_deliveries d{join} "
+                "WITH due AS (SELECT d.hit_id FROM watch_deliveries d "
                 f"WHERE d.state={_PENDING} AND d.next_at<=%(now)s "
                 f"AND d.claimed_until<=%(now)s{unhidden}{one} "
                 "ORDER BY d.next_at, d.hit_id LIMIT %(limit)s "
@@ -390,11 +391,11 @@ class PgWatchStore:
     def pending(self, hidden: Hidden = NOTHING_HIDDEN) -> tuple[int, float | None]:
         """How many deliveries are pending, and when the next one is due (None: none);
         those of *hidden* items are not counted (they are never sent)."""
-        join, unhidden = _unhidden(hidden, "%s")
+        unhidden = _unhidden(hidden, "%s")
         with connection(self.url) as db:
             row = db.execute("SELECT COUNT(*) AS n, "
                              "MIN(GREATEST(d.next_at, d.claimed_until)) AS due "
-                             f"FROM watch_deliveries d{join} "
+                             "FROM watch_deliveries d "
                              f"WHERE d.state={_PENDING}{unhidden}",
                              (list(hidden_items(hidden)),) if unhidden else ()).fetchone()
         assert row is not None

@@ -59,6 +59,9 @@ def test_queued_retranscription_keeps_the_old_transcript(
     assert version.transcript == old
     assert f"re-transcribed video {video_id}" in fleet.logs_text()
     wait_for(lambda: bool(receiver.received), 120, "the new hit's webhook")
+    # The receiver has the POST before its sender reads the answer and marks it delivered.
+    wait_for(lambda: store.hits(watch)[0].delivery is DeliveryState.DELIVERED, 30,
+             "the webhook marked delivered")
     [hit] = store.hits(watch)
     assert hit.video_id == video_id and hit.delivery is DeliveryState.DELIVERED
     assert [json.loads(r.body)["idempotency_key"] for r in receiver.received] == [hit.key]

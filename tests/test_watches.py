@@ -25,9 +25,11 @@ from tests.apiserver import running, server_settings
 from tests.conftest import MANIFEST, Ingested, cli_env, make_context
 from tests.receiver import Receiver
 from tests.siteserver import Site
+from tests.watch_backends import _store_at, _watch_store  # noqa: F401  (fixtures)
 from worker.intake.fetch import FetchLimits
 from worker.pipeline import ModelProvider, ingest
 from worker.pipeline.steps import index_step
+from worker.storage.watch_interface import WatchStoreLike
 from worker.storage.watches import DeliveryState, WatchStore
 from worker.watching.saved import add_watch
 from worker.watching.timeline import mentions
@@ -426,11 +428,11 @@ def test_the_percolator_finds_in_a_video_exactly_the_clips_a_search_finds(
                          if r.video_id == video_id], (query, video_id)
 
 
-def test_the_feed_carries_hostile_outside_text_as_text(tmp_path: Path) -> None:
+def test_the_feed_carries_hostile_outside_text_as_text(watch_store: WatchStoreLike) -> None:
     from api.http.watches import atom_feed
     from worker.storage.watches import HitKind, Match
 
-    store = WatchStore(tmp_path / "watches.sqlite3")
+    store = watch_store
     watch = store.add("x", "storm <b>")
     store.record("v:0123456789abcdef", [(watch, [Match(
         kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0,
@@ -444,7 +446,8 @@ def test_the_feed_carries_hostile_outside_text_as_text(tmp_path: Path) -> None:
     assert entry.summary == "the storm\ufffd & </summary><x>"
 
 
-def test_a_receiver_that_refuses_connections_is_retried_later(tmp_path: Path) -> None:
+def test_a_receiver_that_refuses_connections_is_retried_later(
+        watch_store: WatchStoreLike) -> None:
     import socket
 
     from worker.storage.watches import HitKind, Match
@@ -452,7 +455,7 @@ def test_a_receiver_that_refuses_connections_is_retried_later(tmp_path: Path) ->
     with socket.socket() as probe:  # a port with nothing listening once closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    store = WatchStore(tmp_path / "watches.sqlite3")
+    store = watch_store
     watch = add_watch(store, LOCAL, "down", "storm", webhook_url=f"http://127.0.0.1:{port}/")
     recorded = store.record("v:0123456789abcdef", [(watch, [Match(
         kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)])])
@@ -468,7 +471,7 @@ def test_a_receiver_that_refuses_connections_is_retried_later(tmp_path: Path) ->
 
 
 def test_a_receiver_that_answers_2xx_and_then_stalls_its_body_has_the_hit(
-        tmp_path: Path) -> None:
+        watch_store: WatchStoreLike) -> None:
     import socket
     import threading
 
@@ -490,7 +493,7 @@ def test_a_receiver_that_answers_2xx_and_then_stalls_its_body_has_the_hit(
         listener.listen(1)
         thread = threading.Thread(target=serve, args=(listener,), daemon=True)
         thread.start()
-        store = WatchStore(tmp_path / "watches.sqlite3")
+        store = watch_store
         watch = add_watch(store, LOCAL, "stall", "storm",
                           webhook_url=f"http://127.0.0.1:{listener.getsockname()[1]}/")
         store.record("v:0123456789abcdef", [(watch, [Match(
@@ -506,10 +509,11 @@ def test_a_receiver_that_answers_2xx_and_then_stalls_its_body_has_the_hit(
     assert hit.delivery is DeliveryState.DELIVERED
 
 
-def test_a_watch_deleted_while_an_item_is_matched_is_passed_over(tmp_path: Path) -> None:
+def test_a_watch_deleted_while_an_item_is_matched_is_passed_over(
+        watch_store: WatchStoreLike) -> None:
     from worker.storage.watches import HitKind, Match
 
-    store = WatchStore(tmp_path / "watches.sqlite3")
+    store = watch_store
     gone = add_watch(store, LOCAL, "gone", "storm", webhook_url="http://127.0.0.1:9/")
     kept = add_watch(store, LOCAL, "kept", "storm")
     store.remove("gone")  # after the evaluation read the watches, before it recorded
@@ -519,11 +523,11 @@ def test_a_watch_deleted_while_an_item_is_matched_is_passed_over(tmp_path: Path)
     assert recorded.deliveries == () and store.pending() == (0, None)
 
 
-def test_a_failed_webhook_of_a_retracted_hit_is_not_sent_on_retry(tmp_path: Path,
-                                                                   receiver: Receiver) -> None:
+def test_a_failed_webhook_of_a_retracted_hit_is_not_sent_on_retry(
+        watch_store: WatchStoreLike, receiver: Receiver) -> None:
     from worker.storage.watches import HitKind, Match
 
-    store = WatchStore(tmp_path / "watches.sqlite3")
+    store = watch_store
     watch = add_watch(store, LOCAL, "storm", "storm", webhook_url=receiver.url())
     item = "v:0123456789abcdef"
     said = [Match(kind=HitKind.CLIP, video_id="0123456789abcdef", start=1.0, end=2.0)]

@@ -17,7 +17,8 @@ from api.cli.search import highlight_text
 if TYPE_CHECKING:
     from worker.settings import Settings
     from worker.storage.datadir import Hidden
-    from worker.storage.watches import Hit, WatchStore
+    from worker.storage.watch_interface import WatchStoreLike
+    from worker.storage.watches import Hit
 
 __all__ = ["timeline", "watch_app"]
 
@@ -28,7 +29,7 @@ watch_app = typer.Typer(name="watch", no_args_is_help=True, add_completion=False
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _store(settings: Settings) -> WatchStore:
+def _store(settings: Settings) -> WatchStoreLike:
     from worker.storage.stores import open_watch_store
 
     return open_watch_store(settings)

@@ -27,7 +27,7 @@ from worker.storage.stores import (
     open_search_index,
     open_watch_store,
 )
-from worker.storage.watches import WatchStore
+from worker.storage.watch_interface import WatchStoreLike
 from worker.watching.webhooks import DeliveryLoop
 
 __all__ = [
@@ -119,7 +119,7 @@ class Services:
     jobs: JobStoreLike
     runs: Runs  # tells whose work was interrupted (the runs of the job store's backend)
     worker: InlineWorker | None  # None when a broker runs the jobs
-    watches: WatchStore
+    watches: WatchStoreLike
     fetch_limits: FetchLimits  # what webhook URLs are checked against (as articles are)
     deliveries: DeliveryLoop | None = None  # webhook retries without a broker
     # Built on first use by a takedown (worker.pipeline.takedown), which writes the index.

@@ -16,6 +16,7 @@ from worker.speech.transcribe import TranscribeOptions
 from worker.storage.datadir import DataDir
 from worker.storage.interfaces import JobStoreLike, Records, RunClaim
 from worker.storage.states import VideoState
+from worker.storage.watch_interface import WatchStoreLike
 from worker.storage.watches import WatchStore
 
 __all__ = ["Context", "LockWaits", "ModelProvider", "NullProgress", "Phase", "Progress",
@@ -143,9 +144,9 @@ class Context:
     waits: LockWaits = field(default_factory=LockWaits)
     progress: Progress = field(default_factory=NullProgress)
     run: RunClaim | None = None  # this process's claim on a run (worker.storage.runs)
-    watches: WatchStore | None = None  # opened on first use (watch_store) when not given
+    watches: WatchStoreLike | None = None  # opened on first use (watch_store) when not given
 
-    def watch_store(self) -> WatchStore:
+    def watch_store(self) -> WatchStoreLike:
         """The data dir's watch store, opened on first use."""
         if self.watches is None:
             # A Context built by hand (tests, benchmarks) over embedded records; entry

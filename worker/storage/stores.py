@@ -18,11 +18,34 @@ from worker.storage.interfaces import JobStoreLike, Records, Runs
 if TYPE_CHECKING:
     from indexer.index import SearchIndex
     from worker.pipeline.locks import Locks
-    from worker.storage.watches import WatchStore
+    from worker.storage.watch_interface import WatchStoreLike
 
 __all__ = ["database_problem", "open_job_store", "open_locks", "open_records", "open_runs",
            "open_search_index", "open_watch_store", "scratch_root", "search_index_root",
            "uses_database"]
+
+
+def _database(settings: Settings, url: str) -> str:
+    """*url*, its schema checked once per process (SchemaError for an older or newer one)
+    and this process's pool sized from settings before any store uses it."""
+    from worker.errors import StoreUnavailableError
+    from worker.storage.pg.migrate import require_current
+    from worker.storage.pg.pool import pool_for
+
+    if url not in _checked:
+        try:
+            require_current(url)
+            _checked.add(url)
+        except StoreUnavailableError:
+            # Down now (the HTTP app may start before its database): every query fails
+            # transiently until it answers, and the records check the schema on first use.
+            pass
+    pool_for(url, size=settings.database_pool_size)
+    return url
+
+
+# Database URLs whose schema this process has found current.
+_checked: set[str] = set()
 
 
 def uses_database(settings: Settings) -> bool:
@@ -52,6 +75,7 @@ def open_records(settings: Settings, *, start_unreachable: bool = False) -> Reco
     unchecked = False
     try:
         require_current(settings.database_url)
+        _checked.add(settings.database_url)
     except StoreUnavailableError:
         if not start_unreachable:
             raise
@@ -90,7 +114,7 @@ def open_runs(settings: Settings) -> Runs:
         return FileRuns(settings.data_dir)
     from worker.storage.pg.runs import PgRuns
 
-    return PgRuns(settings.database_url, scratch_root(settings))
+    return PgRuns(_database(settings, settings.database_url), scratch_root(settings))
 
 
 def open_job_store(settings: Settings, runs: Runs | None = None) -> JobStoreLike:
@@ -100,16 +124,18 @@ def open_job_store(settings: Settings, runs: Runs | None = None) -> JobStoreLike
     if settings.database_url is not None:
         from worker.storage.pg.jobs import PgJobStore
 
-        return PgJobStore(settings.database_url, runs)
+        return PgJobStore(_database(settings, settings.database_url), runs)
     from worker.storage.jobs import JobStore
 
     return JobStore(DataDir(settings.data_dir).jobs_db, runs)
 
 
-def open_watch_store(settings: Settings) -> WatchStore:
+def open_watch_store(settings: Settings) -> WatchStoreLike:
     """The watch store: SQLite in the data dir, or PostgreSQL."""
     if settings.database_url is not None:
-        raise NotImplementedError("integrated at merge")
+        from worker.storage.pg.watches import PgWatchStore
+
+        return PgWatchStore(_database(settings, settings.database_url))
     from worker.storage.watches import WatchStore
 
     return WatchStore(DataDir(settings.data_dir).watches_db)
@@ -121,7 +147,7 @@ def open_locks(settings: Settings) -> Locks:
     if settings.database_url is not None:
         from worker.storage.pg.locks import PgLocks
 
-        return PgLocks(settings.database_url)
+        return PgLocks(_database(settings, settings.database_url))
     from worker.pipeline.locks import FileLocks
 
     return FileLocks(DataDir(settings.data_dir).locks)

@@ -15,27 +15,39 @@ runners evaluating the same video at once record a hit once and queue its webhoo
   the data dir's :class:`~worker.storage.datadir.Hidden` and leave those items out, and
   drop the removed articles from the clips of the videos it keeps.
 
-The methods are the interface a second backend (PostgreSQL) would implement; the domain
-types are in :mod:`worker.watching.domain` (re-exported here).
+The methods are :class:`~worker.storage.watch_interface.WatchStoreLike`, which the fleet's
+store (:mod:`worker.storage.pg.watches`, PostgreSQL) implements too; the rules both follow are
+in :mod:`worker.storage.watchrules`, the domain types in :mod:`worker.watching.domain`
+(re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.errors import NoSuchWatchError, WatchExistsError
 from worker.storage.datadir import Hidden
 from worker.storage.sqlite import connect, transaction
+from worker.storage.watch_interface import WatchStoreLike
+from worker.storage.watchrules import (
+    NOTHING_HIDDEN,
+    articles_json,
+    clip_key,
+    hidden_items,
+    hit_from_row,
+    plan_record,
+    unlinked,
+    watch_from_row,
+    withdrawn_items,
+)
 from worker.watching.domain import (
     Delivery,
     DeliveryState,
@@ -109,61 +121,16 @@ CREATE INDEX IF NOT EXISTS watch_deliveries_due ON watch_deliveries(state, next_
 """
 
 
-def _watch(row: sqlite3.Row) -> Watch:
-    return Watch(id=row["id"], name=row["name"], query=row["query"], source=row["source"],
-                 language=row["language"], clips_only=bool(row["clips_only"]),
-                 webhook_url=row["webhook_url"], secret=row["secret"], created=row["created"])
-
-
-def _hit(row: sqlite3.Row) -> Hit:
-    keys = row.keys()
-    state = row["state"] if "state" in keys else None
-    return Hit(id=row["id"], key=row["key"], watch_id=row["watch_id"],
-               kind=HitKind(row["kind"]), video_id=row["video_id"],
-               article_id=row["article_id"], start=row["start"], end=row["end"],
-               url=row["url"], title=row["title"], text=row["text"],
-               highlight=row["highlight"], match=row["match"],
-               articles=tuple((u, t) for u, t in json.loads(row["articles"])),
-               created=row["created"], updated=row["updated"], retracted=row["retracted"],
-               delivery=DeliveryState(state) if state else None,
-               attempts=row["attempts"] if state else 0,
-               error=row["error"] if state else "")
-
-
 _HIT_SELECT = ("SELECT h.*, d.state, d.attempts, d.error FROM watch_hits h "
                "LEFT JOIN watch_deliveries d ON d.hit_id = h.id")
 
 
-NOTHING_HIDDEN = Hidden()
-
-
-def _hidden_items(hidden: Hidden) -> tuple[str, ...]:
-    return (*(f"v:{v}" for v in sorted(hidden.video_ids)),
-            *(f"a:{a}" for a in sorted(hidden.article_ids)))
-
-
 def _not_hidden(hidden: Hidden, column: str = "h.item") -> tuple[str, tuple[str, ...]]:
     """An SQL condition (and its arguments) leaving out the items of *hidden*."""
-    items = _hidden_items(hidden)
+    items = hidden_items(hidden)
     if not items:
         return "1", ()
     return f"{column} NOT IN ({','.join('?' * len(items))})", items
-
-
-def _unlinked(hit: Hit, hidden: Hidden) -> Hit:
-    """*hit* without the articles being taken down among those linking its clip."""
-    if not hidden.article_urls or not any(u in hidden.article_urls for u, _ in hit.articles):
-        return hit
-    kept = tuple((u, t) for u, t in hit.articles if u not in hidden.article_urls)
-    return replace(hit, articles=kept, title=kept[0][1] if kept else "")
-
-
-# The columns a new evaluation may change, in the order of _record_one's fields.
-_HIT_FIELDS = ("start", "end", "url", "title", "text", "highlight", "match", "articles")
-
-
-def _overlaps(a_start: float, a_end: float, b_start: float, b_end: float) -> bool:
-    return (a_start < b_end and b_start < a_end) or (a_start, a_end) == (b_start, b_end)
 
 
 class WatchStore:
@@ -213,7 +180,7 @@ class WatchStore:
     def watches(self) -> list[Watch]:
         """Every watch, oldest first."""
         rows = self._db().execute("SELECT * FROM watches ORDER BY created, name")
-        return [_watch(row) for row in rows]
+        return [watch_from_row(row) for row in rows]
 
     def find(self, name_or_id: str) -> Watch:
         """The watch with this name or id; :class:`NoSuchWatchError` when there is none."""
@@ -222,7 +189,7 @@ class WatchStore:
                                  (name_or_id, name_or_id, name_or_id)).fetchone()
         if row is None:
             raise NoSuchWatchError(f"no watch named {name_or_id!r}")
-        return _watch(row)
+        return watch_from_row(row)
 
     def remove(self, name_or_id: str) -> Watch:
         """Delete a watch with its hits and deliveries."""
@@ -253,62 +220,52 @@ class WatchStore:
                                   "WHERE watch_id=? AND item=?", (watch.id, item)).fetchall()
                 if not rows and not matches:
                     continue
-                self._record_one(db, watch, item, matches, rows, now, new, retracted, due)
+                self._record_one(db, watch, item, matches, [hit_from_row(r) for r in rows],
+                                 now, new, retracted, due)
         return Recorded(new=tuple(self._hits_by_id(new)),
                         retracted=tuple(self._hits_by_id(retracted)), deliveries=tuple(due))
 
     def _record_one(self, db: sqlite3.Connection, watch: Watch, item: str,
-                    matches: Sequence[Match], rows: list[sqlite3.Row], now: float,
+                    matches: Sequence[Match], recorded: list[Hit], now: float,
                     new: list[int], retracted: list[int], due: list[int]) -> None:
-        kept: set[int] = set()
-        for found in matches:
-            same = next((r for r in rows if r["id"] not in kept and _overlaps(
-                found.start, found.end, r["start"], r["end"])), None)
+        plan = plan_record(matches, recorded)
+        for found, same in plan.writes:
             fields = (found.start, found.end, found.url, found.title, found.text,
-                      found.highlight, found.match,
-                      json.dumps([list(a) for a in found.articles]), now)
+                      found.highlight, found.match, articles_json(found), now)
             if same is not None:
-                kept.add(same["id"])
-                # Found again as it was (a re-index, a redelivery): untouched, so its feed
-                # entry's <updated> does not move and feed readers do not show it again.
-                unchanged = tuple(same[c] for c in _HIT_FIELDS) == fields[:-1]
-                if unchanged and same["retracted"] is None:
-                    continue
                 db.execute("UPDATE watch_hits SET start=?, end=?, url=?, title=?, text=?, "
                            "highlight=?, match=?, articles=?, updated=?, retracted=NULL "
-                           "WHERE id=?", (*fields, same["id"]))
-                if same["retracted"] is not None:
+                           "WHERE id=?", (*fields, same.id))
+                if same.retracted is not None:
                     # Said again after a retraction: due again unless it was delivered.
                     changed = db.execute(
                         "UPDATE watch_deliveries SET state=?, next_at=?, claimed_until=0 "
                         "WHERE hit_id=? AND state=?",
-                        (DeliveryState.PENDING, now, same["id"], DeliveryState.RETRACTED))
+                        (DeliveryState.PENDING, now, same.id, DeliveryState.RETRACTED))
                     if changed.rowcount:
-                        due.append(same["id"])
+                        due.append(same.id)
                 continue
             cursor = db.execute(
                 "INSERT INTO watch_hits (key, watch_id, item, clip, kind, video_id, "
                 "article_id, start, end, url, title, text, highlight, match, articles, "
                 "updated, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (uuid.uuid4().hex, watch.id, item, f"{found.start:.2f}-{found.end:.2f}",
+                (uuid.uuid4().hex, watch.id, item, clip_key(found),
                  found.kind, found.video_id, found.article_id, *fields, now))
             hit_id = int(cursor.lastrowid or 0)
-            kept.add(hit_id)
             new.append(hit_id)
             if watch.webhook_url:
                 db.execute("INSERT INTO watch_deliveries (hit_id, state, next_at) "
                            "VALUES (?, ?, ?)", (hit_id, DeliveryState.PENDING, now))
                 due.append(hit_id)
-        for row in rows:
-            if row["id"] not in kept and row["retracted"] is None:
-                db.execute("UPDATE watch_hits SET retracted=?, updated=? WHERE id=?",
-                           (now, now, row["id"]))
-                # A failed one too: `retry_failed` must not send a hit no longer said.
-                db.execute("UPDATE watch_deliveries SET state=?, claimed_until=0 "
-                           "WHERE hit_id=? AND state IN (?, ?)",
-                           (DeliveryState.RETRACTED, row["id"], DeliveryState.PENDING,
-                            DeliveryState.FAILED))
-                retracted.append(row["id"])
+        for hit in plan.retract:
+            db.execute("UPDATE watch_hits SET retracted=?, updated=? WHERE id=?",
+                       (now, now, hit.id))
+            # A failed one too: `retry_failed` must not send a hit no longer said.
+            db.execute("UPDATE watch_deliveries SET state=?, claimed_until=0 "
+                       "WHERE hit_id=? AND state IN (?, ?)",
+                       (DeliveryState.RETRACTED, hit.id, DeliveryState.PENDING,
+                        DeliveryState.FAILED))
+            retracted.append(hit.id)
 
     def _hits_by_id(self, ids: Sequence[int]) -> list[Hit]:
         if not ids:
@@ -316,7 +273,7 @@ class WatchStore:
         marks = ",".join("?" * len(ids))
         rows = self._db().execute(f"{_HIT_SELECT} WHERE h.id IN ({marks}) ORDER BY h.id",
                                   tuple(ids))
-        return [_hit(row) for row in rows]
+        return [hit_from_row(row) for row in rows]
 
     def hit(self, hit_id: int) -> Hit | None:
         """One hit, or None."""
@@ -333,7 +290,7 @@ class WatchStore:
                  + ("" if retracted else " AND h.retracted IS NULL"))
         rows = self._db().execute(f"{_HIT_SELECT} WHERE {where} ORDER BY h.id DESC LIMIT ?",
                                   (watch.id, after, *items, limit))
-        return [_unlinked(_hit(row), hidden) for row in rows]
+        return [unlinked(hit_from_row(row), hidden) for row in rows]
 
     def hit_counts(self, hidden: Hidden = NOTHING_HIDDEN) -> dict[str, tuple[int, int]]:
         """Per watch id: live hits, and the highest hit id (0 when none); nothing of
@@ -347,7 +304,7 @@ class WatchStore:
     def withdraw(self, video_ids: Sequence[str], article_ids: Sequence[str]) -> int:
         """Delete every hit of these videos and articles (being taken down) with its
         delivery, sent or not: a pending webhook of theirs is never sent.  How many."""
-        items = [f"v:{v}" for v in video_ids] + [f"a:{a}" for a in article_ids]
+        items = withdrawn_items(video_ids, article_ids)
         if not items:
             return 0
         with self._tx() as db:
@@ -385,7 +342,7 @@ class WatchStore:
         for row in rows:
             hit = self.hit(row["hit_id"])
             if hit is not None:
-                claimed.append(Delivery(hit=_unlinked(hit, hidden), watch=_watch(row),
+                claimed.append(Delivery(hit=unlinked(hit, hidden), watch=watch_from_row(row),
                                         attempts=row["attempts"]))
         return claimed
 
@@ -447,3 +404,7 @@ class WatchStore:
                                  f"WHERE d.state=? AND {unhidden}",
                                  (DeliveryState.PENDING, *items)).fetchone()
         return int(row["n"]), row["due"]
+
+
+if TYPE_CHECKING:  # mypy checks that this store offers every method callers may use
+    _conforms: type[WatchStoreLike] = WatchStore

@@ -14,7 +14,7 @@ from dataclasses import replace
 from indexer.domain import Article, ArticleHit, ArticleRef, Clip, SearchResult, Transcript
 from indexer.errors import QueryError
 from indexer.percolate import Percolator
-from worker.storage.watches import WatchStore
+from worker.storage.watch_interface import WatchStoreLike
 from worker.watching.domain import HitKind, Match, Recorded, Watch
 
 __all__ = ["evaluate_article", "evaluate_video", "match_of"]
@@ -35,7 +35,7 @@ def match_of(result: SearchResult) -> Match:
                  title=result.title, highlight=result.highlight)
 
 
-def _evaluate(store: WatchStore, item: str, percolator: Percolator,
+def _evaluate(store: WatchStoreLike, item: str, percolator: Percolator,
               watches: Sequence[Watch], *, article: bool) -> Recorded:
     found: list[tuple[Watch, list[Match]]] = []
     try:
@@ -59,7 +59,7 @@ def _evaluate(store: WatchStore, item: str, percolator: Percolator,
     return replace(recorded, deliveries=store.pending_for(item))
 
 
-def evaluate_video(store: WatchStore, transcript: Transcript, video_url: str,
+def evaluate_video(store: WatchStoreLike, transcript: Transcript, video_url: str,
                    articles: Sequence[ArticleRef]) -> Recorded:
     """Match a video, as the index now holds it, against every watch; record the hits."""
     watches = store.watches()
@@ -70,7 +70,7 @@ def evaluate_video(store: WatchStore, transcript: Transcript, video_url: str,
                      article=False)
 
 
-def evaluate_article(store: WatchStore, article: Article) -> Recorded:
+def evaluate_article(store: WatchStoreLike, article: Article) -> Recorded:
     """Match an article's own text against every watch that takes articles; record hits."""
     watches = store.watches()
     if not any(not w.clips_only for w in watches):

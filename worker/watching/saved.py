@@ -8,7 +8,8 @@ from indexer.errors import QueryError
 from indexer.percolate import parsed
 from worker.errors import WatchError
 from worker.intake.fetch import FetchLimits
-from worker.storage.watches import Watch, WatchStore
+from worker.storage.watch_interface import WatchStoreLike
+from worker.watching.domain import Watch
 from worker.watching.webhooks import check_webhook_url
 
 __all__ = ["MAX_NAME_CHARS", "MIN_SECRET_CHARS", "add_watch"]
@@ -18,7 +19,7 @@ MIN_SECRET_CHARS = 16  # a guessable secret signs nothing
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
-def add_watch(store: WatchStore, limits: FetchLimits, name: str, query: str, *,
+def add_watch(store: WatchStoreLike, limits: FetchLimits, name: str, query: str, *,
               source: str = "", language: str = "", clips_only: bool = False,
               webhook_url: str = "", secret: str = "") -> Watch:
     """Check and save a watch; raises :class:`WatchError` (or :class:`QueryError` for a query

@@ -27,7 +27,8 @@ from worker.errors import BriefingError, FetchError, WatchError
 from worker.intake.fetch import USER_AGENT, FetchLimits
 from worker.intake.netguard import check_url, host_header
 from worker.storage.datadir import Hidden
-from worker.storage.watches import NOTHING_HIDDEN, WatchStore
+from worker.storage.watch_interface import WatchStoreLike
+from worker.storage.watchrules import NOTHING_HIDDEN
 from worker.watching.domain import Delivery, Hit, Watch
 
 __all__ = [
@@ -127,7 +128,7 @@ def _post(url: str, body: bytes, signature: str, policy: WebhookPolicy) -> int:
         return response.status_code
 
 
-def send_claimed(store: WatchStore, delivery: Delivery, policy: WebhookPolicy) -> Attempt:
+def send_claimed(store: WatchStoreLike, delivery: Delivery, policy: WebhookPolicy) -> Attempt:
     """Send one claimed delivery and record how it went."""
     hit, watch = delivery.hit, delivery.watch
     body = webhook_body(hit, watch)
@@ -152,7 +153,7 @@ def send_claimed(store: WatchStore, delivery: Delivery, policy: WebhookPolicy) -
     return Attempt(hit.id, delivered=False, status=status, error=error, retry_in=delay)
 
 
-def deliver(store: WatchStore, hit_id: int, policy: WebhookPolicy,
+def deliver(store: WatchStoreLike, hit_id: int, policy: WebhookPolicy,
             hidden: Hidden = NOTHING_HIDDEN) -> Attempt | None:
     """Send one hit's webhook if it is due now (None: not due, delivered, taken, or of an
     item of *hidden*: being taken down, ``DataDir.hidden()``)."""
@@ -160,7 +161,7 @@ def deliver(store: WatchStore, hit_id: int, policy: WebhookPolicy,
     return send_claimed(store, claimed[0], policy) if claimed else None
 
 
-def deliver_due(store: WatchStore, policy: WebhookPolicy, *, limit: int = 50,
+def deliver_due(store: WatchStoreLike, policy: WebhookPolicy, *, limit: int = 50,
                 hidden: Hidden = NOTHING_HIDDEN) -> list[Attempt]:
     """Send every delivery due now (one attempt each), up to *limit*; none of an item of
     *hidden* (being taken down)."""
@@ -172,7 +173,7 @@ class DeliveryLoop:
     """Sends due webhooks every *poll* seconds on a background thread: the retries of an
     inline setup (``briefing serve`` without a broker; the queue sends them as tasks)."""
 
-    def __init__(self, store: WatchStore, policy: WebhookPolicy, poll: float,
+    def __init__(self, store: WatchStoreLike, policy: WebhookPolicy, poll: float,
                  hidden: Callable[[], Hidden] = Hidden) -> None:
         self.store = store
         self.policy = policy

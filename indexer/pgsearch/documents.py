@@ -105,7 +105,8 @@ def stored_fields(row: dict[str, Any]) -> dict[str, Any]:
     :mod:`indexer.search`'s result builders read)."""
     if row["kind"] == KIND_ARTICLE:
         return {"kind": KIND_ARTICLE, "article_id": row["article_id"], "url": row["url"],
-                "title": row["title"], "text": row["body"], "source": row["source"], "published": ",".join(row["published"])}
+                "title": row["title"], "text": row["body"], "source": row["source"],
+                "published": ",".join(row["published"])}
     doc: dict[str, Any] = {
         "kind": KIND_SEGMENT, "video_id": row["video_id"], "url": row["url"],
         "text": row["body"], "start": row["start_s"], "end": row["end_s"],

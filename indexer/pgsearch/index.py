@@ -211,11 +211,10 @@ class PgSearchIndex:
         """One page of results with the number of matching documents (the arguments of
         :meth:`indexer.index.SearchIndex.search_page`)."""
         parsed = parse_query(text)
-        with self._connection("search") as conn:
-            with conn.cursor(row_factory=dict_row) as cur:
-                return search_page(cur, self._keys, parsed, limit=limit, offset=offset,
-                                   kind=kind, source=source, published_from=published_from,
-                                   published_to=published_to, language=language,
-                                   sound_alike=sound_alike, hidden_videos=hidden_videos,
-                                   hidden_articles=hidden_articles,
-                                   hidden_links=hidden_links, tuning=tuning)
+        with self._connection("search") as conn, conn.cursor(row_factory=dict_row) as cur:
+            return search_page(cur, self._keys, parsed, limit=limit, offset=offset,
+                               kind=kind, source=source, published_from=published_from,
+                               published_to=published_to, language=language,
+                               sound_alike=sound_alike, hidden_videos=hidden_videos,
+                               hidden_articles=hidden_articles, hidden_links=hidden_links,
+                               tuning=tuning)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import time
-from collections.abc import Callable
 from typing import Any
 
 from psycopg import Cursor
@@ -32,10 +31,11 @@ from indexer.schema import KIND_SEGMENT, PHONE_KEYS_FIELD, PHONES_FIELD
 from indexer.search import _phonetic_clip, _results
 from indexer.vocabulary import Vocabulary
 
-# ts_rank's weights (at most 1) for lexemes of weight D, C, B and A: a segment's or an article's text,
-# and an article's title (boosted as Whoosh boosts its title field).  Its normalisation 1
-# divides by one plus the log of the document's length (BM25 favours short documents too),
-# and the scale brings scores near Whoosh's, which results keep to three decimals.
+# ts_rank's weights (at most 1) for lexemes of weight D, C, B and A: a segment's or an
+# article's text, and an article's title (boosted as Whoosh boosts its title field).  Its
+# normalisation 1 divides by one plus the log of the document's length (BM25 favours short
+# documents too), and the scale brings scores near Whoosh's, which results keep to three
+# decimals.
 RANK = "ts_rank('{0.6667, 0.0, 0.0, 1.0}', tsv, q, 1) * 10"
 # Phone keys added by a transaction that committed after a later one are read on the next
 # full reload, at most this many seconds later.
@@ -116,15 +116,16 @@ def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
     """*parsed* with the compound spellings the index holds (:func:`indexer.query.expand`),
     asking the database about all the terms of a round at once."""
     known: dict[str, bool] = {}
+    missing: set[str] = set()
+
+    def has_term(term: str) -> bool:
+        if term in known:
+            return known[term]
+        missing.add(term)
+        return True  # for now: asks what it would ask next, answered next round
+
     while True:
-        missing: set[str] = set()
-
-        def has_term(term: str) -> bool:
-            if term in known:
-                return known[term]
-            missing.add(term)
-            return True  # for now: asks what it would ask next, answered next round
-
+        missing.clear()
         result = expand(parsed, has_term)
         if not missing:
             return result
@@ -219,8 +220,10 @@ def _phonetic_docs(cur: Cursor[dict[str, Any]], keys: PhoneKeys, parsed: ParsedQ
     if not targets:
         return []
     keys.refresh(cur)
-    candidates: Callable[[_Reader], list[int]] = lambda reader: candidate_documents(
-        reader, Vocabulary(reader), targets, None, set())
+
+    def candidates(reader: _Reader) -> list[int]:
+        return candidate_documents(reader, Vocabulary(reader), targets, None, set())
+
     # First the keys it would read, in order; then all their segments in one query.
     recorder = _Reader(keys, None)
     candidates(recorder)

@@ -100,6 +100,12 @@ def segment_rows(transcript: Transcript, video_url: str,
                keys.split() if keys else [])
 
 
+# What stored_fields reads of a row (of ``search_docs d``): all but the tsvector.
+STORED_COLUMNS = ", ".join(f"d.{c}" for c in (
+    "id", "kind", "article_id", "video_id", "title", "body", "source", "sources", "published",
+    "url", "start_s", "end_s", "words", "links", "phones", "percents"))
+
+
 def stored_fields(row: dict[str, Any]) -> dict[str, Any]:
     """A row as the stored fields of the Whoosh document it stands for (what
     :mod:`indexer.search`'s result builders read)."""

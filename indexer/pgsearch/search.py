@@ -16,9 +16,10 @@ from psycopg import Cursor
 
 from indexer.clips import merge_overlapping
 from indexer.domain import Clip, SearchPage, SearchResult
-from indexer.pgsearch.documents import stored_fields
+from indexer.pgsearch.documents import STORED_COLUMNS, stored_fields
 from indexer.pgsearch.tsquery import filter_sql, term_query, to_tsquery
 from indexer.phonesearch import (
+    MAX_CANDIDATES,
     Heard,
     PhoneticMatch,
     PhoneticTuning,
@@ -68,48 +69,45 @@ class PhoneKeys:
         if time.monotonic() - self._loaded > KEYS_RELOAD_SECONDS:
             self._blocks, self._last = {}, 0
             self._loaded = time.monotonic()
-        rows = cur.execute("SELECT id, term FROM search_terms WHERE field = %s AND id > %s",
-                           (PHONE_KEYS_FIELD, self._last)).fetchall()
+        # By id alone, so the id index answers (nothing new, most of the time).
+        rows = cur.execute("SELECT id, field, term FROM search_terms WHERE id > %s",
+                           (self._last,)).fetchall()
         for row in rows:
+            self._last = max(self._last, row["id"])
+            if row["field"] != PHONE_KEYS_FIELD:
+                continue
             block = self._blocks.setdefault(row["term"][:1], [])
             at = bisect.bisect_left(block, row["term"])
             if at == len(block) or block[at] != row["term"]:
                 block.insert(at, row["term"])
-            self._last = max(self._last, row["id"])
 
     def starting(self, prefix: str) -> list[str]:
         """Keys starting with the one letter *prefix*, sorted."""
         return self._blocks.get(prefix, [])
 
 
-class _Reader:
-    """What :func:`indexer.phonesearch.candidate_documents` reads of a Whoosh reader: the
-    phone keys, and the segments each key finds (*postings*; with None, it only records
-    which keys it was asked for, in order)."""
+class _Recorder:
+    """What :func:`indexer.phonesearch.candidate_documents` reads of a Whoosh reader, with
+    no segments behind it: the phone keys it would read the segments of, in its order
+    (the most alike first), are *asked*."""
 
     schema = frozenset({PHONE_KEYS_FIELD})
 
-    def __init__(self, keys: PhoneKeys, postings: dict[str, list[int]] | None) -> None:
+    def __init__(self, keys: PhoneKeys) -> None:
         self._keys = keys
-        self._postings = postings
         self.asked: list[str] = []
 
     def expand_prefix(self, field: str, prefix: str) -> list[str]:
         return self._keys.starting(prefix) if field == PHONE_KEYS_FIELD else []
 
-    def postings(self, field: str, term: str) -> _Postings:
-        if self._postings is None:
-            self.asked.append(term)
-            return _Postings([])
-        return _Postings(self._postings.get(term, []))
+    def postings(self, field: str, term: str) -> _NoPostings:
+        self.asked.append(term)
+        return _NoPostings()
 
 
-@dataclasses.dataclass
-class _Postings:
-    ids: list[int]
-
+class _NoPostings:
     def all_ids(self) -> list[int]:
-        return self.ids
+        return []
 
 
 def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
@@ -169,7 +167,7 @@ def search_page(
     params["q"] = to_tsquery(parsed)
     params["top"] = max(wanted * 3, 30)
     rows = cur.execute(
-        f"SELECT d.*, top.score, top.total FROM ("
+        f"SELECT {STORED_COLUMNS}, top.score, top.total FROM ("
         f"  SELECT id, {RANK} AS score, count(*) OVER () AS total"
         f"  FROM search_docs, CAST(%(q)s AS tsquery) q"
         f"  WHERE tsv @@ q AND {where}"
@@ -220,27 +218,23 @@ def _phonetic_docs(cur: Cursor[dict[str, Any]], keys: PhoneKeys, parsed: ParsedQ
     if not targets:
         return []
     keys.refresh(cur)
-
-    def candidates(reader: _Reader) -> list[int]:
-        return candidate_documents(reader, Vocabulary(reader), targets, None, set())
-
-    # First the keys it would read, in order; then all their segments in one query.
-    recorder = _Reader(keys, None)
-    candidates(recorder)
+    # The keys candidate_documents reads, most alike first; then its candidates in one
+    # query: the segments of the first keys, each by its first key, in id order (as it
+    # reads Whoosh's postings), the filters and the exact matches left out.
+    recorder = _Recorder(keys)
+    candidate_documents(recorder, Vocabulary(recorder), targets, None, set())
     if not recorder.asked:
         return []
-    found = cur.execute(
-        f"SELECT k, array_agg(id ORDER BY id) AS ids"
-        f" FROM search_docs, unnest(phone_keys) k"
-        f" WHERE kind = '{KIND_SEGMENT}' AND phone_keys && %(keys)s::text[]"
-        f"  AND k = ANY(%(keys)s::text[]) AND NOT tsv @@ CAST(%(q)s AS tsquery) AND {where}"
-        f" GROUP BY k", {**params, "keys": recorder.asked}).fetchall()
-    docnums = candidates(_Reader(keys, {r["k"]: r["ids"] for r in found}))
-    if not docnums:
-        return []
-    rows = cur.execute("SELECT * FROM search_docs WHERE id = ANY(%s)", (docnums,)).fetchall()
-    by_id = {r["id"]: stored_fields(r) for r in rows}
-    kept = [by_id[n] for n in docnums if n in by_id and by_id[n].get(PHONES_FIELD)]
+    rows = cur.execute(
+        f"SELECT {STORED_COLUMNS} FROM search_docs d JOIN ("
+        f"  SELECT id, min(array_position(%(keys)s::text[], k)) AS rank"
+        f"  FROM search_docs, unnest(phone_keys) k"
+        f"  WHERE kind = '{KIND_SEGMENT}' AND phone_keys && %(keys)s::text[]"
+        f"   AND k = ANY(%(keys)s::text[]) AND NOT tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+        f"  GROUP BY id ORDER BY rank, id LIMIT %(most)s) c USING (id)"
+        f" ORDER BY c.rank, c.id",
+        {**params, "keys": recorder.asked, "most": MAX_CANDIDATES}).fetchall()
+    kept = [d for d in map(stored_fields, rows) if d.get(PHONES_FIELD)]
     heard = [Heard.from_stored(d.get("words", []), d[PHONES_FIELD]) for d in kept]
     matches = match_segments(heard, parsed, targets, tuning, exact_elsewhere=exact_elsewhere)
     return [(d, m) for d, m in zip(kept, matches, strict=True) if m is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,41 @@ def test_pages_and_total(search_backend: SearchBackend) -> None:
     assert len(first.results) == 10 and len(third.results) == 5
     seen = {r.url for r in first.results} | {r.url for r in third.results}  # type: ignore[union-attr]
     assert len(seen) == 15
+
+
+def test_removed_and_hidden_items_are_not_found(index: AnyIndex) -> None:
+    def found(**filters: frozenset[str]) -> list[str]:
+        return sorted(r.video_id if isinstance(r, Clip) else r.article_id
+                      for r in index.search("harbour", **filters))  # type: ignore[arg-type]
+
+    assert found() == ["a1", "v1"]
+    assert found(hidden_videos=frozenset({"v1"})) == ["a1"]
+    assert found(hidden_articles=frozenset({"a1"})) == ["v1"]
+    assert index.search_page("harbour", hidden_videos=frozenset({"v1"})).total == 1
+    [clip] = [r for r in index.search("harbour", hidden_links=frozenset({"https://example.org/a"}))
+              if isinstance(r, Clip)]
+    assert clip.articles == ()
+    index.remove_video("v1")
+    assert found() == ["a1"]
+    index.remove_article("a1")
+    assert found() == [] and index.doc_count() == 0
+
+
+def test_a_batch_that_fails_writes_nothing(index: AnyIndex) -> None:
+    with pytest.raises(RuntimeError), index.batch():
+        index.add_transcript(transcript("v2"), "https://example.org/w.mp4", [])
+        index.remove_video("v1")
+        raise RuntimeError("the worker died")
+    assert [r.video_id for r in index.search("convoy") if isinstance(r, Clip)] == ["v1"]
+
+
+def test_one_video_written_twice_at_once_is_indexed_once(
+        index: AnyIndex, search_backend: SearchBackend) -> None:
+    # A redelivered task writes the video again while the first delivery still does.
+    count = index.doc_count()
+    writers = [search_backend.open() for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda ix: ix.add_transcript(transcript(), "https://example.org/v.mp4",
+                                                   []), writers))
+    assert index.doc_count() == count
+    assert len([r for r in index.search("convoy") if isinstance(r, Clip)]) == 1

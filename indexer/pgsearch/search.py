@@ -38,6 +38,9 @@ from indexer.vocabulary import Vocabulary
 # documents too), and the scale brings scores near Whoosh's, which results keep to three
 # decimals.
 RANK = "ts_rank('{0.6667, 0.0, 0.0, 1.0}', tsv, q, 1) * 10"
+# How many phone keys' segments each query reads, one query after the other until there
+# are candidates enough (the keys come most alike first).
+KEY_BATCHES = (4, 12, 48, 10_000)
 # Phone keys added by a transaction that committed after a later one are read on the next
 # full reload, at most this many seconds later.
 KEYS_RELOAD_SECONDS = 300.0
@@ -209,6 +212,39 @@ def _page(clips: list[Clip], articles: list[Any], total: int, offset: int, wante
     return SearchPage(results=results[offset:wanted], total=max(total, 0))
 
 
+def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
+                params: dict[str, Any]) -> list[int]:
+    """Segments with these phone *keys*, answering the filters but not the exact query:
+    those of the first key, then those of the next not yet found, up to MAX_CANDIDATES (as
+    candidate_documents reads Whoosh's postings).
+
+    A key's segments are read only while the candidates are too few, a few keys per query,
+    and at most MAX_CANDIDATES of each: short keys are in a third of all segments.  Of a
+    key with more, those first found are taken (Whoosh takes the oldest).
+    """
+    out: list[int] = []
+    seen: set[int] = set()
+    start = 0
+    for size in KEY_BATCHES:
+        batch = keys[start : start + size]
+        start += size
+        if not batch:
+            break
+        rows = cur.execute(
+            f"SELECT k.rank, c.id FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, rank)"
+            f" CROSS JOIN LATERAL (SELECT id FROM search_docs"
+            f"  WHERE kind = '{KIND_SEGMENT}' AND phone_keys @> ARRAY[k.key]"
+            f"   AND NOT tsv @@ CAST(%(q)s AS tsquery) AND {where} LIMIT %(most)s) c",
+            {**params, "keys": batch, "most": MAX_CANDIDATES}).fetchall()
+        for _, doc in sorted((r["rank"], r["id"]) for r in rows):
+            if doc not in seen:
+                seen.add(doc)
+                out.append(doc)
+                if len(out) >= MAX_CANDIDATES:
+                    return out
+    return out
+
+
 def _phonetic_docs(cur: Cursor[dict[str, Any]], keys: PhoneKeys, parsed: ParsedQuery,
                    where: str, params: dict[str, Any], tuning: PhoneticTuning, *,
                    exact_elsewhere: bool) -> list[tuple[dict[str, Any], PhoneticMatch]]:
@@ -218,23 +254,16 @@ def _phonetic_docs(cur: Cursor[dict[str, Any]], keys: PhoneKeys, parsed: ParsedQ
     if not targets:
         return []
     keys.refresh(cur)
-    # The keys candidate_documents reads, most alike first; then its candidates in one
-    # query: the segments of the first keys, each by its first key, in id order (as it
-    # reads Whoosh's postings), the filters and the exact matches left out.
+    # The keys candidate_documents reads, most alike first.
     recorder = _Recorder(keys)
     candidate_documents(recorder, Vocabulary(recorder), targets, None, set())
-    if not recorder.asked:
+    docnums = _candidates(cur, recorder.asked, where, params)
+    if not docnums:
         return []
-    rows = cur.execute(
-        f"SELECT {STORED_COLUMNS} FROM search_docs d JOIN ("
-        f"  SELECT id, min(array_position(%(keys)s::text[], k)) AS rank"
-        f"  FROM search_docs, unnest(phone_keys) k"
-        f"  WHERE kind = '{KIND_SEGMENT}' AND phone_keys && %(keys)s::text[]"
-        f"   AND k = ANY(%(keys)s::text[]) AND NOT tsv @@ CAST(%(q)s AS tsquery) AND {where}"
-        f"  GROUP BY id ORDER BY rank, id LIMIT %(most)s) c USING (id)"
-        f" ORDER BY c.rank, c.id",
-        {**params, "keys": recorder.asked, "most": MAX_CANDIDATES}).fetchall()
-    kept = [d for d in map(stored_fields, rows) if d.get(PHONES_FIELD)]
+    rows = cur.execute(f"SELECT {STORED_COLUMNS} FROM search_docs d WHERE d.id = ANY(%s)",
+                       (docnums,)).fetchall()
+    by_id = {r["id"]: stored_fields(r) for r in rows}
+    kept = [by_id[n] for n in docnums if n in by_id and by_id[n].get(PHONES_FIELD)]
     heard = [Heard.from_stored(d.get("words", []), d[PHONES_FIELD]) for d in kept]
     matches = match_segments(heard, parsed, targets, tuning, exact_elsewhere=exact_elsewhere)
     return [(d, m) for d, m in zip(kept, matches, strict=True) if m is not None]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
 import os
 import random
 import shutil
@@ -38,6 +39,7 @@ from indexer.domain import ArticleRef, Segment, Transcript, Word
 from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex, rebuild_index
 from indexer.pgsearch import PgSearchIndex
+from indexer.pgsearch.documents import segment_rows
 from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD, build_schema
 
 REAL_SENTENCES = (
@@ -179,8 +181,10 @@ class EngineResult:
     # segments a search visits at the end.
     merges_ms: list[float] | None = None
     segments: int = 0
-    # PostgreSQL only: the VACUUM ANALYZE run after the writes.
+    # PostgreSQL only: the VACUUM ANALYZE run after the writes, and the segments/s of the
+    # analysis alone (Python, the same for Whoosh).
     vacuum_ms: float | None = None
+    analysis_rate: float | None = None
 
 
 def without_phone_index(root: Path) -> None:
@@ -379,18 +383,51 @@ def bench_append(index_root: Path, videos: int, per_video: int) -> list[float]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bench_postgres(corpus: Corpus, url: str, *, bulk: bool = True) -> EngineResult:
-    """Our PostgreSQL index, one video per transaction, as workers write it."""
+_REFS = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
+# The corpus a forked writer process reads (set before the fork).
+_WRITING: tuple[Corpus, str, int] | None = None
+
+
+def _write_share(share: int) -> list[float]:
+    """Write every *writers*-th video of the corpus from *share* on; each commit's time."""
+    assert _WRITING is not None
+    corpus, url, writers = _WRITING
     index = PgSearchIndex(url)
-    refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
     commits: list[float] = []
-    started = time.perf_counter()
-    for video in corpus.videos:
+    for video in corpus.videos[share::writers]:
         t0 = time.perf_counter()
-        index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", refs)
+        index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", _REFS)
         commits.append((time.perf_counter() - t0) * 1000)
-    seconds = time.perf_counter() - started
     index.close()
+    return commits
+
+
+def analysis_rate(corpus: Corpus, videos: int = 40) -> float:
+    """Segments/s of the analysis alone (documents made in Python, nothing written), on the
+    first *videos* videos: the bound of one writer process, whatever the store."""
+    sample = corpus.videos[:videos]
+    t0 = time.perf_counter()
+    for video in sample:
+        list(segment_rows(video, f"https://news.example/{video.video_id}.mp4", _REFS))
+    return sum(len(v.segments) for v in sample) / (time.perf_counter() - t0)
+
+
+def bench_postgres(corpus: Corpus, url: str, *, bulk: bool = True,
+                   writers: int = 1) -> EngineResult:
+    """Our PostgreSQL index, one video per transaction, as workers write it (*writers*
+    processes at once, each its own share of the videos)."""
+    global _WRITING
+    refs = _REFS
+    started = time.perf_counter()
+    if writers == 1:
+        _WRITING = (corpus, url, 1)
+        commits = _write_share(0)
+    else:
+        _WRITING = (corpus, url, writers)
+        with multiprocessing.get_context("fork").Pool(writers) as pool:
+            commits = [ms for share in pool.map(_write_share, range(writers)) for ms in share]
+    seconds = time.perf_counter() - started
+    _WRITING = None
     # What autovacuum does soon after a bulk of inserts (statistics for the planner, the
     # visibility map), done at once so the queries below do not race it.
     t0 = time.perf_counter()
@@ -421,7 +458,7 @@ def bench_postgres(corpus: Corpus, url: str, *, bulk: bool = True) -> EngineResu
         bulk_seconds = time.perf_counter() - t0
     index.close()
     return EngineResult(seconds, bulk_seconds, commits, size, open_ms, latency, exact,
-                        segments=1, vacuum_ms=vacuum_ms)
+                        segments=1, vacuum_ms=vacuum_ms, analysis_rate=analysis_rate(corpus))
 
 
 def _cell(value: float | None, digits: int) -> str:
@@ -440,6 +477,8 @@ def _table(size: int, corpus: Corpus, results: dict[str, EngineResult]) -> Itera
                                              for r in results.values()) + " |"
 
     yield row("segments/s written, one commit per video", lambda r: size / r.seconds, 0)
+    yield row("segments/s of the analysis alone (Python, one process)",
+              lambda r: r.analysis_rate, 0)
     yield row("segments/s written, bulk rebuild",
               lambda r: size / r.bulk_seconds if r.bulk_seconds else None, 0)
     for name, q in (("p50", 0.5), ("p95", 0.95)):
@@ -485,6 +524,8 @@ def main() -> None:
                         help="comma-separated: whoosh, postgres, tantivy")
     parser.add_argument("--whoosh-max", type=int, default=0,
                         help="skip the Whoosh legs above this many segments (0: never)")
+    parser.add_argument("--pg-writers", type=int, default=1,
+                        help="PostgreSQL writer processes at once (a fleet's workers)")
     parser.add_argument("--no-bulk", action="store_true",
                         help="skip the bulk rebuilds (reindex) of every backend")
     parser.add_argument("--video-segments", type=int, default=120,
@@ -521,8 +562,10 @@ def main() -> None:
                                                      bulk=not args.no_bulk)
                 elif backend == "postgres":
                     with scratch_database(f"pgsearch_bench_{size}") as url:
-                        results["PostgreSQL"] = bench_postgres(corpus, url,
-                                                               bulk=not args.no_bulk)
+                        name = ("PostgreSQL" if args.pg_writers == 1
+                                else f"PostgreSQL, {args.pg_writers} writers")
+                        results[name] = bench_postgres(corpus, url, bulk=not args.no_bulk,
+                                                       writers=args.pg_writers)
                 elif backend == "tantivy":
                     results["tantivy"] = bench_tantivy(corpus, work / "tantivy",
                                                        bulk=not args.no_bulk)

@@ -7,8 +7,8 @@ as Whoosh's stored fields: only where documents come from differs.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
+import threading
 import time
 from typing import Any
 
@@ -60,29 +60,34 @@ class _Hit:
 
 class PhoneKeys:
     """The phone keys' vocabulary (table ``search_terms``) of one process, by first letter:
-    read whole once, then only what was added since."""
+    read whole once, then only what was added since.
+
+    Searches in several threads may share it: a block that grows is replaced, never changed
+    in place, so a search keeps reading the list it was given.
+    """
 
     def __init__(self) -> None:
         self._blocks: dict[str, list[str]] = {}
         self._last = 0
         self._loaded = 0.0
+        self._lock = threading.Lock()
 
     def refresh(self, cur: Cursor[dict[str, Any]]) -> None:
         """Read the keys added since the last call (all of them, now and then)."""
-        if time.monotonic() - self._loaded > KEYS_RELOAD_SECONDS:
-            self._blocks, self._last = {}, 0
-            self._loaded = time.monotonic()
-        # By id alone, so the id index answers (nothing new, most of the time).
-        rows = cur.execute("SELECT id, field, term FROM search_terms WHERE id > %s",
-                           (self._last,)).fetchall()
-        for row in rows:
-            self._last = max(self._last, row["id"])
-            if row["field"] != PHONE_KEYS_FIELD:
-                continue
-            block = self._blocks.setdefault(row["term"][:1], [])
-            at = bisect.bisect_left(block, row["term"])
-            if at == len(block) or block[at] != row["term"]:
-                block.insert(at, row["term"])
+        with self._lock:
+            if time.monotonic() - self._loaded > KEYS_RELOAD_SECONDS:
+                self._blocks, self._last = {}, 0
+                self._loaded = time.monotonic()
+            # By id alone, so the id index answers (nothing new, most of the time).
+            rows = cur.execute("SELECT id, field, term FROM search_terms WHERE id > %s",
+                               (self._last,)).fetchall()
+            added: dict[str, set[str]] = {}
+            for row in rows:
+                self._last = max(self._last, row["id"])
+                if row["field"] == PHONE_KEYS_FIELD:
+                    added.setdefault(row["term"][:1], set()).add(row["term"])
+            for first, terms in added.items():
+                self._blocks[first] = sorted(terms.union(self._blocks.get(first, ())))
 
     def starting(self, prefix: str) -> list[str]:
         """Keys starting with the one letter *prefix*, sorted."""

@@ -570,6 +570,21 @@ def table(results: Sequence[Metrics]) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def same_top(results: Sequence[Metrics]) -> list[str]:
+    """For each configuration run on both backends, how many queries got the same top five
+    clips (video, bounds, match) from each."""
+    by_name = {m.config: m for m in results}
+    lines = []
+    for m in results:
+        whoosh = by_name.get(m.config.removesuffix(" on PostgreSQL"))
+        if whoosh is None or whoosh is m:
+            continue
+        same = sum(a.top == b.top for a, b in zip(whoosh.outcomes, m.outcomes, strict=True))
+        lines.append(f"\n{m.config}: the same top five clips as on Whoosh for {same} of "
+                     f"{len(m.outcomes)} queries")
+    return lines
+
+
 def misses(metrics: Metrics) -> str:
     """The queries a configuration missed or answered with false clips, for reading."""
     lines = [f"## {metrics.config}"]
@@ -642,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"of speech, {len([q for q in queries if q.says])} answerable and "
               f"{len([q for q in queries if not q.says])} unanswerable queries\n")
         print(table(results))
+        for line in same_top(results):
+            print(line)
         if args.misses:
             for m in results:
                 print("\n" + misses(m))

@@ -35,15 +35,18 @@ WAIT_SECONDS = 30.0
 
 class PgSearchIndex:
     """Writes and searches the index in the database at *database* (a PostgreSQL URL, or a
-    psycopg ``ConnectionPool`` the caller owns), whose schema is at migration 0004.
+    psycopg ``ConnectionPool`` the caller owns), whose schema is at migration 0004.  An own
+    pool holds up to *pool_size* connections; a caller waits *wait* seconds for one.
 
     Database errors become :class:`SearchIndexError` (transient: a runner retries the step).
     """
 
-    def __init__(self, database: str | ConnectionPool, *, pool_size: int = 4) -> None:
+    def __init__(self, database: str | ConnectionPool, *, pool_size: int = 4,
+                 wait: float = WAIT_SECONDS) -> None:
         self._url = database if isinstance(database, str) else None
         self._given = database if isinstance(database, ConnectionPool) else None
         self._pool_size = pool_size
+        self._wait = wait
         self._own: tuple[int, ConnectionPool] | None = None
         self._batch: psycopg.Connection[Any] | None = None
         self._keys = PhoneKeys()
@@ -58,7 +61,7 @@ class PgSearchIndex:
         if self._own is None or self._own[0] != pid:
             assert self._url is not None
             pool = ConnectionPool(self._url, min_size=1, max_size=max(1, self._pool_size),
-                                  open=False, timeout=WAIT_SECONDS,
+                                  open=False, timeout=self._wait,
                                   check=ConnectionPool.check_connection,
                                   kwargs={"autocommit": False, "connect_timeout": 10},
                                   name=f"briefing-search-{pid}")
@@ -121,6 +124,9 @@ class PgSearchIndex:
         rows = list(segment_rows(transcript, video_url, articles))
         keys = sorted({k for row in rows for k in row[-1]})
         with self._connection("writing the search index") as conn:
+            # A rebuild in progress holds the table (see rebuild): wait for it before taking
+            # the video's lock, which the rebuild takes too (never the other way round).
+            conn.execute("LOCK TABLE search_docs IN ROW EXCLUSIVE MODE")
             # Two writers of one video (a redelivered task) take turns: the second deletes
             # what the first wrote instead of adding beside it.
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 12))",
@@ -174,6 +180,9 @@ class PgSearchIndex:
         the old index until the new one is whole (``briefing reindex``)."""
         with self.batch():
             assert self._batch is not None
+            # Writers wait until the new content is in (searches do not): a video written
+            # meanwhile is written after it, not lost under it.
+            self._batch.execute("LOCK TABLE search_docs, search_terms IN EXCLUSIVE MODE")
             self._batch.execute("DELETE FROM search_docs")
             self._batch.execute("DELETE FROM search_terms")
             fill(self)

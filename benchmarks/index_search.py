@@ -1,6 +1,7 @@
-"""Index and search benchmark: our Whoosh index against tantivy on the same corpus.
+"""Index and search benchmark: our Whoosh index, our PostgreSQL index and tantivy on one corpus.
 
 Run:  python -m benchmarks.index_search [--sizes 10000,100000] [--video-segments 120]
+      python -m benchmarks.index_search --backends whoosh,postgres,tantivy --sizes 100000,1000000
 
 Builds indexes of N transcript segments (synthetic text with a Zipf word distribution plus
 real transcript sentences), one video (one commit) at a time, and measures segments/s,
@@ -9,13 +10,18 @@ an index of nearly N segments), size on disk, time to open, and query latency p5
 rare terms, common terms, AND of 2-3 terms and 2-word phrases, with the searcher reused as the
 API does.  It then rebuilds the same corpus in one go, as ``briefing reindex`` does, and
 measures that rate too.  tantivy (the ``tantivy`` package) indexes and answers the same
-corpus and queries in the same run as the reference point.
+corpus and queries in the same run as the reference point.  The PostgreSQL index
+(:mod:`indexer.pgsearch`) writes one video per transaction into a scratch database
+(``pgsearch_bench_*``, dropped after each size); its size is that of its tables and indexes.
+The last table shows how each backend's p95 grows from one size to the next.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing
+import os
 import random
 import shutil
 import tempfile
@@ -24,12 +30,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from whoosh import index as windex
 
 from benchmarks.machine import describe
+from benchmarks.pgdb import scratch_database
 from indexer.domain import ArticleRef, Segment, Transcript, Word
 from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex, rebuild_index
+from indexer.pgsearch import PgSearchIndex
+from indexer.pgsearch.documents import segment_rows
 from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD, build_schema
 
 REAL_SENTENCES = (
@@ -171,6 +181,10 @@ class EngineResult:
     # segments a search visits at the end.
     merges_ms: list[float] | None = None
     segments: int = 0
+    # PostgreSQL only: the VACUUM ANALYZE run after the writes, and the segments/s of the
+    # analysis alone (Python, the same for Whoosh).
+    vacuum_ms: float | None = None
+    analysis_rate: float | None = None
 
 
 def without_phone_index(root: Path) -> None:
@@ -196,7 +210,7 @@ def index_only(corpus: Corpus, root: Path) -> float:
     return seconds
 
 
-def bench_whoosh(corpus: Corpus, root: Path) -> EngineResult:
+def bench_whoosh(corpus: Corpus, root: Path, *, bulk: bool = True) -> EngineResult:
     """Our index, one video per commit, as workers write it."""
     index = SearchIndex(root)
     refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
@@ -226,10 +240,11 @@ def bench_whoosh(corpus: Corpus, root: Path) -> EngineResult:
         for video in corpus.videos:
             fresh.add_transcript(video, f"https://news.example/{video.video_id}.mp4", refs)
 
-    bulk_root = root.with_name(root.name + "-rebuild")
-    t0 = time.perf_counter()
-    rebuild_index(bulk_root, fill)
-    bulk_seconds = time.perf_counter() - t0
+    bulk_seconds = 0.0
+    if bulk:
+        t0 = time.perf_counter()
+        rebuild_index(root.with_name(root.name + "-rebuild"), fill)
+        bulk_seconds = time.perf_counter() - t0
     return EngineResult(seconds, bulk_seconds, commits, size, open_ms, latency, exact, merges,
                         segments)
 
@@ -244,7 +259,7 @@ def compact_all(index: SearchIndex) -> list[float]:
         times.append((time.perf_counter() - t0) * 1000)
 
 
-def bench_tantivy(corpus: Corpus, root: Path) -> EngineResult:
+def bench_tantivy(corpus: Corpus, root: Path, *, bulk: bool = True) -> EngineResult:
     """The reference: tantivy with an English stemmer, stored times, one commit per video."""
     import tantivy
 
@@ -282,6 +297,8 @@ def bench_tantivy(corpus: Corpus, root: Path) -> EngineResult:
     latency = {kind: _time_queries(run, qs) for kind, qs in corpus.queries.items()}
     size = _dir_size(root)
 
+    if not bulk:
+        return EngineResult(seconds, 0.0, commits, size, open_ms, latency)
     bulk_root = root.with_name(root.name + "-rebuild")
     bulk_root.mkdir(parents=True)
     t0 = time.perf_counter()
@@ -366,9 +383,151 @@ def bench_append(index_root: Path, videos: int, per_video: int) -> list[float]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+_REFS = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
+# The corpus a forked writer process reads (set before the fork).
+_WRITING: tuple[Corpus, str, int] | None = None
+
+
+def _write_share(share: int) -> list[float]:
+    """Write every *writers*-th video of the corpus from *share* on; each commit's time."""
+    assert _WRITING is not None
+    corpus, url, writers = _WRITING
+    index = PgSearchIndex(url)
+    commits: list[float] = []
+    for video in corpus.videos[share::writers]:
+        t0 = time.perf_counter()
+        index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", _REFS)
+        commits.append((time.perf_counter() - t0) * 1000)
+    index.close()
+    return commits
+
+
+def analysis_rate(corpus: Corpus, videos: int = 40) -> float:
+    """Segments/s of the analysis alone (documents made in Python, nothing written), on the
+    first *videos* videos: the bound of one writer process, whatever the store."""
+    sample = corpus.videos[:videos]
+    t0 = time.perf_counter()
+    for video in sample:
+        list(segment_rows(video, f"https://news.example/{video.video_id}.mp4", _REFS))
+    return sum(len(v.segments) for v in sample) / (time.perf_counter() - t0)
+
+
+def bench_postgres(corpus: Corpus, url: str, *, bulk: bool = True,
+                   writers: int = 1) -> EngineResult:
+    """Our PostgreSQL index, one video per transaction, as workers write it (*writers*
+    processes at once, each its own share of the videos)."""
+    global _WRITING
+    refs = _REFS
+    started = time.perf_counter()
+    if writers == 1:
+        _WRITING = (corpus, url, 1)
+        commits = _write_share(0)
+    else:
+        _WRITING = (corpus, url, writers)
+        with multiprocessing.get_context("fork").Pool(writers) as pool:
+            commits = [ms for share in pool.map(_write_share, range(writers)) for ms in share]
+    seconds = time.perf_counter() - started
+    _WRITING = None
+    # What autovacuum does soon after a bulk of inserts (statistics for the planner, the
+    # visibility map), done at once so the queries below do not race it.
+    t0 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE search_docs")
+        conn.execute("VACUUM ANALYZE search_terms")
+    vacuum_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    index = PgSearchIndex(url)
+    index.search("harbour")
+    open_ms = (time.perf_counter() - t0) * 1000
+    latency = {kind: _time_queries(lambda q: index.search(q, limit=10), qs)
+               for kind, qs in corpus.queries.items()}
+    exact = {kind: _time_queries(lambda q: index.search(q, limit=10, sound_alike=False), qs)
+             for kind, qs in corpus.queries.items()}
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_total_relation_size('search_docs')"
+                           " + pg_total_relation_size('search_terms')").fetchone()
+    size = int(row[0]) if row else 0
+    bulk_seconds = 0.0
+    if bulk:
+        def fill(fresh: PgSearchIndex) -> None:
+            for video in corpus.videos:
+                fresh.add_transcript(video, f"https://news.example/{video.video_id}.mp4", refs)
+
+        t0 = time.perf_counter()
+        index.rebuild(fill)
+        bulk_seconds = time.perf_counter() - t0
+    index.close()
+    return EngineResult(seconds, bulk_seconds, commits, size, open_ms, latency, exact,
+                        segments=1, vacuum_ms=vacuum_ms, analysis_rate=analysis_rate(corpus))
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _table(size: int, corpus: Corpus, results: dict[str, EngineResult]) -> Iterator[str]:
+    """One column per backend: writing, size and query latency at one corpus size."""
+    names = list(results)
+    yield f"\n### {size:,} segments ({len(corpus.videos)} videos, one commit each)\n"
+    yield "| measure | " + " | ".join(names) + " |"
+    yield "| --- |" + " ---: |" * len(names)
+
+    def row(label: str, pick: Callable[[EngineResult], float | None], digits: int = 1) -> str:
+        return f"| {label} | " + " | ".join(_cell(pick(r), digits)
+                                             for r in results.values()) + " |"
+
+    yield row("segments/s written, one commit per video", lambda r: size / r.seconds, 0)
+    yield row("segments/s of the analysis alone (Python, one process)",
+              lambda r: r.analysis_rate, 0)
+    yield row("segments/s written, bulk rebuild",
+              lambda r: size / r.bulk_seconds if r.bulk_seconds else None, 0)
+    for name, q in (("p50", 0.5), ("p95", 0.95)):
+        yield row(f"commit {name} (ms)", lambda r, q=q: _percentile(r.commits_ms, q), 0)
+    tail = max(1, len(corpus.videos) // 10)
+    yield row("adding one video, last tenth: p50 (ms)",
+              lambda r: _percentile(r.commits_ms[-tail:], 0.5), 0)
+    yield row("adding one video, last tenth: max (ms)", lambda r: max(r.commits_ms[-tail:]), 0)
+    yield row("VACUUM ANALYZE after the writes (ms)", lambda r: r.vacuum_ms, 0)
+    yield row("size (MB)", lambda r: r.size / 1e6)
+    yield row("open + first search (ms)", lambda r: r.open_ms, 0)
+    for kind in corpus.queries:
+        for name, q in (("p50", 0.5), ("p95", 0.95)):
+            yield row(f"{kind} {name} (ms)",
+                      lambda r, kind=kind, q=q: _percentile(r.latency[kind], q))
+    for kind in corpus.queries:
+        yield row(f"{kind} p95, no sound-alike pass (ms)",
+                  lambda r, kind=kind: (_percentile(r.exact_latency[kind], 0.95)
+                                        if r.exact_latency else None))
+
+
+def _growth(sizes: list[int], runs: dict[int, dict[str, EngineResult]],
+            kinds: list[str]) -> Iterator[str]:
+    """p95 of each query kind at each size, per backend, and the ratio largest/smallest."""
+    names = list(dict.fromkeys(n for r in runs.values() for n in r))
+    yield f"\n### p95 (ms) from {sizes[0]:,} to {sizes[-1]:,} segments\n"
+    yield "| query | backend | " + " | ".join(f"{n:,}" for n in sizes) + " | growth |"
+    yield "| --- | --- |" + " ---: |" * (len(sizes) + 1)
+    for kind in kinds:
+        for name in names:
+            p95 = [(_percentile(runs[n][name].latency[kind], 0.95) if name in runs[n]
+                    else None) for n in sizes]
+            known = [v for v in p95 if v is not None]
+            growth = f"{known[-1] / max(known[0], 1e-3):.1f}×" if len(known) > 1 else "–"
+            yield (f"| {kind} | {name} | " + " | ".join(_cell(v, 1) for v in p95)
+                   + f" | {growth} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--backends", default="whoosh,tantivy",
+                        help="comma-separated: whoosh, postgres, tantivy")
+    parser.add_argument("--whoosh-max", type=int, default=0,
+                        help="skip the Whoosh legs above this many segments (0: never)")
+    parser.add_argument("--pg-writers", type=int, default=1,
+                        help="PostgreSQL writer processes at once (a fleet's workers)")
+    parser.add_argument("--no-bulk", action="store_true",
+                        help="skip the bulk rebuilds (reindex) of every backend")
     parser.add_argument("--video-segments", type=int, default=120,
                         help="segments per video (a 15-minute briefing has about 120)")
     parser.add_argument("--append-to", type=Path, default=None,
@@ -380,21 +539,61 @@ def main() -> None:
     if args.append_to is not None:
         bench_append(args.append_to, args.append_videos, args.video_segments)
         return
-    for size in (int(s) for s in args.sizes.split(",")):
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    runs: dict[int, dict[str, EngineResult]] = {}
+    kinds: list[str] = []
+    for size in sizes:
         corpus = build_corpus(size, args.video_segments)
+        kinds = list(corpus.queries)
+        results: dict[str, EngineResult] = {}
+        before: float | None = None
         work = Path(tempfile.mkdtemp(prefix="bench-index-"))
         try:
-            without_phone_index(work / "whoosh-before")
-            before = index_only(corpus, work / "whoosh-before")
-            ours = bench_whoosh(corpus, work / "whoosh")
-            ref = bench_tantivy(corpus, work / "tantivy")
+            for backend in backends:
+                print(f"{size:,} segments: {backend} ... ({_load()})", flush=True)
+                if backend == "whoosh":
+                    if args.whoosh_max and size > args.whoosh_max:
+                        continue
+                    if "tantivy" in backends and len(backends) == 2:
+                        without_phone_index(work / "whoosh-before")
+                        before = index_only(corpus, work / "whoosh-before")
+                    results["Whoosh"] = bench_whoosh(corpus, work / "whoosh",
+                                                     bulk=not args.no_bulk)
+                elif backend == "postgres":
+                    with scratch_database(f"pgsearch_bench_{size}") as url:
+                        name = ("PostgreSQL" if args.pg_writers == 1
+                                else f"PostgreSQL, {args.pg_writers} writers")
+                        results[name] = bench_postgres(corpus, url, bulk=not args.no_bulk,
+                                                       writers=args.pg_writers)
+                elif backend == "tantivy":
+                    results["tantivy"] = bench_tantivy(corpus, work / "tantivy",
+                                                       bulk=not args.no_bulk)
+                else:
+                    parser.error(f"unknown backend {backend!r}")
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        for line in _rows(size, corpus, ours, ref):
+        runs[size] = results
+        print(f"load after {size:,}: {_load()}")
+        if set(results) == {"Whoosh", "tantivy"} and not args.no_bulk:
+            for line in _rows(size, corpus, results["Whoosh"], results["tantivy"]):
+                print(line, flush=True)
+        else:
+            for line in _table(size, corpus, results):
+                print(line, flush=True)
+        if before is not None:
+            print(f"| segments/s written, one commit per video, index without the phone "
+                  f"index | {size / before:,.0f} (with it: "
+                  f"{size / results['Whoosh'].seconds:,.0f}, "
+                  f"{before / results['Whoosh'].seconds:.0%} of the speed) | | |", flush=True)
+    if len(sizes) > 1:
+        for line in _growth(sizes, runs, kinds):
             print(line, flush=True)
-        print(f"| segments/s written, one commit per video, index without the phone index | "
-              f"{size / before:,.0f} (with it: {size / ours.seconds:,.0f}, "
-              f"{before / ours.seconds:.0%} of the speed) | | |", flush=True)
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 if __name__ == "__main__":

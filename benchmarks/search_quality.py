@@ -5,6 +5,7 @@ to synthesise the briefings into ``benchmarks/cache/``)::
 
     python -m benchmarks.search_quality                      # tiny.en: baseline vs ours
     python -m benchmarks.search_quality --models tiny.en,base --json results.json
+    python -m benchmarks.search_quality --backend postgres   # + the PostgreSQL index
 
 It builds ten spoken briefings (80 sentences; one with a 40 s silence, one under pink noise)
 with the true time of every spoken word, and 13 articles linking them; ingests the articles
@@ -19,6 +20,10 @@ of :mod:`benchmarks.corpus`; and prints, for each configuration side by side:
   those lying on the long silence; plus the words transcribed inside that silence;
 * transcription speed (audio seconds per second of transcription).
 
+With ``--backend postgres`` our search also runs on the PostgreSQL index
+(:mod:`indexer.pgsearch`, in a scratch database), filled from the same transcripts, one row
+beside the Whoosh one.
+
 The baseline is bare faster-whisper with its default options (no VAD, no word timestamps,
 conditioned on previous text) and a search returning whole segments that contain every query
 word.  Other code (issue 6's benchmarks) calls :func:`evaluate` with its own :class:`Config`.
@@ -27,6 +32,7 @@ word.  Other code (issue 6's benchmarks) calls :func:`evaluate` with its own :cl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import re
@@ -52,10 +58,12 @@ from benchmarks.corpus import (
     VIDEOS,
     Query,
 )
+from benchmarks.pgdb import scratch_database
 from benchmarks.synth import BuiltCorpus, SynthError, build_corpus
 from indexer.domain import Clip
 from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex
+from indexer.pgsearch import PgSearchIndex
 from indexer.phonesearch import PhoneticTuning
 from indexer.schema import build_schema
 from worker.intake.fetch import FetchLimits
@@ -88,6 +96,9 @@ class Config:
     index: str = "current"
     compute_type: str = "int8"
     cpu_threads: int = 0
+    # Where our search runs: "whoosh" (the data dir's index) or "postgres" (the same
+    # records in the PostgreSQL index of the run's scratch database).
+    backend: str = "whoosh"
 
 
 @dataclass(frozen=True)
@@ -299,7 +310,8 @@ def _context(data_dir: Path, models: ModelProvider, options: TranscribeOptions,
                    ffmpeg_timeout=120, progress=progress)
 
 
-def _clips_ours(index: SearchIndex, query: Query, search: dict[str, Any]) -> list[FoundClip]:
+def _clips_ours(index: SearchIndex | PgSearchIndex, query: Query,
+                search: dict[str, Any]) -> list[FoundClip]:
     results = index.search(query.text, limit=TOP_K, **search)[:TOP_K]
     return [FoundClip(_slug(r.video_url), r.start, r.end, r.match, r.text)
             for r in results if isinstance(r, Clip)]
@@ -367,6 +379,19 @@ class Session:
     models: dict[tuple[str, str, int], ModelProvider] = field(default_factory=dict)
     ingested: dict[Any, tuple[Context, dict[str, str], float]] = field(default_factory=dict)
     baselines: dict[str, tuple[list[_BareSegment], float]] = field(default_factory=dict)
+    # The scratch database of --backend postgres, and its index of each transcription.
+    database_url: str | None = None
+    pg_indexes: dict[str, PgSearchIndex] = field(default_factory=dict)
+
+    def pg_index(self, key: str, ctx: Context) -> PgSearchIndex:
+        """The PostgreSQL index holding *ctx*'s records (built on first use)."""
+        if key not in self.pg_indexes:
+            if self.database_url is None:
+                raise RuntimeError("a postgres configuration needs --backend postgres")
+            index = PgSearchIndex(self.database_url)
+            index.rebuild(lambda fresh: _fill_from(ctx, fresh))
+            self.pg_indexes[key] = index
+        return self.pg_indexes[key]
 
     def provider(self, config: Config) -> ModelProvider:
         """The (loaded) model of *config*, shared between configurations."""
@@ -404,7 +429,10 @@ def evaluate(config: Config, session: Session,
             session.ingested[(key, config.index)] = _ingested(config, session, key)
             _fill_index(session.ingested[(key, config.index)][0], config.index)
         ctx, ids, seconds = session.ingested[(key, config.index)]
-    outcomes = [judge(q, _clips_ours(ctx.index, q, config.search), corpus) for q in queries]
+    index: SearchIndex | PgSearchIndex = ctx.index
+    if config.backend == "postgres":
+        index = session.pg_index(key, ctx)
+    outcomes = [judge(q, _clips_ours(index, q, config.search), corpus) for q in queries]
     return summarise(config, outcomes, _silence_words_ours(ctx.data, corpus, ids),
                      corpus.audio_seconds, seconds)
 
@@ -440,6 +468,15 @@ def _ingested(config: Config, session: Session,
     return ctx, ids, timer.seconds
 
 
+def _fill_from(ctx: Context, index: SearchIndex | PgSearchIndex) -> None:
+    """Write *ctx*'s stored articles and transcripts into *index* (as reindexing does)."""
+    for article in ctx.data.articles():
+        index.add_article(article)
+    for transcript in ctx.data.transcripts():
+        index.add_transcript(transcript, ctx.data.video_url(transcript.video_id),
+                             ctx.data.article_refs_for_video(transcript.video_id))
+
+
 def _fill_index(ctx: Context, fields: str) -> None:
     """Rebuild *ctx*'s index with the fields *fields* names (see :class:`Config`)."""
     root = ctx.data.index_root
@@ -449,18 +486,15 @@ def _fill_index(ctx: Context, fields: str) -> None:
     index = SearchIndex(root)
     try:
         with index.batch():
-            for article in ctx.data.articles():
-                index.add_article(article)
-            for transcript in ctx.data.transcripts():
-                index.add_transcript(transcript, ctx.data.video_url(transcript.video_id),
-                                     ctx.data.article_refs_for_video(transcript.video_id))
+            _fill_from(ctx, index)
     finally:
         index.close()
 
 
 def default_configs(models: Sequence[str], ablations: bool,
-                    phonetic: bool = False) -> list[Config]:
-    """Baseline and ours for each model, plus the first model's ablations when asked."""
+                    phonetic: bool = False, postgres: bool = False) -> list[Config]:
+    """Baseline and ours for each model, plus the first model's ablations when asked, and
+    ours on the PostgreSQL index after ours with *postgres*."""
     configs: list[Config] = []
     for i, model in enumerate(models):
         configs.append(Config(f"baseline {model}", model, kind="baseline"))
@@ -470,7 +504,14 @@ def default_configs(models: Sequence[str], ablations: bool,
         if phonetic and i == 0:
             configs.extend(phonetic_ablations(ours))
         configs.append(ours)
+        if postgres:
+            configs.append(on_postgres(ours))
     return configs
+
+
+def on_postgres(ours: Config) -> Config:
+    """*ours* searched on the PostgreSQL index (same transcripts)."""
+    return replace(ours, name=f"{ours.name} on PostgreSQL", backend="postgres")
 
 
 def phonetic_ablations(ours: Config) -> list[Config]:
@@ -529,6 +570,21 @@ def table(results: Sequence[Metrics]) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def same_top(results: Sequence[Metrics]) -> list[str]:
+    """For each configuration run on both backends, how many queries got the same top five
+    clips (video, bounds, match) from each."""
+    by_name = {m.config: m for m in results}
+    lines = []
+    for m in results:
+        whoosh = by_name.get(m.config.removesuffix(" on PostgreSQL"))
+        if whoosh is None or whoosh is m:
+            continue
+        same = sum(a.top == b.top for a, b in zip(whoosh.outcomes, m.outcomes, strict=True))
+        lines.append(f"\n{m.config}: the same top five clips as on Whoosh for {same} of "
+                     f"{len(m.outcomes)} queries")
+    return lines
+
+
 def misses(metrics: Metrics) -> str:
     """The queries a configuration missed or answered with false clips, for reading."""
     lines = [f"## {metrics.config}"]
@@ -553,6 +609,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every figure to this file")
     parser.add_argument("--cache", type=Path, default=CACHE_DIR,
                         help="where synthesised briefings are kept")
+    parser.add_argument("--backend", choices=("whoosh", "postgres"), default="whoosh",
+                        help="postgres: also run our search on the PostgreSQL index, beside "
+                        "Whoosh (a scratch database through BRIEFING_BENCH_PG_URL, dropped "
+                        "after)")
     parser.add_argument("--split", choices=("current", "hard", "both"), default="current",
                         help="the corpus: the current one, the harder split (other voices, "
                         "faster, telephone band, reverb, more regions), or both")
@@ -568,7 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         if split == "current":
-            configs = default_configs(models, args.ablations, args.phonetic_ablations)
+            configs = default_configs(models, args.ablations, args.phonetic_ablations,
+                                      postgres=args.backend == "postgres")
         else:
             # Old and new search side by side on the same transcripts.
             ours = Config(f"ours {models[0]}", models[0])
@@ -576,18 +637,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                        replace(ours, name=f"{ours.name}: before the phone index",
                                index="spelling keys"),
                        ours]
+            if args.backend == "postgres":
+                configs.append(on_postgres(ours))
         results: list[Metrics] = []
-        with tempfile.TemporaryDirectory(prefix="search-quality-") as tmp:
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="search-quality-"))
             session = Session(corpus, Path(tmp))
+            if args.backend == "postgres":
+                session.database_url = stack.enter_context(
+                    scratch_database("pgsearch_bench_quality"))
             for config in configs:
                 print(f"measuring {config.name} ({split}) ...", file=sys.stderr, flush=True)
                 results.append(evaluate(config, session, queries))
             for ctx, _, _ in session.ingested.values():
                 ctx.index.close()
+            for pg in session.pg_indexes.values():
+                pg.close()
         print(f"\n## {split} corpus: {len(corpus.videos)} videos, {corpus.audio_seconds:.0f} s "
               f"of speech, {len([q for q in queries if q.says])} answerable and "
               f"{len([q for q in queries if not q.says])} unanswerable queries\n")
         print(table(results))
+        for line in same_top(results):
+            print(line)
         if args.misses:
             for m in results:
                 print("\n" + misses(m))

@@ -19,8 +19,9 @@ from worker.pipeline import Context, FileLocks, IngestReport, ModelProvider, Ret
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
 
-# The queue fixtures (Redis, worker fleets) and the PostgreSQL ones, for every module.
-pytest_plugins = ["tests.fleet", "tests.pg"]
+# The queue fixtures (Redis, worker fleets), the PostgreSQL ones and both search backends,
+# for every module.
+pytest_plugins = ["tests.fleet", "tests.pg", "tests.search_backends"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MEDIA = FIXTURES / "media"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ from hypothesis import strategies as st
 from indexer.clips import clip_for_segment, merge_overlapping
 from indexer.domain import Article, ArticleHit, ArticleRef, Clip, Segment, Transcript, Word
 from indexer.errors import QueryError
-from indexer.index import SearchIndex, rebuild_index
 from indexer.query import parse_query
+from tests.search_backends import AnyIndex, SearchBackend
 
 
 def words(text: str, start: float = 10.0, step: float = 0.4) -> tuple[Word, ...]:
@@ -35,8 +36,8 @@ def transcript(video_id: str = "v1") -> Transcript:
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> SearchIndex:
-    ix = SearchIndex(tmp_path / "index")
+def index(search_backend: SearchBackend) -> AnyIndex:
+    ix = search_backend.open()
     ix.add_transcript(transcript(), "https://example.org/v.mp4",
                       [ArticleRef("https://example.org/a", "Storm <b>news</b>")])
     ix.add_article(Article("a1", "https://example.org/a", "Storm <script>x</script> news",
@@ -46,7 +47,7 @@ def index(tmp_path: Path) -> SearchIndex:
 
 
 def test_clip_starts_at_first_matched_word_less_lead_in_and_ends_at_sentence_end(
-    index: SearchIndex,
+    index: AnyIndex,
 ) -> None:
     ws = words(SENTENCES)
     [clip] = [r for r in index.search("convoy") if isinstance(r, Clip)]
@@ -58,35 +59,38 @@ def test_clip_starts_at_first_matched_word_less_lead_in_and_ends_at_sentence_end
     assert clip.link == f"https://example.org/v.mp4#t={clip.start:.1f},{clip.end:.1f}"
 
 
-def test_phrase_must_match_in_order(index: SearchIndex) -> None:
+def test_phrase_must_match_in_order(index: AnyIndex) -> None:
     assert [r for r in index.search('"old bridge"') if isinstance(r, Clip)]
     assert not [r for r in index.search('"bridge old"') if isinstance(r, Clip)]
 
 
-def test_terms_are_anded(index: SearchIndex) -> None:
+def test_terms_are_anded(index: AnyIndex) -> None:
     assert index.search("convoy harbour")  # the segment says both
     assert not index.search("convoy volcano")
 
 
-def test_results_are_html_escaped_with_only_mark_added(index: SearchIndex) -> None:
+def test_results_are_html_escaped_with_only_mark_added(index: AnyIndex) -> None:
     [article] = [r for r in index.search("harbour storm") if isinstance(r, ArticleHit)]
     assert "&lt;b&gt;<mark>harbour</mark>&lt;/b&gt;" in article.highlight
     assert article.title == "Storm <script>x</script> news"  # raw; the page escapes it
 
 
-def test_writes_are_idempotent(index: SearchIndex) -> None:
+def test_writes_are_idempotent(index: AnyIndex) -> None:
     count = index.doc_count()
     index.add_transcript(transcript(), "https://example.org/v.mp4", [])
     index.add_article(Article("a1", "https://example.org/a", "t", "harbour", ""))
     assert index.doc_count() == count
 
 
-def test_rebuild_swaps_in_a_new_generation(index: SearchIndex, tmp_path: Path) -> None:
-    rebuild_index(tmp_path / "index", lambda fresh: fresh.add_transcript(
+def test_rebuild_swaps_in_a_new_generation(index: AnyIndex, search_backend: SearchBackend,
+                                           tmp_path: Path) -> None:
+    search_backend.rebuild(lambda fresh: fresh.add_transcript(
         transcript("v2"), "https://example.org/w.mp4", []))
     clips = [r for r in index.search("convoy") if isinstance(r, Clip)]
     assert [c.video_id for c in clips] == ["v2"]
-    assert len([p for p in (tmp_path / "index").iterdir() if p.is_dir()]) == 1
+    assert [r for r in index.search("harbour") if isinstance(r, ArticleHit)] == []
+    if search_backend.name == "embedded":
+        assert len([p for p in (tmp_path / "index").iterdir() if p.is_dir()]) == 1
 
 
 def test_overlapping_clips_of_one_video_merge() -> None:
@@ -130,7 +134,7 @@ def test_stopwords_with_something_to_find_are_searched(query: str) -> None:
     assert parse_query(query).clauses
 
 
-def test_a_clip_carries_the_sentence_it_starts_in(index: SearchIndex) -> None:
+def test_a_clip_carries_the_sentence_it_starts_in(index: AnyIndex) -> None:
     [clip] = [r for r in index.search('"relief workers"') if isinstance(r, Clip)]
     assert clip.highlight.startswith("and <mark>relief</mark>")
     assert clip.context == ("The convoy crossed the old bridge at dawn, and "
@@ -148,8 +152,8 @@ def test_query_parser_either_parses_or_raises_query_error(text: str) -> None:
     assert all(term for term in parsed.all_terms())
 
 
-def test_filters_by_kind_source_date_and_language(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_filters_by_kind_source_date_and_language(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     ix.add_article(Article("a1", "https://e.org/a", "Harbour news", "the harbour convoy",
                            "Example News", published="2026-11-20"))
     ix.add_article(Article("a2", "https://o.org/b", "Other harbour", "harbour convoy again",
@@ -180,8 +184,8 @@ def test_filters_by_kind_source_date_and_language(tmp_path: Path) -> None:
     assert ("article", "https://n.org/c") in kinds(published_from="2026-11-01")
 
 
-def test_pages_and_total(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_pages_and_total(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     with ix.batch():
         for n in range(25):
             ix.add_article(Article(f"a{n}", f"https://e.org/{n}", f"Report {n}", "storm report"))
@@ -191,3 +195,41 @@ def test_pages_and_total(tmp_path: Path) -> None:
     assert len(first.results) == 10 and len(third.results) == 5
     seen = {r.url for r in first.results} | {r.url for r in third.results}  # type: ignore[union-attr]
     assert len(seen) == 15
+
+
+def test_removed_and_hidden_items_are_not_found(index: AnyIndex) -> None:
+    def found(**filters: frozenset[str]) -> list[str]:
+        return sorted(r.video_id if isinstance(r, Clip) else r.article_id
+                      for r in index.search("harbour", **filters))  # type: ignore[arg-type]
+
+    assert found() == ["a1", "v1"]
+    assert found(hidden_videos=frozenset({"v1"})) == ["a1"]
+    assert found(hidden_articles=frozenset({"a1"})) == ["v1"]
+    assert index.search_page("harbour", hidden_videos=frozenset({"v1"})).total == 1
+    [clip] = [r for r in index.search("harbour", hidden_links=frozenset({"https://example.org/a"}))
+              if isinstance(r, Clip)]
+    assert clip.articles == ()
+    index.remove_video("v1")
+    assert found() == ["a1"]
+    index.remove_article("a1")
+    assert found() == [] and index.doc_count() == 0
+
+
+def test_a_batch_that_fails_writes_nothing(index: AnyIndex) -> None:
+    with pytest.raises(RuntimeError), index.batch():
+        index.add_transcript(transcript("v2"), "https://example.org/w.mp4", [])
+        index.remove_video("v1")
+        raise RuntimeError("the worker died")
+    assert [r.video_id for r in index.search("convoy") if isinstance(r, Clip)] == ["v1"]
+
+
+def test_one_video_written_twice_at_once_is_indexed_once(
+        index: AnyIndex, search_backend: SearchBackend) -> None:
+    # A redelivered task writes the video again while the first delivery still does.
+    count = index.doc_count()
+    writers = [search_backend.open() for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda ix: ix.add_transcript(transcript(), "https://example.org/v.mp4",
+                                                   []), writers))
+    assert index.doc_count() == count
+    assert len([r for r in index.search("convoy") if isinstance(r, Clip)]) == 1

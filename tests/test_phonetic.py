@@ -1,8 +1,8 @@
 """Phonetic search: the phone index, the alignment across word boundaries, and old indexes.
 
 Real espeak-ng (through the espeakng-loader wheel), real panphon features, a real Whoosh
-index in tmp_path; word timings and probabilities are made by hand, as a recogniser would
-give them.
+index in tmp_path and the PostgreSQL one (tests.search_backends); word timings and
+probabilities are made by hand, as a recogniser would give them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from indexer.phonematch import align
 from indexer.phones import phone_distance, phone_keys, pronounce, skeleton
 from indexer.phonesearch import UPGRADE_NOTICE, segment_phone_fields
 from indexer.schema import PHONE_KEYS_FIELD, build_schema
+from tests.search_backends import AnyIndex, SearchBackend
 
 
 def timed(text: str, doubted: tuple[str, ...] = (), start: float = 10.0) -> tuple[Word, ...]:
@@ -38,12 +39,12 @@ def transcript(video_id: str, text: str, doubted: tuple[str, ...] = ()) -> Trans
                       (Segment(0, ws[0].start, ws[-1].end, text, ws),))
 
 
-def add(ix: SearchIndex, video_id: str, text: str, doubted: tuple[str, ...] = ()) -> None:
+def add(ix: AnyIndex, video_id: str, text: str, doubted: tuple[str, ...] = ()) -> None:
     ix.add_transcript(transcript(video_id, text, doubted), f"https://example.org/{video_id}.mp4",
                       [ArticleRef("https://example.org/a", "A")])
 
 
-def clips(ix: SearchIndex, query: str, **kw: object) -> list[Clip]:
+def clips(ix: AnyIndex, query: str, **kw: object) -> list[Clip]:
     return [r for r in ix.search(query, **kw) if isinstance(r, Clip)]  # type: ignore[arg-type]
 
 
@@ -86,8 +87,8 @@ def test_the_alignment_finds_the_words_that_sound_like_the_query() -> None:
 # -- searching --------------------------------------------------------------------------------
 
 
-def test_a_name_split_across_two_heard_words_is_found(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_a_name_split_across_two_heard_words_is_found(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "split", "Engineers in a leppo restored the main water line.", ("a", "leppo"))
     add(ix, "other", "Engineers in a lot of places restored the power.")
     [clip] = clips(ix, "Aleppo")
@@ -99,8 +100,8 @@ def test_a_name_split_across_two_heard_words_is_found(tmp_path: Path) -> None:
     assert clip.to_json()["sounds_like"] == clip.similarity
 
 
-def test_a_phrase_heard_glued_into_one_word_is_found(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_a_phrase_heard_glued_into_one_word_is_found(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "glued", "The harbour master in portside expects more delays.", ("portside",))
     add(ix, "apart", "The port was closed on Monday.")
     [clip] = clips(ix, "Port Said")
@@ -108,8 +109,8 @@ def test_a_phrase_heard_glued_into_one_word_is_found(tmp_path: Path) -> None:
     assert "<mark>portside</mark>" in clip.highlight
 
 
-def test_a_name_one_syllable_off_is_found(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_a_name_one_syllable_off_is_found(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "off", "Relief planes landed at Gildic carrying tents.", ("Gildic",))
     add(ix, "sure", "Relief planes landed at Gilbert carrying tents.")
     found = clips(ix, "Gilgit")
@@ -117,15 +118,16 @@ def test_a_name_one_syllable_off_is_found(tmp_path: Path) -> None:
 
 
 def test_a_name_heard_as_a_common_word_is_found_only_where_it_was_doubted(
-        tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+        search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "doubted", "Kurdish officials in chemistry called for an inquiry.", ("chemistry",))
     add(ix, "sure", "Students in chemistry called for an inquiry.")
     assert [c.video_id for c in clips(ix, "Qamishli")] == ["doubted"]
 
 
-def test_a_common_short_word_does_not_match_by_sound_everywhere(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_a_common_short_word_does_not_match_by_sound_everywhere(
+        search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     with ix.batch():
         add(ix, "said", "The water supply was restored this morning.")
         alike = ["What are they doing about it now.", "The order was given at noon.",
@@ -139,8 +141,9 @@ def test_a_common_short_word_does_not_match_by_sound_everywhere(tmp_path: Path) 
     assert [c.video_id for c in found] == ["said"]
 
 
-def test_the_query_heard_exactly_makes_sound_alikes_need_more(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_the_query_heard_exactly_makes_sound_alikes_need_more(
+        search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "heard", "Fighting was reported near Mindanao overnight.", ("Mindanao",))
     assert [c.heard for c in clips(ix, "Mandalay")] == ["Mindanao"]
     add(ix, "exact", "Fighting was reported near Mandalay overnight.")

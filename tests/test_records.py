@@ -453,8 +453,6 @@ def test_the_database_check_names_an_unreachable_database(pg_url: str) -> None:
         close_pools()  # the unreachable database's pool would keep trying in the background
 
 
-@pytest.mark.xfail(raises=NotImplementedError, strict=True,
-                   reason="the job and watch stores on PostgreSQL join at the merge")
 def test_healthz_is_503_when_the_database_does_not_answer(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 

@@ -17,6 +17,7 @@ from indexer.index import SearchIndex
 from indexer.phonesearch import PhoneticTuning
 from indexer.phonetic import sound_key, sound_keys
 from indexer.query import parse_query
+from tests.search_backends import AnyIndex, SearchBackend
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def timed(text: str, start: float = 10.0, step: float = 0.4,
     return tuple(out)
 
 
-def add(ix: SearchIndex, video_id: str, text: str, doubted: tuple[str, ...] = ()) -> None:
+def add(ix: AnyIndex, video_id: str, text: str, doubted: tuple[str, ...] = ()) -> None:
     ws = timed(text, doubted=doubted)
     ix.add_transcript(
         Transcript(video_id, "en", 60.0, "tiny.en", "test",
@@ -69,8 +70,8 @@ def add(ix: SearchIndex, video_id: str, text: str, doubted: tuple[str, ...] = ()
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> SearchIndex:
-    ix = SearchIndex(tmp_path / "index")
+def index(search_backend: SearchBackend) -> AnyIndex:
+    ix = search_backend.open()
     with ix.batch():
         add(ix, "exact", "Two vessels were struck off Hodeidah on Monday.")
         add(ix, "heard", "Two cargo ships were hit off the port of Odida overnight.")
@@ -79,11 +80,11 @@ def index(tmp_path: Path) -> SearchIndex:
     return ix
 
 
-def clips(index: SearchIndex, query: str, **kw: Any) -> list[Clip]:
+def clips(index: AnyIndex, query: str, **kw: Any) -> list[Clip]:
     return [r for r in index.search(query, **kw) if isinstance(r, Clip)]
 
 
-def test_sound_alike_clip_ranks_below_the_exact_one_and_says_so(index: SearchIndex) -> None:
+def test_sound_alike_clip_ranks_below_the_exact_one_and_says_so(index: AnyIndex) -> None:
     found = clips(index, "Hodeidah")
     assert [(c.video_id, c.match) for c in found] == [("exact", "exact"), ("heard", "phonetic")]
     heard = found[1]
@@ -92,8 +93,8 @@ def test_sound_alike_clip_ranks_below_the_exact_one_and_says_so(index: SearchInd
     assert found[0].score > heard.score
 
 
-def test_sound_alike_clips_follow_the_pages_of_exact_ones(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_sound_alike_clips_follow_the_pages_of_exact_ones(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     with ix.batch():
         for n in range(12):
             add(ix, f"exact{n:02d}", f"Shelling hit Hodeidah again on day {n}.")
@@ -111,11 +112,11 @@ def test_sound_alike_clips_follow_the_pages_of_exact_ones(tmp_path: Path) -> Non
     assert min(r.score for r in first.results) >= max(r.score for r in second.results)
 
 
-def test_sound_alike_can_be_switched_off(index: SearchIndex) -> None:
+def test_sound_alike_can_be_switched_off(index: AnyIndex) -> None:
     assert [c.video_id for c in clips(index, "Hodeidah", sound_alike=False)] == ["exact"]
 
 
-def test_every_clause_must_still_be_said(index: SearchIndex) -> None:
+def test_every_clause_must_still_be_said(index: AnyIndex) -> None:
     # "Odida" sounds right but the segment never says "Monday".
     assert [c.video_id for c in clips(index, "Hodeidah Monday")] == ["exact"]
     assert clips(index, "Hodeidah cargo")[0].video_id == "heard"
@@ -133,8 +134,8 @@ def test_a_fuzzy_spelling_is_marked_fuzzy(tmp_path: Path) -> None:
     assert "<mark>kasala</mark>" in clip.highlight
 
 
-def test_name_run_on_into_the_next_syllable_is_found(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_name_run_on_into_the_next_syllable_is_found(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "v", "More families fled in North Kivupa province.")
     [clip] = clips(ix, '"North Kivu"')
     # The phones of "North Kivu" are those of "North Kivupa" but the last syllable.
@@ -167,8 +168,8 @@ def test_a_number_split_into_pieces_is_one_match() -> None:
     assert clip.highlight == "reached <mark>40,000</mark> <mark>homes.</mark>"
 
 
-def test_a_name_heard_as_several_doubted_words_is_found(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_a_name_heard_as_several_doubted_words_is_found(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "v", "Students in beer site went on strike.", doubted=("beer", "site"))
     [clip] = clips(ix, "Birzeit")
     assert clip.match == "phonetic"
@@ -176,16 +177,17 @@ def test_a_name_heard_as_several_doubted_words_is_found(tmp_path: Path) -> None:
     assert clip.start == pytest.approx(10.0 + 2 * 0.4 - 0.5)  # "beer" is the third word
 
 
-def test_a_name_glued_to_the_word_before_is_found(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_a_name_glued_to_the_word_before_is_found(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "v", "Tourists stranded atantalya airport wait for flights.", doubted=("atantalya",))
     [clip] = clips(ix, "Antalya")
     assert "<mark>atantalya</mark>" in clip.highlight
 
 
-def test_common_words_heard_with_confidence_do_not_sound_like_a_name(tmp_path: Path) -> None:
+def test_common_words_heard_with_confidence_do_not_sound_like_a_name(
+        search_backend: SearchBackend) -> None:
     # "can there" reads like "Kandahar" (KNTR), but the recogniser was sure of both words.
-    ix = SearchIndex(tmp_path / "index")
+    ix = search_backend.open()
     add(ix, "sure", "Nobody knows what can there be done.")
     assert clips(ix, "Kandahar") == []
     # A run of words is keyed by its phones where it starts and ends with a doubted word.
@@ -193,17 +195,17 @@ def test_common_words_heard_with_confidence_do_not_sound_like_a_name(tmp_path: P
     assert [c.video_id for c in clips(ix, "Kandahar")] == ["doubted"]
 
 
-def test_a_second_reading_needs_a_doubted_word(tmp_path: Path) -> None:
+def test_a_second_reading_needs_a_doubted_word(search_backend: SearchBackend) -> None:
     # "Michael" is also "Mikhail" when "ch" is read as "k", but not when heard with confidence.
-    ix = SearchIndex(tmp_path / "index")
+    ix = search_backend.open()
     add(ix, "sure", "Talks with Michael ended.")
     assert clips(ix, "Mikhail") == []
     add(ix, "doubted", "Talks with Michael ended.", doubted=("Michael",))
     assert [c.video_id for c in clips(ix, "Mikhail")] == ["doubted"]
 
 
-def test_a_long_name_heard_with_one_word_wrong_is_found(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+def test_a_long_name_heard_with_one_word_wrong_is_found(search_backend: SearchBackend) -> None:
+    ix = search_backend.open()
     add(ix, "emirate", "Flights to Ras al-Kamal resumed today.")
     add(ix, "bay", "Storms hit the bay of Biscay overnight.")
     [clip] = clips(ix, "Ras al-Khaimah")

@@ -34,11 +34,11 @@ def parse_time(value: str) -> float:
 
 
 def _clip_from_search(settings: Settings, query: str, rank: int) -> tuple[str, float, float]:
-    from indexer import Clip, has_index
-    from worker.storage.stores import open_records, open_search_index, search_index_root
+    from indexer import Clip
+    from worker.storage.stores import has_search_index, open_records, open_search_index
 
     data = open_records(settings)
-    if not has_index(search_index_root(settings)):
+    if not has_search_index(settings):
         raise fail(f"nothing indexed yet in {settings.data_dir}: run `briefing ingest ARTICLE`"
                    " first")
     hidden = data.hidden()

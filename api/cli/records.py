@@ -56,10 +56,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
 def reindex() -> None:
     """Rebuild the search index from the stored articles and transcripts."""
-    from worker.pipeline.maintenance import reindex as run_reindex
-    from worker.storage.stores import open_records, search_index_root
+    from worker.storage.stores import open_records, rebuild_search_index
 
     settings = load_settings()
     with clear_errors():
-        n_articles, n_videos = run_reindex(open_records(settings), search_index_root(settings))
+        n_articles, n_videos = rebuild_search_index(settings, open_records(settings))
     out.print(f"reindexed {n_articles} articles and {n_videos} transcripts")

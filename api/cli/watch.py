@@ -216,15 +216,14 @@ def timeline(
     as_json: AsJson = False,
 ) -> None:
     """How many clips said QUERY and articles wrote it, per day, week or month, by source."""
-    from indexer import has_index
     from indexer.errors import BriefingError
-    from worker.storage.stores import open_records, open_search_index, search_index_root
+    from worker.storage.stores import has_search_index, open_records, open_search_index
     from worker.watching.timeline import mentions
 
     settings = load_settings()
     with clear_errors():
         data = open_records(settings)
-        if not has_index(search_index_root(settings)):
+        if not has_search_index(settings):
             raise BriefingError(f"nothing indexed yet in {settings.data_dir}: run "
                                 "`briefing ingest ARTICLE` first")
         index = open_search_index(settings)

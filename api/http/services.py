@@ -12,9 +12,9 @@ from fastapi import Request
 
 from api.http.inline_worker import InlineWorker
 from api.http.schemas import ArticleInfo
+from indexer.backend import SearchBackend
 from indexer.domain import SearchPage
 from indexer.errors import BrokenIndexError, SearchIndexError
-from indexer.index import SearchIndex
 from worker.intake.articles import article_id_for
 from worker.intake.fetch import FetchLimits
 from worker.pipeline.context import Context
@@ -50,15 +50,15 @@ class SharedIndex:
     and would hold the GIL anyway.
     """
 
-    def __init__(self, opener: Callable[[], SearchIndex],
+    def __init__(self, opener: Callable[[], SearchBackend],
                  rebuild: Callable[[], None] | None = None) -> None:
         self._opener = opener
         self._lock = threading.Lock()
-        self._index: SearchIndex | None = None
+        self._index: SearchBackend | None = None
         self._rebuild = rebuild
         self._rebuilding: threading.Thread | None = None
 
-    def _open(self) -> SearchIndex:
+    def _open(self) -> SearchBackend:
         if self._index is None:
             try:
                 self._index = self._opener()

@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from indexer.index import SearchIndex
+from indexer.backend import SearchBackend
 from worker.intake.fetch import FetchLimits
 from worker.pipeline.locks import Locks
 from worker.pipeline.policy import LockWaits, RetryPolicy
@@ -131,7 +131,7 @@ class Context:
     """
 
     data: Records
-    index: SearchIndex
+    index: SearchBackend
     jobs: JobStoreLike
     locks: Locks
     models: ModelProvider

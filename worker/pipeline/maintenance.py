@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from indexer.backend import SearchBackend
 from indexer.domain import Transcript
 from indexer.errors import BriefingError, BrokenIndexError
 from indexer.index import SearchIndex, rebuild_index
 from worker.storage.datadir import index_root
 from worker.storage.interfaces import Records
 
-__all__ = ["open_index", "reindex", "repair_pending"]
+if TYPE_CHECKING:
+    from indexer.pgsearch import PgSearchIndex
+
+__all__ = ["open_index", "reindex", "reindex_into", "repair_pending"]
 
 log = logging.getLogger(__name__)
 
 
-def _add_transcript(data: Records, index: SearchIndex, transcript: Transcript) -> None:
+def _add_transcript(data: Records, index: SearchBackend, transcript: Transcript) -> None:
     index.add_transcript(transcript, data.video_url(transcript.video_id),
                          data.article_refs_for_video(transcript.video_id))
 
 
-def _fill_from_records(data: Records, fresh: SearchIndex) -> tuple[int, int]:
+def _fill_from_records(data: Records, fresh: SearchBackend) -> tuple[int, int]:
     articles = videos = 0
     for article in data.articles():
         fresh.add_article(article)
@@ -32,7 +37,7 @@ def _fill_from_records(data: Records, fresh: SearchIndex) -> tuple[int, int]:
     return articles, videos
 
 
-def repair_pending(data: Records, index: SearchIndex) -> int:
+def repair_pending(data: Records, index: SearchBackend) -> int:
     """Write again what a run began writing to the index and never committed (its commit
     failed for a full disk, or it was killed); returns how many items were repaired.
 
@@ -68,6 +73,16 @@ def reindex(data: Records, root: Path | None = None) -> tuple[int, int]:
     with data.lock("reindex"):
         rebuild_index(root,
                       lambda fresh: counts.append(_fill_from_records(data, fresh)))
+    return counts[0]
+
+
+def reindex_into(data: Records, index: PgSearchIndex) -> tuple[int, int]:
+    """Rebuild a database search index from stored articles and transcripts in one
+    transaction (searches see the old content until it commits); returns (articles,
+    videos)."""
+    counts: list[tuple[int, int]] = []
+    with data.lock("reindex"):
+        index.rebuild(lambda fresh: counts.append(_fill_from_records(data, fresh)))
     return counts[0]
 
 

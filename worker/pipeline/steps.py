@@ -33,8 +33,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from indexer.backend import SearchBackend
 from indexer.domain import Article, Transcript
-from indexer.index import SearchIndex
 from worker.errors import BriefingError, DownloadError, MediaError, NotFoundError
 from worker.intake.fetch import copy_local, download
 from worker.intake.reading import read_article
@@ -110,7 +110,7 @@ def _set_state(ctx: Context, url: str, state: VideoState, **changes: Any) -> Non
     ctx.progress.state(url, state, video_id=record.video_id, error=record.error)
 
 
-def tidy_index(index: SearchIndex) -> None:
+def tidy_index(index: SearchBackend) -> None:
     """Run the merges a commit left due (SearchIndex.compact), outside any lock of ours.
 
     The video is already searchable; a merge that fails only leaves more segments, so it is

@@ -16,13 +16,24 @@ from worker.storage.datadir import DataDir, index_root
 from worker.storage.interfaces import JobStoreLike, Records, Runs
 
 if TYPE_CHECKING:
-    from indexer.index import SearchIndex
+    from indexer.backend import SearchBackend
     from worker.pipeline.locks import Locks
     from worker.storage.watch_interface import WatchStoreLike
 
-__all__ = ["database_problem", "open_job_store", "open_locks", "open_records", "open_runs",
-           "open_search_index", "open_watch_store", "scratch_root", "search_index_root",
-           "uses_database"]
+__all__ = [
+    "database_problem",
+    "has_search_index",
+    "open_job_store",
+    "open_locks",
+    "open_records",
+    "open_runs",
+    "open_search_index",
+    "open_watch_store",
+    "rebuild_search_index",
+    "scratch_root",
+    "search_index_root",
+    "uses_database",
+]
 
 
 def _database(settings: Settings, url: str) -> str:
@@ -155,19 +166,31 @@ def open_locks(settings: Settings) -> Locks:
 
 def search_index_root(settings: Settings) -> Path:
     """Where the embedded (Whoosh) search index lives: derived from the records, rebuilt
-    from them when damaged."""
-    if settings.database_url is not None:
-        raise NotImplementedError("integrated at merge")
+    from them when damaged.  (With a database there is none: see has_search_index.)"""
     return index_root(settings.data_dir)
 
 
-def open_search_index(settings: Settings, *, rebuild_from: Records | None = None
-                      ) -> SearchIndex:
-    """The search index.  With *rebuild_from*, a damaged index is rebuilt from those records
-    before it is returned; without, a damaged one raises BrokenIndexError (the caller
-    rebuilds it in the background)."""
+def has_search_index(settings: Settings) -> bool:
+    """Whether anything was ever indexed: the embedded index exists; a database's search
+    tables always do (its schema is checked when a store opens)."""
     if settings.database_url is not None:
-        raise NotImplementedError("integrated at merge")
+        return True
+    from indexer import has_index
+
+    return has_index(search_index_root(settings))
+
+
+def open_search_index(settings: Settings, *, rebuild_from: Records | None = None
+                      ) -> SearchBackend:
+    """The search index: Whoosh in the data dir, or PostgreSQL.  With *rebuild_from*, a
+    damaged Whoosh index is rebuilt from those records before it is returned; without, a
+    damaged one raises BrokenIndexError (the caller rebuilds it in the background).  The
+    PostgreSQL index is part of the database and never needs that."""
+    if settings.database_url is not None:
+        from indexer.pgsearch import PgSearchIndex
+
+        url = _database(settings, settings.database_url)
+        return PgSearchIndex(url, pool_size=settings.database_pool_size)
     root = search_index_root(settings)
     if rebuild_from is not None:
         from worker.pipeline.maintenance import open_index
@@ -176,3 +199,21 @@ def open_search_index(settings: Settings, *, rebuild_from: Records | None = None
     from indexer.index import SearchIndex
 
     return SearchIndex(root)
+
+
+def rebuild_search_index(settings: Settings, data: Records) -> tuple[int, int]:
+    """``briefing reindex``: the search index made anew from *data*'s articles and
+    transcripts, swapped in whole (searches see the old one until then); returns
+    (articles, videos)."""
+    from worker.pipeline.maintenance import reindex, reindex_into
+
+    if settings.database_url is None:
+        return reindex(data, search_index_root(settings))
+    from indexer.pgsearch import PgSearchIndex
+
+    url = _database(settings, settings.database_url)
+    index = PgSearchIndex(url, pool_size=settings.database_pool_size)
+    try:
+        return reindex_into(data, index)
+    finally:
+        index.close()

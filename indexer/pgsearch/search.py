@@ -1,0 +1,274 @@
+"""Searching the PostgreSQL index: the exact pass in SQL, the phonetic pass in Python.
+
+The steps are those of :func:`indexer.search.search_page`, and the parts that make results
+(clips, highlights, scores of sound-alikes, merging) are its own functions, fed rows shaped
+as Whoosh's stored fields: only where documents come from differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any
+
+from psycopg import Cursor
+
+from indexer.clips import merge_overlapping
+from indexer.domain import Clip, SearchPage, SearchResult
+from indexer.pgsearch.documents import STORED_COLUMNS, stored_fields
+from indexer.pgsearch.tsquery import filter_sql, term_query, to_tsquery
+from indexer.phonesearch import (
+    MAX_CANDIDATES,
+    Heard,
+    PhoneticMatch,
+    PhoneticTuning,
+    candidate_documents,
+    match_segments,
+    query_targets,
+)
+from indexer.query import ParsedQuery, expand
+from indexer.schema import KIND_SEGMENT, PHONE_KEYS_FIELD, PHONES_FIELD
+from indexer.search import _phonetic_clip, _results
+from indexer.vocabulary import Vocabulary
+
+# ts_rank's weights (at most 1) for lexemes of weight D, C, B and A: a segment's or an
+# article's text, and an article's title (boosted as Whoosh boosts its title field).  Its
+# normalisation 1 divides by one plus the log of the document's length (BM25 favours short
+# documents too), and the scale brings scores near Whoosh's, which results keep to three
+# decimals.
+RANK = "ts_rank('{0.6667, 0.0, 0.0, 1.0}', tsv, q, 1) * 10"
+# How many phone keys' segments each query reads, one query after the other until there
+# are candidates enough (the keys come most alike first).
+KEY_BATCHES = (4, 12, 48, 10_000)
+# Phone keys added by a transaction that committed after a later one are read on the next
+# full reload, at most this many seconds later.
+KEYS_RELOAD_SECONDS = 300.0
+
+
+@dataclasses.dataclass
+class _Hit:
+    """A row in the shape :func:`indexer.search._results` reads from a Whoosh hit."""
+
+    docnum: int
+    score: float
+    doc: dict[str, Any]
+
+    def fields(self) -> dict[str, Any]:
+        return self.doc
+
+
+class PhoneKeys:
+    """The phone keys' vocabulary (table ``search_terms``) of one process, by first letter:
+    read whole once, then only what was added since.
+
+    Searches in several threads may share it: a block that grows is replaced, never changed
+    in place, so a search keeps reading the list it was given.
+    """
+
+    def __init__(self) -> None:
+        self._blocks: dict[str, list[str]] = {}
+        self._last = 0
+        self._loaded = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self, cur: Cursor[dict[str, Any]]) -> None:
+        """Read the keys added since the last call (all of them, now and then)."""
+        with self._lock:
+            if time.monotonic() - self._loaded > KEYS_RELOAD_SECONDS:
+                self._blocks, self._last = {}, 0
+                self._loaded = time.monotonic()
+            # By id alone, so the id index answers (nothing new, most of the time).
+            rows = cur.execute("SELECT id, field, term FROM search_terms WHERE id > %s",
+                               (self._last,)).fetchall()
+            added: dict[str, set[str]] = {}
+            for row in rows:
+                self._last = max(self._last, row["id"])
+                if row["field"] == PHONE_KEYS_FIELD:
+                    added.setdefault(row["term"][:1], set()).add(row["term"])
+            for first, terms in added.items():
+                self._blocks[first] = sorted(terms.union(self._blocks.get(first, ())))
+
+    def starting(self, prefix: str) -> list[str]:
+        """Keys starting with the one letter *prefix*, sorted."""
+        return self._blocks.get(prefix, [])
+
+
+class _Recorder:
+    """What :func:`indexer.phonesearch.candidate_documents` reads of a Whoosh reader, with
+    no segments behind it: the phone keys it would read the segments of, in its order
+    (the most alike first), are *asked*."""
+
+    schema = frozenset({PHONE_KEYS_FIELD})
+
+    def __init__(self, keys: PhoneKeys) -> None:
+        self._keys = keys
+        self.asked: list[str] = []
+
+    def expand_prefix(self, field: str, prefix: str) -> list[str]:
+        return self._keys.starting(prefix) if field == PHONE_KEYS_FIELD else []
+
+    def postings(self, field: str, term: str) -> _NoPostings:
+        self.asked.append(term)
+        return _NoPostings()
+
+
+class _NoPostings:
+    def all_ids(self) -> list[int]:
+        return []
+
+
+def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
+    """*parsed* with the compound spellings the index holds (:func:`indexer.query.expand`),
+    asking the database about all the terms of a round at once."""
+    known: dict[str, bool] = {}
+    missing: set[str] = set()
+
+    def has_term(term: str) -> bool:
+        if term in known:
+            return known[term]
+        missing.add(term)
+        return True  # for now: asks what it would ask next, answered next round
+
+    while True:
+        missing.clear()
+        result = expand(parsed, has_term)
+        if not missing:
+            return result
+        terms = sorted(missing)
+        rows = cur.execute(
+            "SELECT t FROM unnest(%s::text[], %s::tsquery[]) AS x(t, q)"
+            " WHERE EXISTS (SELECT 1 FROM search_docs WHERE tsv @@ x.q)",
+            (terms, [term_query(t) for t in terms])).fetchall()
+        present = {r["t"] for r in rows}
+        known.update((t, t in present) for t in terms)
+
+
+def search_page(
+    cur: Cursor[dict[str, Any]],
+    keys: PhoneKeys,
+    parsed: ParsedQuery,
+    *,
+    limit: int,
+    offset: int,
+    kind: str | None,
+    source: str | None,
+    published_from: str | None,
+    published_to: str | None,
+    language: str | None,
+    sound_alike: bool,
+    hidden_videos: frozenset[str] = frozenset(),
+    hidden_articles: frozenset[str] = frozenset(),
+    hidden_links: frozenset[str] = frozenset(),
+    tuning: PhoneticTuning | None = None,
+) -> SearchPage:
+    """One page of results for *parsed* (see :func:`indexer.search.search_page`).
+
+    The spelling-based sound keys of indexes made before the phone index have no place here
+    (every PostgreSQL index has the phone index): ``tuning.keys`` is ignored.
+    """
+    tuning = tuning or PhoneticTuning()
+    wanted = offset + limit
+    where, params = filter_sql(kind, source, published_from, published_to, language,
+                               hidden_videos, hidden_articles)
+    parsed = _expanded(cur, parsed)
+    params["q"] = to_tsquery(parsed)
+    params["top"] = max(wanted * 3, 30)
+    rows = cur.execute(
+        f"SELECT {STORED_COLUMNS}, top.score, top.total FROM ("
+        f"  SELECT id, {RANK} AS score, count(*) OVER () AS total"
+        f"  FROM search_docs, CAST(%(q)s AS tsquery) q"
+        f"  WHERE tsv @@ q AND {where}"
+        f"  ORDER BY score DESC, id LIMIT %(top)s) top"
+        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params).fetchall()
+    total = int(rows[0]["total"]) if rows else 0
+    hits = [_Hit(r["id"], float(r["score"]), stored_fields(r)) for r in rows]
+    clips, articles, _ = _results(hits, parsed)
+    if (sound_alike and tuning.phones and kind != "article"
+            and len(merge_overlapping(clips)) + len(articles) < wanted):
+        sounded = _phonetic_docs(cur, keys, parsed, where, params, tuning,
+                                 exact_elsewhere=bool(clips))
+        # Those of a video whose linking article prints the query's words come first.
+        backing = {a.url for a in articles}
+        floor = min((h.score for h in hits), default=1.0)
+
+        def backed(doc: dict[str, Any]) -> float:
+            return 0.9 if any(url in backing for url, _ in doc.get("articles", [])) else 0.5
+
+        clips += [_phonetic_clip(doc, found, floor * found.similarity * backed(doc))
+                  for doc, found in sounded]
+        total += len(sounded)
+    return _page(clips, articles, total, offset, wanted, hidden_links)
+
+
+def _page(clips: list[Clip], articles: list[Any], total: int, offset: int, wanted: int,
+          hidden_links: frozenset[str]) -> SearchPage:
+    if hidden_links:
+        # A video kept by a takedown is indexed again without the removed article; until
+        # then its segments still name it.
+        clips = [dataclasses.replace(c, articles=tuple(a for a in c.articles
+                                                       if a.url not in hidden_links))
+                 for c in clips]
+    merged = merge_overlapping(clips)
+    results: list[SearchResult] = [*merged, *articles]
+    results.sort(key=lambda r: r.score, reverse=True)
+    # Overlapping clips that merged no longer count separately.
+    total -= len(clips) - len(merged)
+    return SearchPage(results=results[offset:wanted], total=max(total, 0))
+
+
+def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
+                params: dict[str, Any]) -> list[int]:
+    """Segments with these phone *keys*, answering the filters but not the exact query:
+    those of the first key, then those of the next not yet found, up to MAX_CANDIDATES (as
+    candidate_documents reads Whoosh's postings).
+
+    A key's segments are read only while the candidates are too few, a few keys per query,
+    and at most MAX_CANDIDATES of each: short keys are in a third of all segments.  Of a
+    key with more, those first found are taken (Whoosh takes the oldest).
+    """
+    out: list[int] = []
+    seen: set[int] = set()
+    start = 0
+    for size in KEY_BATCHES:
+        batch = keys[start : start + size]
+        start += size
+        if not batch:
+            break
+        rows = cur.execute(
+            f"SELECT k.rank, c.id FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, rank)"
+            f" CROSS JOIN LATERAL (SELECT id FROM search_docs"
+            f"  WHERE kind = '{KIND_SEGMENT}' AND phone_keys @> ARRAY[k.key]"
+            f"   AND NOT tsv @@ CAST(%(q)s AS tsquery) AND {where} LIMIT %(most)s) c",
+            {**params, "keys": batch, "most": MAX_CANDIDATES}).fetchall()
+        for _, doc in sorted((r["rank"], r["id"]) for r in rows):
+            if doc not in seen:
+                seen.add(doc)
+                out.append(doc)
+                if len(out) >= MAX_CANDIDATES:
+                    return out
+    return out
+
+
+def _phonetic_docs(cur: Cursor[dict[str, Any]], keys: PhoneKeys, parsed: ParsedQuery,
+                   where: str, params: dict[str, Any], tuning: PhoneticTuning, *,
+                   exact_elsewhere: bool) -> list[tuple[dict[str, Any], PhoneticMatch]]:
+    """Segments (stored fields, match) answering the filters, not the exact query, whose
+    phones sound like the query's (:mod:`indexer.phonesearch`)."""
+    targets = query_targets(parsed, whole=tuning.whole)
+    if not targets:
+        return []
+    keys.refresh(cur)
+    # The keys candidate_documents reads, most alike first.
+    recorder = _Recorder(keys)
+    candidate_documents(recorder, Vocabulary(recorder), targets, None, set())
+    docnums = _candidates(cur, recorder.asked, where, params)
+    if not docnums:
+        return []
+    rows = cur.execute(f"SELECT {STORED_COLUMNS} FROM search_docs d WHERE d.id = ANY(%s)",
+                       (docnums,)).fetchall()
+    by_id = {r["id"]: stored_fields(r) for r in rows}
+    kept = [by_id[n] for n in docnums if n in by_id and by_id[n].get(PHONES_FIELD)]
+    heard = [Heard.from_stored(d.get("words", []), d[PHONES_FIELD]) for d in kept]
+    matches = match_segments(heard, parsed, targets, tuning, exact_elsewhere=exact_elsewhere)
+    return [(d, m) for d, m in zip(kept, matches, strict=True) if m is not None]

@@ -1,0 +1,60 @@
+"""What only the PostgreSQL search index promises: a rebuild that writers wait for and readers
+do not, and database failures reported as transient index errors.  (Everything else runs
+against both backends: tests/search_backends.py.)"""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from indexer.domain import Clip
+from indexer.errors import SearchIndexError
+from indexer.pgsearch import PgSearchIndex
+from tests.test_index import transcript
+
+
+def clip_videos(index: PgSearchIndex, query: str) -> list[str]:
+    return sorted(r.video_id for r in index.search(query) if isinstance(r, Clip))
+
+
+def test_a_video_written_during_a_rebuild_waits_and_is_kept(pg_url: str) -> None:
+    index = PgSearchIndex(pg_url)
+    index.add_transcript(transcript("v1"), "https://example.org/1.mp4", [])
+    filled = threading.Event()
+    release = threading.Event()
+
+    def fill(fresh: PgSearchIndex) -> None:
+        fresh.add_transcript(transcript("v2"), "https://example.org/2.mp4", [])
+        filled.set()
+        assert release.wait(30)
+
+    rebuilding = threading.Thread(target=PgSearchIndex(pg_url).rebuild, args=(fill,))
+    rebuilding.start()
+    assert filled.wait(30)
+    writer = threading.Thread(target=PgSearchIndex(pg_url).add_transcript,
+                              args=(transcript("v3"), "https://example.org/3.mp4", []))
+    writer.start()
+    writer.join(1.0)
+    # The writer waits for the rebuild; searches still see the old index meanwhile.
+    assert writer.is_alive()
+    assert clip_videos(index, "convoy") == ["v1"]
+    release.set()
+    rebuilding.join(30)
+    writer.join(30)
+    assert clip_videos(index, "convoy") == ["v2", "v3"]
+    index.close()
+
+
+def test_an_unreachable_database_is_a_transient_index_error(pg_url: str) -> None:
+    info = psycopg.conninfo.conninfo_to_dict(pg_url)
+    info["dbname"] = "pgsearch_no_such_database"
+    index = PgSearchIndex(psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()}),
+                          wait=1.0)
+    with pytest.raises(SearchIndexError) as raised:
+        index.search("convoy")
+    assert raised.value.transient
+    with pytest.raises(SearchIndexError):
+        index.add_transcript(transcript("v1"), "https://example.org/1.mp4", [])
+    index.close()

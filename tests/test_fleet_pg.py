@@ -29,6 +29,8 @@ pytestmark = [pytest.mark.fleet, pytest.mark.slow]
 # they must agree on when a task is lost).
 SLOW = {"BRIEFING_CPU_THREADS": "1", "BRIEFING_BEAM_SIZE": "10", "BRIEFING_BATCH_SIZE": "0",
         "BRIEFING_VISIBILITY_TIMEOUT": "12"}
+# How long PostgreSQL stays down mid-job: far below the 30 s a step waits for a connection.
+OUTAGE_SECONDS = 5.0
 
 
 @contextlib.contextmanager
@@ -184,10 +186,13 @@ def _restart_mid_job(fleet: PgFleet, site: Site, server: PrivatePostgres) -> Non
     fleet.wait_video_state(first, job_id, "transcribing")
 
     server.pg_ctl("stop")
+    stopped = time.monotonic()
     try:
         # Down: the health check says so at once (within compose's 10 s healthcheck timeout).
         health = httpx.get(second.url + "/healthz", timeout=10)
         assert health.status_code == 503, health.text
+        # Down long enough for the running transcription's progress writes to meet it.
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
     finally:
         server.pg_ctl("start")
     wait_for(server.ready, 60, "PostgreSQL to accept connections again")

@@ -13,8 +13,9 @@ measured side by side in the same run, alternating in ``--rounds``:
 * embedded: Whoosh in ``--data-dir`` (an already-filled data dir), or in a temporary one that
   ``--build-segments N`` fills with the index benchmark's synthetic corpus (its transcripts are
   saved too, so ``briefing transfer --to URL`` can copy it into PostgreSQL);
-* postgres (with ``--database-url``): a database at the current schema, already filled (e.g.
-  by ``briefing --data-dir DIR transfer --to URL`` from the same data dir).
+* postgres (with ``--database-url``): a database at the current schema, already filled, or
+  filled by ``--build-segments N`` with the same corpus through the store factory's search
+  index (skipped when it already holds as many documents).
 
 The queries are drawn from the same vocabulary as ``benchmarks.index_search`` (rare and common
 terms, AND of 2-3 terms, 2-word phrases, misheard names that run the sound-alike pass), so they
@@ -43,10 +44,17 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.index_search import REAL_SENTENCES, _misspelt, build_corpus, vocabulary
+from benchmarks.index_search import (
+    REAL_SENTENCES,
+    Corpus,
+    _misspelt,
+    build_corpus,
+    vocabulary,
+)
 from benchmarks.machine import describe
 from indexer.domain import ArticleRef
 from indexer.index import SearchIndex, rebuild_index
+from worker.settings import Settings
 from worker.storage.datadir import DataDir
 
 KINDS = ("rare term", "common term", "AND of 2-3 terms", "2-word phrase", "sound-alike name")
@@ -73,19 +81,38 @@ def search_queries(count: int = 40, seed: int = 11) -> list[tuple[str, str]]:
     return [(kind, query) for kind in KINDS for query in drawn[kind]]
 
 
-def build_data_dir(data_dir: Path, segments: int, per_video: int = 120) -> None:
-    """A data dir whose transcripts and Whoosh index hold *segments* synthetic segments."""
-    corpus = build_corpus(segments, per_video)
+REFS = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
+
+
+def build_data_dir(data_dir: Path, corpus: Corpus) -> None:
+    """A data dir whose transcripts and Whoosh index hold *corpus*."""
     data = DataDir(data_dir)
-    refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
     for video in corpus.videos:
         data.save_transcript(video)
 
     def fill(fresh: SearchIndex) -> None:
         for video in corpus.videos:
-            fresh.add_transcript(video, f"https://news.example/{video.video_id}.mp4", refs)
+            fresh.add_transcript(video, f"https://news.example/{video.video_id}.mp4", REFS)
 
     rebuild_index(data.index_root, fill)
+
+
+def fill_database(url: str, media: Path, corpus: Corpus) -> bool:
+    """Write *corpus* into the search index of the database at *url* (at the current
+    schema), one video per transaction as the workers do; False when it already holds as
+    many documents."""
+    # The fleet store's factory: imported here, so the embedded runs need none of it.
+    from worker.storage.stores import open_search_index
+
+    index = open_search_index(Settings(data_dir=media, database_url=url))
+    try:
+        if index.doc_count() >= sum(len(v.segments) for v in corpus.videos):
+            return False
+        for video in corpus.videos:
+            index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", REFS)
+        return True
+    finally:
+        index.close()
 
 
 def _free_port() -> int:
@@ -238,21 +265,30 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     try:
         data_dir = args.data_dir
+        (work / "media").mkdir()
         if args.build_segments:
+            corpus = build_corpus(args.build_segments, 120)
             data_dir = data_dir or work / "data"
             if (DataDir(data_dir).index_root / "CURRENT").is_file():
                 print(f"{data_dir} already has an index: not rebuilt", flush=True)
             else:
                 started = time.perf_counter()
-                build_data_dir(data_dir, args.build_segments)
+                build_data_dir(data_dir, corpus)
                 print(f"built {args.build_segments:,} segments into {data_dir} in "
                       f"{time.perf_counter() - started:.0f} s", flush=True)
+            if args.database_url:
+                started = time.perf_counter()
+                if fill_database(args.database_url, work / "media", corpus):
+                    print(f"wrote {args.build_segments:,} segments into the database in "
+                          f"{time.perf_counter() - started:.0f} s", flush=True)
+                else:
+                    print("the database already holds that many: not written", flush=True)
+            del corpus
         stores: list[Store] = []
         if data_dir is not None:
             stores.append(Store("embedded (Whoosh)", {"BRIEFING_DATA_DIR": str(data_dir)}))
         if args.database_url:
             # With a database only media lives in the data dir: an empty one will do.
-            (work / "media").mkdir()
             stores.append(Store("PostgreSQL", {"BRIEFING_DATA_DIR": str(work / "media"),
                                                "BRIEFING_DATABASE_URL": args.database_url}))
         queries = search_queries()

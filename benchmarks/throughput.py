@@ -97,20 +97,29 @@ def build_data_dir(data_dir: Path, corpus: Corpus) -> None:
     rebuild_index(data.index_root, fill)
 
 
-def fill_database(url: str, media: Path, corpus: Corpus) -> bool:
-    """Write *corpus* into the search index of the database at *url* (at the current
-    schema), one video per transaction as the workers do; False when it already holds as
-    many documents."""
+def _database_index(url: str, media: Path) -> SearchIndex:
     # The fleet store's factory: imported here, so the embedded runs need none of it.
     from worker.storage.stores import open_search_index
 
-    index = open_search_index(Settings(data_dir=media, database_url=url))
+    return open_search_index(Settings(data_dir=media, database_url=url))
+
+
+def database_documents(url: str, media: Path) -> int:
+    """Documents in the search index of the database at *url*."""
+    index = _database_index(url, media)
     try:
-        if index.doc_count() >= sum(len(v.segments) for v in corpus.videos):
-            return False
+        return index.doc_count()
+    finally:
+        index.close()
+
+
+def fill_database(url: str, media: Path, corpus: Corpus) -> None:
+    """Write *corpus* into the search index of the database at *url* (at the current
+    schema), one video per transaction as the workers do."""
+    index = _database_index(url, media)
+    try:
         for video in corpus.videos:
             index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", REFS)
-        return True
     finally:
         index.close()
 
@@ -246,10 +255,11 @@ def main() -> None:
                         help="an already-filled embedded data dir (its Whoosh index is searched)")
     parser.add_argument("--build-segments", type=int, default=0,
                         help="build the data dir with this many synthetic segments first "
-                        "(into --data-dir when given and empty, else a temporary folder)")
+                        "(into --data-dir when given and empty, else a temporary folder), and "
+                        "write them into --database-url's index when it holds fewer")
     parser.add_argument("--database-url", default=None,
-                        help="also measure PostgreSQL: a database at the current schema, "
-                        "already filled")
+                        help="also measure PostgreSQL: a database at the current schema "
+                        "(`briefing db upgrade`), filled or filled by --build-segments")
     parser.add_argument("--apis", type=int, default=2)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -267,22 +277,25 @@ def main() -> None:
         data_dir = args.data_dir
         (work / "media").mkdir()
         if args.build_segments:
-            corpus = build_corpus(args.build_segments, 120)
             data_dir = data_dir or work / "data"
-            if (DataDir(data_dir).index_root / "CURRENT").is_file():
-                print(f"{data_dir} already has an index: not rebuilt", flush=True)
-            else:
+            build_dir = not (DataDir(data_dir).index_root / "CURRENT").is_file()
+            fill = bool(args.database_url) and database_documents(
+                args.database_url, work / "media") < args.build_segments
+            corpus = build_corpus(args.build_segments, 120) if build_dir or fill else None
+            if corpus is not None and build_dir:
                 started = time.perf_counter()
                 build_data_dir(data_dir, corpus)
                 print(f"built {args.build_segments:,} segments into {data_dir} in "
                       f"{time.perf_counter() - started:.0f} s", flush=True)
-            if args.database_url:
+            if corpus is not None and fill:
                 started = time.perf_counter()
-                if fill_database(args.database_url, work / "media", corpus):
-                    print(f"wrote {args.build_segments:,} segments into the database in "
-                          f"{time.perf_counter() - started:.0f} s", flush=True)
-                else:
-                    print("the database already holds that many: not written", flush=True)
+                fill_database(args.database_url, work / "media", corpus)
+                print(f"wrote {args.build_segments:,} segments into the database in "
+                      f"{time.perf_counter() - started:.0f} s", flush=True)
+            if not build_dir:
+                print(f"{data_dir} already has an index: not rebuilt", flush=True)
+            if args.database_url and not fill:
+                print("the database already holds as many documents: not written", flush=True)
             del corpus
         stores: list[Store] = []
         if data_dir is not None:

@@ -376,6 +376,11 @@ def _ours(services: dict[str, Any]) -> dict[str, Any]:
     return {n: s for n, s in services.items() if s.get("image") == "briefing:latest"}
 
 
+def _default(services: dict[str, Any]) -> dict[str, Any]:
+    """Ours that a plain `docker compose up` starts (the embedded store on the data volume)."""
+    return {n: s for n, s in _ours(services).items() if not s.get("profiles")}
+
+
 def test_compose_services_run_real_briefing_commands() -> None:
     import typer
 
@@ -400,7 +405,7 @@ def test_compose_uses_only_real_settings_and_shares_the_data_volume() -> None:
     services = compose["services"]
     fields = set(Settings.model_fields)
     volumes = {}
-    for name, service in _ours(services).items():
+    for name, service in _default(services).items():
         for variable in service.get("environment", {}):
             assert variable.startswith("BRIEFING_"), (name, variable)
             assert variable.removeprefix("BRIEFING_").lower() in fields, (name, variable)
@@ -440,7 +445,7 @@ def test_compose_workers_have_healthchecks_and_memory_sized_from_the_peak() -> N
     from worker.queue.run import default_concurrency
 
     services = _compose()["services"]
-    workers = {n: s for n, s in _ours(services).items() if s["command"][1] == "worker"}
+    workers = {n: s for n, s in _default(services).items() if s["command"][1] == "worker"}
     assert set(workers) == {"worker", "fetcher", "indexer"}
     for name, service in workers.items():
         command = service["command"]
@@ -467,6 +472,9 @@ def test_compose_redis_password_token_secret_and_flower_behind_auth() -> None:
     assert "--requirepass" in " ".join(redis_service["command"])
     assert redis_service["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
     for name, service in _ours(services).items():
+        if name == "migrate":  # the schema only: it never touches the queue
+            assert "BRIEFING_BROKER_URL" not in service["environment"]
+            continue
         url = service["environment"]["BRIEFING_BROKER_URL"]
         assert url.startswith("redis://:${REDIS_PASSWORD:?"), (name, url)
     api_service = services["api"]
@@ -479,6 +487,70 @@ def test_compose_redis_password_token_secret_and_flower_behind_auth() -> None:
     assert 'test -n "$$FLOWER_BASIC_AUTH"' in " ".join(flower["entrypoint"])
     assert flower["environment"]["CELERY_BROKER_URL"].startswith("redis://:${REDIS_PASSWORD:?")
     assert all(p.startswith("127.0.0.1:") for p in flower["ports"])
+
+
+def test_compose_fleet_profile_shares_only_media_and_waits_for_postgres_and_the_schema() -> None:
+    compose = _compose()
+    services = compose["services"]
+    fleet = {n for n, s in services.items() if "fleet" in s.get("profiles", [])}
+    assert fleet == {"postgres", "migrate", "fleet-api", "fleet-worker", "fleet-fetcher",
+                     "fleet-indexer"}
+    # A plain `docker compose up` is what it was: the embedded store, no PostgreSQL.
+    assert set(_default(services)) == {"api", "worker", "fetcher", "indexer"}
+    for name in ("redis", *_default(services)):
+        assert "BRIEFING_DATABASE_URL" not in services[name].get("environment", {}), name
+
+    postgres = services["postgres"]
+    assert postgres["image"] == "postgres:15"
+    assert "pg_isready" in postgres["healthcheck"]["test"]
+    assert postgres["volumes"] == ["postgres:/var/lib/postgresql/data"]
+    assert {"postgres", "media"} <= set(compose["volumes"])
+    env = postgres["environment"]
+    database_url = (f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
+                    f"@postgres:5432/{env['POSTGRES_DB']}")
+    assert env["POSTGRES_PASSWORD"] == "${POSTGRES_PASSWORD:-}"  # `:?` would break plain `up`
+
+    migrate = services["migrate"]
+    assert migrate["command"] == ["briefing", "db", "upgrade"]
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert migrate["restart"] == "no" and migrate["volumes"] == []
+    assert migrate["environment"] == {"BRIEFING_DATABASE_URL": database_url}
+
+    fields = set(Settings.model_fields)
+    served: set[str] = set()
+    for name in fleet - {"postgres", "migrate"}:
+        service = services[name]
+        environment = service["environment"]
+        for variable in environment:
+            assert variable.removeprefix("BRIEFING_").lower() in fields, (name, variable)
+        assert environment["BRIEFING_DATABASE_URL"] == database_url, name
+        assert environment["BRIEFING_BROKER_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+        # Only media is shared; the scratch dir is each container's own.
+        assert service["volumes"] == [f"media:{environment['BRIEFING_DATA_DIR']}"], name
+        assert not environment["BRIEFING_SCRATCH_DIR"].startswith(
+            environment["BRIEFING_DATA_DIR"] + "/"), name
+        assert service["depends_on"] == {
+            "redis": {"condition": "service_healthy"},
+            "postgres": {"condition": "service_healthy"},
+            "migrate": {"condition": "service_completed_successfully"}}, name
+        assert "healthcheck" in service and "mem_limit" in service, name
+        command = service["command"]
+        if command[1] == "worker":
+            assert "celery -A worker.queue.app inspect ping" in " ".join(
+                service["healthcheck"]["test"]), name
+            served |= set(command[command.index("--queues") + 1].split(","))
+    assert served == set(QUEUES)  # every queue has a fleet worker
+
+    api = services["fleet-api"]
+    assert api["command"][:2] == ["briefing", "serve"]
+    assert "/healthz" in " ".join(api["healthcheck"]["test"])
+    assert api["secrets"] == ["api_token"]
+    assert api["environment"]["BRIEFING_API_TOKEN_FILE"] == "/run/secrets/api_token"
+    replicas = api["deploy"]["replicas"]
+    (published,) = api["ports"]
+    first, last = map(int, published.split(":")[0].split("-"))
+    assert replicas >= 2 and last - first + 1 == replicas  # a host port for each replica
+    assert first > 8000  # beside the default api's 8000
 
 
 def test_dockerfile_has_one_ffmpeg_a_healthcheck_pinned_dependencies_and_a_base_build() -> None:

@@ -21,7 +21,8 @@ __all__ = ["transfer"]
 def transfer(
     to: Annotated[str, typer.Option(
         "--to", metavar="URL", help="The PostgreSQL database to copy into "
-        "(postgresql://user@host/name); its schema must be current.")],
+        "(postgresql://user@host/name, or a conninfo string); its schema must be "
+        "current.")],
     media_dir: Annotated[Path | None, typer.Option(
         "--media-dir", metavar="DIR", help="Copy the video files to DIR, the fleet's media "
         "folder [default: leave them in the data dir, which becomes the media folder].")
@@ -42,9 +43,12 @@ def transfer(
     if not (root / "articles").is_dir():
         raise fail(f"no data dir at {root}: nothing to transfer (check --data-dir or "
                    "BRIEFING_DATA_DIR)")
-    if not to.startswith(("postgresql://", "postgres://")):
-        raise fail(f"--to {to}: not a PostgreSQL URL (postgresql://user@host/name)")
     import psycopg
+
+    try:
+        psycopg.conninfo.conninfo_to_dict(to)
+    except psycopg.ProgrammingError:
+        raise fail("--to: not a PostgreSQL URL (postgresql://user@host/name)") from None
 
     from indexer.pgsearch import PgSearchIndex
     from worker.storage.datadir import DataDir

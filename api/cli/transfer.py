@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -78,26 +79,33 @@ def transfer(
                     if source.jobs_db.is_file() else None)
             watches = ((WatchStore(source.watches_db), PgWatchStore(to))
                        if source.watches_db.is_file() else None)
+            started = time.monotonic()
             with _Shown(verbose=verbose, live=not as_json and err.is_terminal) as shown_:
                 report = run_transfer(source, target, index, jobs=jobs, watches=watches,
                                       progress=shown_.item)
+            seconds = time.monotonic() - started
             index.close()
         except psycopg.Error as exc:
             raise fail(f"database {redact(to)}: {exc}".strip()) from None
     where = redact(to)
     if as_json:
         print(json.dumps({"data_dir": str(root), "database": where, "media_dir": str(media),
-                          "changed": report.changed, "counts": report.to_json()}))
+                          "changed": report.changed, "seconds": round(seconds, 3),
+                          "counts": report.to_json()}))
         return
     for tally in report.tallies:
-        if tally.total:
+        if tally.kind == "index":
+            if tally.copied:
+                out.print(f"{'index':<12} {tally.copied:>7} written", highlight=False)
+        elif tally.total:
             out.print(f"{tally.kind:<12} {tally.copied:>7} copied {tally.unchanged:>7} "
                       "there already", highlight=False)
     if report.changed:
-        out.print(shown(f"{root} → {where}: transferred"), highlight=False)
+        out.print(shown(f"{root} → {where}: transferred in {seconds:.1f} s"),
+                  highlight=False, soft_wrap=True)
     else:
         out.print(shown(f"{root} → {where}: nothing to change, the database holds all of it "
-                        "already"), highlight=False)
+                        "already"), highlight=False, soft_wrap=True)
 
 
 class _Shown:

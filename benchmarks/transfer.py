@@ -36,12 +36,13 @@ from worker.storage.transfer import TransferReport, transfer
 from worker.storage.watches import WatchStore
 from worker.watching.domain import HitKind, Match
 
-_WORDS = ("the harbour reopened at dawn after storm damage was cleared engineers say old bridge "
+_TEXT = ("the harbour reopened at dawn after storm damage was cleared engineers say old bridge "
           "over river will stay closed until friday water supply has been restored to most "
           "homes in eastern district convoy of trucks carrying food and medicine arrived city "
           "last night ceasefire is holding relief workers can now reach villages mayor gave "
           "update on flood schools valley remain residents asked move cars higher ground "
-          "volunteers filled thousands sandbags along riverbank Qamishli Mindanao Kherson").split()
+          "volunteers filled thousands sandbags along riverbank Qamishli Mindanao Kherson")
+_WORDS = _TEXT.split()
 
 
 def _transcript(video_id: str, segments: int, rng: random.Random) -> Transcript:

@@ -80,11 +80,13 @@ def transfer(
             watches = ((WatchStore(source.watches_db), PgWatchStore(to))
                        if source.watches_db.is_file() else None)
             started = time.monotonic()
-            with _Shown(verbose=verbose, live=not as_json and err.is_terminal) as shown_:
-                report = run_transfer(source, target, index, jobs=jobs, watches=watches,
-                                      progress=shown_.item)
+            try:
+                with _Shown(verbose=verbose, live=not as_json and err.is_terminal) as shown_:
+                    report = run_transfer(source, target, index, jobs=jobs, watches=watches,
+                                          progress=shown_.item)
+            finally:
+                index.close()
             seconds = time.monotonic() - started
-            index.close()
         except psycopg.Error as exc:
             raise fail(f"database {redact(to)}: {exc}".strip()) from None
     where = redact(to)
@@ -116,7 +118,7 @@ class _Shown:
         self.verbose = verbose
         self._progress = (Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                    TextColumn("{task.completed:>7.0f}"), console=err,
-                                   transient=False) if live else None)
+                                   transient=True) if live else None)
         self._tasks: dict[Kind, TaskID] = {}
 
     def __enter__(self) -> _Shown:

@@ -148,7 +148,8 @@ def test_a_transfer_copies_everything_and_searches_answer_the_same(archive: Path
     assert counts["jobs"]["copied"] == len(list(JobStore(source.jobs_db).stored_jobs())) == 2
     assert counts["watches"]["copied"] == 2
     assert counts["media"]["total"] == 0  # media stays in the data dir
-    assert counts["index"]["copied"] == counts["articles"]["copied"] + counts["videos"]["copied"]
+    # Written to the index: each article, each transcribed video.
+    assert counts["index"]["copied"] == 2 + counts["transcripts"]["copied"]
 
     target = _target(pg_url, archive)
     assert _records(target) == _records(source)

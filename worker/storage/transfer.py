@@ -169,17 +169,21 @@ def _write_index(target: PgRecords, index: SearchBackend,
     """Write every item marked pending to the index, clearing each mark once its own
     transaction is committed (an item gone meanwhile just loses its mark)."""
     for kind, item_id in target.pending():
+        wrote = False
         if kind == "article":
             article = target.load_article(item_id)
             if article is not None:
                 index.add_article(article)
+                wrote = True
         else:
             transcript = target.load_transcript(item_id)
-            if transcript is not None:
+            if transcript is not None:  # a video not transcribed has nothing to index
                 index.add_transcript(transcript, target.video_url(item_id),
                                      target.article_refs_for_video(item_id))
+                wrote = True
         target.clear_pending(kind, item_id)
-        done(Kind.INDEX, f"{kind} {item_id}", True)
+        if wrote:
+            done(Kind.INDEX, f"{kind} {item_id}", True)
 
 
 def _copy_media(found: Path, final: Path, sha256: str, size: int) -> bool:

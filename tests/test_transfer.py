@@ -22,7 +22,7 @@ from tests.conftest import MANIFEST, Ingested, cli_env
 from tests.fleet import BRIEFING, REPO
 from tests.pg import create_database, drop_database
 from worker.settings import Settings
-from worker.storage.datadir import DataDir, Removal
+from worker.storage.datadir import DataDir, Hidden, Removal
 from worker.storage.interfaces import Records
 from worker.storage.jobs import JobStore
 from worker.storage.pg.jobs import PgJobStore
@@ -240,6 +240,8 @@ def test_a_transfer_killed_part_way_and_run_again_ends_as_an_uninterrupted_one(
         assert lines[-1].startswith(f"{kill_after} ") and proc.returncode == -signal.SIGKILL
         partial = _dump(url)
         assert partial != expected and partial["records_articles"]
+        # Takedowns went first: what the data dir hides is hidden half-way through too.
+        assert _target(url, archive).hidden() == DataDir(archive).hidden() != Hidden()
         if kill_after == "index":
             assert partial["records_pending"], "nothing was left for the index"
         again = _cli(archive, "--to", url, "--json")

@@ -13,7 +13,19 @@ from typing import Annotated
 
 import typer
 
-from api.cli import clips, db, ingest, manage, queue, records, search, serve, transcribe, watch
+from api.cli import (
+    clips,
+    db,
+    ingest,
+    manage,
+    queue,
+    records,
+    search,
+    serve,
+    transcribe,
+    transfer,
+    watch,
+)
 from api.cli.common import set_data_dir
 from api.cli.helptext import PlainCommand
 
@@ -69,6 +81,7 @@ _COMMANDS: list[tuple[str, Callable[..., None]]] = [
     ("rm", manage.rm),
     ("retranscribe", manage.retranscribe),
     ("timeline", watch.timeline),
+    ("transfer", transfer.transfer),
 ]
 for _name, _command in _COMMANDS:
     app.command(name=_name, cls=PlainCommand)(_command)

@@ -321,6 +321,10 @@ class DataDir:
         path = self.video_dir(transcript.video_id) / "transcript.json"
         write_json_atomic(path, transcript.to_json())
 
+    def transcript_saved(self, video_id: str) -> float:
+        """When the video's transcript was last written (its file's modification time)."""
+        return (self.video_dir(video_id) / "transcript.json").stat().st_mtime
+
     def load_transcript(self, video_id: str) -> Transcript | None:
         """The stored transcript of a video, or None."""
         path = self.video_dir(video_id) / "transcript.json"

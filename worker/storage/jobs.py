@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from worker.storage.interfaces import JobStoreLike, Runs
 from worker.storage.runs import INLINE, FileRuns, interrupted
@@ -23,7 +24,7 @@ from worker.storage.sqlite import connect, transaction
 from worker.storage.states import JobState, Step, VideoState
 
 __all__ = ["INTERRUPTED_ERROR", "Delivery", "Job", "JobProgress", "JobStore", "JobVideo",
-           "shown_job"]
+           "StepCount", "StoredJob", "shown_job"]
 
 INTERRUPTED_ERROR = ("its run stopped before it finished (killed or crashed); "
                      "ingest the article again to finish it")
@@ -114,6 +115,38 @@ class Job:
     updated: float
     videos: tuple[JobVideo, ...]
     runner: str = ""  # "queue", or "inline" and the process that runs it
+
+
+@dataclass(frozen=True)
+class StepCount:
+    """The deliveries of one step of one URL of a job, as the store counts them."""
+
+    url: str
+    step: str
+    started: int
+    ended: int
+    crashes: int
+    failures: int
+    retry_pending: bool
+    began: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """A job as its store keeps it (not as shown: a dead run's job is not yet called
+    interrupted) with its step counts: what ``briefing transfer`` copies and compares."""
+
+    job: Job
+    steps: tuple[StepCount, ...]
+
+
+def step_count(row: Any) -> StepCount:
+    """A StepCount from a ``job_deliveries`` row of either store."""
+    return StepCount(url=row["url"], step=row["step"], started=int(row["started"]),
+                     ended=int(row["ended"]), crashes=int(row["crashes"]),
+                     failures=int(row["failures"]), retry_pending=bool(row["retry_pending"]),
+                     began=row["began"], seconds=float(row["seconds"]))
 
 
 def shown_job(job: Job, runs: Runs) -> Job:
@@ -258,6 +291,30 @@ class JobStore:
                              error=row["error"], created=row["created"],
                              updated=row["updated"], videos=videos, runner=row["runner"]),
                          self.runs)
+
+    def stored_jobs(self) -> Iterator[StoredJob]:
+        """Every job as stored, with its step counts, oldest first (``briefing
+        transfer`` reads them)."""
+        db = self._db()
+        ids = [r["id"] for r in db.execute("SELECT id FROM jobs ORDER BY created, rowid")]
+        for job_id in ids:
+            row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                continue
+            videos = tuple(
+                JobVideo(url=v["url"], state=VideoState(v["state"]), progress=v["progress"],
+                         attempts=v["attempts"], error=v["error"], video_id=v["video_id"],
+                         started=v["started"], finished=v["finished"])
+                for v in db.execute("SELECT * FROM job_videos WHERE job_id=? "
+                                    "ORDER BY position", (job_id,)))
+            steps = tuple(sorted((step_count(d) for d in db.execute(
+                "SELECT * FROM job_deliveries WHERE job_id=?", (job_id,))),
+                key=lambda c: (c.url, c.step)))
+            yield StoredJob(Job(id=row["id"], source=row["source"],
+                                state=JobState(row["state"]), article_id=row["article_id"],
+                                title=row["title"], error=row["error"],
+                                created=row["created"], updated=row["updated"],
+                                videos=videos, runner=row["runner"]), steps)
 
     def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
         """Count a delivery of a step (a try at it, by any runner) before it does any work.

@@ -39,11 +39,15 @@ from worker.storage.sqlite import connect, transaction
 from worker.storage.watch_interface import WatchStoreLike
 from worker.storage.watchrules import (
     NOTHING_HIDDEN,
+    STORED_HIT_SELECT,
+    StoredHit,
+    StoredWatch,
     articles_json,
     clip_key,
     hidden_items,
     hit_from_row,
     plan_record,
+    stored_hit_from_row,
     unlinked,
     watch_from_row,
     withdrawn_items,
@@ -190,6 +194,15 @@ class WatchStore:
         if row is None:
             raise NoSuchWatchError(f"no watch named {name_or_id!r}")
         return watch_from_row(row)
+
+    def stored_watches(self) -> list[StoredWatch]:
+        """Every watch, oldest first, with all its hits and their deliveries as stored
+        (``briefing transfer`` copies them)."""
+        db = self._db()
+        hits: dict[str, list[StoredHit]] = {}
+        for row in db.execute(f"{STORED_HIT_SELECT} ORDER BY h.id"):
+            hits.setdefault(row["watch_id"], []).append(stored_hit_from_row(row))
+        return [StoredWatch(watch, tuple(hits.get(watch.id, ()))) for watch in self.watches()]
 
     def remove(self, name_or_id: str) -> Watch:
         """Delete a watch with its hits and deliveries."""

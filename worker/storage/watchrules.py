@@ -17,14 +17,18 @@ from worker.watching.domain import DeliveryState, Hit, HitKind, Match, Watch
 
 __all__ = [
     "NOTHING_HIDDEN",
+    "STORED_HIT_SELECT",
     "RecordPlan",
     "Row",
+    "StoredHit",
+    "StoredWatch",
     "articles_json",
     "clip_key",
     "hidden_items",
     "hit_from_row",
     "overlaps",
     "plan_record",
+    "stored_hit_from_row",
     "unlinked",
     "watch_from_row",
     "withdrawn_items",
@@ -66,6 +70,44 @@ def hit_from_row(row: Row) -> Hit:
                delivery=DeliveryState(state) if state else None,
                attempts=row["attempts"] if state else 0,
                error=row["error"] if state else "")
+
+
+@dataclass(frozen=True)
+class StoredHit:
+    """A hit as its store keeps it, with the parts of its delivery a :class:`Hit` leaves
+    out (what ``briefing transfer`` copies and compares)."""
+
+    hit: Hit
+    item: str
+    clip: str
+    next_at: float | None = None  # the delivery's; None: the hit has no delivery
+    claimed_until: float = 0.0
+    status: int = 0
+    delivered: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredWatch:
+    """A watch (its id and secret kept) with every hit it recorded, by hit id."""
+
+    watch: Watch
+    hits: tuple[StoredHit, ...]
+
+
+# Every column a StoredHit needs, in both stores' SQL (``end`` quoted for PostgreSQL).
+STORED_HIT_SELECT = ("SELECT h.*, d.state, d.attempts, d.error, d.next_at, d.claimed_until,"
+                     " d.status, d.delivered FROM watch_hits h"
+                     " LEFT JOIN watch_deliveries d ON d.hit_id = h.id")
+
+
+def stored_hit_from_row(row: Row) -> StoredHit:
+    """A row of :data:`STORED_HIT_SELECT` as a :class:`StoredHit`."""
+    has = row["state"] is not None
+    return StoredHit(hit=hit_from_row(row), item=row["item"], clip=row["clip"],
+                     next_at=float(row["next_at"]) if has else None,
+                     claimed_until=float(row["claimed_until"]) if has else 0.0,
+                     status=int(row["status"]) if has else 0,
+                     delivered=row["delivered"] if has else None)
 
 
 def articles_json(match: Match) -> str:

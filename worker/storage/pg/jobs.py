@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from worker.storage.interfaces import Runs
-from worker.storage.jobs import Delivery, Job, JobVideo, shown_job
+from worker.storage.jobs import Delivery, Job, JobVideo, StoredJob, shown_job, step_count
 from worker.storage.pg.pool import Conn, redact, transaction
 from worker.storage.states import JobState, Step, VideoState
 
@@ -227,6 +228,65 @@ class PgJobStore:
                            "AND v.video_id = ANY(%s)", (list(video_ids),))
                 db.execute("DELETE FROM job_videos WHERE video_id = ANY(%s)",
                            (list(video_ids),))
+
+    def stored_jobs(self) -> Iterator[StoredJob]:
+        """Every job as stored, with its step counts, oldest first."""
+        with transaction(self.url) as db:
+            ids = [r["id"] for r in db.execute("SELECT id FROM jobs ORDER BY created, seq")]
+        for job_id in ids:
+            with transaction(self.url) as db:
+                found = self._stored(db, job_id)
+            if found is not None:
+                yield found
+
+    def import_job(self, stored: StoredJob) -> bool:
+        """Store a job read from another store as it is there (id, times, videos, step
+        counts), unless it is so already; True when it wrote.  For ``briefing transfer``:
+        running it again rewrites nothing."""
+        job = stored.job
+        with transaction(self.url) as db:
+            db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                       (f"briefing-jobs:import:{job.id}",))
+            if self._stored(db, job.id) == stored:
+                return False
+            db.execute(
+                "INSERT INTO jobs (id, source, state, article_id, title, error, created,"
+                " updated, runner) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source,"
+                " state = EXCLUDED.state, article_id = EXCLUDED.article_id,"
+                " title = EXCLUDED.title, error = EXCLUDED.error, created = EXCLUDED.created,"
+                " updated = EXCLUDED.updated, runner = EXCLUDED.runner",
+                (job.id, job.source, job.state, job.article_id, job.title, job.error,
+                 job.created, job.updated, job.runner))
+            db.execute("DELETE FROM job_videos WHERE job_id = %s", (job.id,))
+            db.execute("DELETE FROM job_deliveries WHERE job_id = %s", (job.id,))
+            for position, v in enumerate(job.videos):
+                db.execute(
+                    "INSERT INTO job_videos (job_id, url, position, state, progress, attempts,"
+                    " error, video_id, started, finished)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (job.id, v.url, position, v.state, v.progress, v.attempts, v.error,
+                     v.video_id, v.started, v.finished))
+            for c in stored.steps:
+                db.execute(
+                    "INSERT INTO job_deliveries (job_id, url, step, started, ended, crashes,"
+                    " failures, retry_pending, began, seconds)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (job.id, c.url, c.step, c.started, c.ended, c.crashes, c.failures,
+                     c.retry_pending, c.began, c.seconds))
+        return True
+
+    @staticmethod
+    def _stored(db: Conn, job_id: str) -> StoredJob | None:
+        row = db.execute("SELECT * FROM jobs WHERE id=%s", (job_id,)).fetchone()
+        if row is None:
+            return None
+        videos = tuple(_video(v) for v in db.execute(
+            "SELECT * FROM job_videos WHERE job_id=%s ORDER BY position", (job_id,)))
+        steps = sorted((step_count(d) for d in db.execute(
+            "SELECT * FROM job_deliveries WHERE job_id=%s", (job_id,))),
+            key=lambda c: (c.url, c.step))
+        return StoredJob(_job(row, videos), tuple(steps))
 
     def recent(self, limit: int = 50) -> list[Job]:
         """The newest jobs first."""

@@ -429,6 +429,127 @@ class PgRecords:
                       frozenset(a for r in pending for a in r.article_ids),
                       frozenset(u for r in pending for u in r.article_urls))
 
+    # -- an archive moved in (briefing transfer) -------------------------------------------
+    # Each writes one record as the data dir held it, its times included, and only when the
+    # row differs: True when it wrote.  So a transfer run again (after an interruption, or
+    # over a finished one) rewrites nothing it already copied, and says what it changed.
+    # A write also marks what the search index must learn of it as pending (in the same
+    # transaction, so an interruption never loses the mark): the article itself, and every
+    # video whose clips name the articles it links.
+
+    def import_article(self, article: Article, stored: float) -> bool:
+        """Store *article* as last saved at *stored*, unless it is so already."""
+        with self._transaction() as conn:
+            wrote = conn.execute(
+                "INSERT INTO records_articles AS t (id, url, doc, stored)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url,"
+                " doc = EXCLUDED.doc, stored = EXCLUDED.stored"
+                " WHERE (t.url, t.doc::text, t.stored)"
+                " IS DISTINCT FROM (EXCLUDED.url, EXCLUDED.doc::text, EXCLUDED.stored)",
+                (article.id, article.url, Json(article.to_json()), stored)).rowcount > 0
+            if wrote:
+                conn.execute(_MARK, ("article", article.id))
+                _mark_linking(conn, [article.id])
+            return wrote
+
+    def import_source(self, record: SourceRecord) -> bool:
+        """Store a video URL's record as it is (its ``updated`` time included)."""
+        with self._transaction() as conn:
+            wrote = conn.execute(
+                f"INSERT INTO records_sources AS t (url_key, {_SOURCE_COLUMNS})"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (url) DO UPDATE SET"
+                " state = EXCLUDED.state, video_id = EXCLUDED.video_id,"
+                " error = EXCLUDED.error, articles = EXCLUDED.articles,"
+                " attempts = EXCLUDED.attempts, updated = EXCLUDED.updated,"
+                " runner = EXCLUDED.runner WHERE (t.state, t.video_id, t.error, t.articles,"
+                " t.attempts, t.updated, t.runner) IS DISTINCT FROM (EXCLUDED.state,"
+                " EXCLUDED.video_id, EXCLUDED.error, EXCLUDED.articles, EXCLUDED.attempts,"
+                " EXCLUDED.updated, EXCLUDED.runner)",
+                (url_key(record.url), record.url, str(record.state), record.video_id,
+                 record.error, list(record.articles), record.attempts, record.updated,
+                 record.runner)).rowcount > 0
+            if wrote:
+                conn.execute(
+                    "INSERT INTO records_pending (kind, item_id)"
+                    " SELECT 'video', video_id FROM records_videos WHERE urls @> ARRAY[%s]"
+                    " UNION SELECT 'video', %s WHERE %s <> '' ON CONFLICT DO NOTHING",
+                    (record.url, record.video_id, record.video_id))
+            return wrote
+
+    def import_video(self, meta: VideoMeta, stored: float) -> bool:
+        """Store a video's metadata as written at *stored*, without touching its media
+        file (which stays where the media root has it)."""
+        with self._transaction() as conn:
+            wrote = conn.execute(
+                "INSERT INTO records_videos AS t (video_id, sha256, size, container, urls,"
+                " fetched, stored) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (video_id) DO UPDATE SET sha256 = EXCLUDED.sha256,"
+                " size = EXCLUDED.size, container = EXCLUDED.container, urls = EXCLUDED.urls,"
+                " fetched = EXCLUDED.fetched, stored = EXCLUDED.stored"
+                " WHERE (t.sha256, t.size, t.container, t.urls, t.fetched, t.stored)"
+                " IS DISTINCT FROM (EXCLUDED.sha256, EXCLUDED.size, EXCLUDED.container,"
+                " EXCLUDED.urls, EXCLUDED.fetched, EXCLUDED.stored)",
+                (meta.video_id, meta.sha256, meta.size, meta.container, list(meta.urls),
+                 Jsonb(meta.fetched), stored)).rowcount > 0
+            if wrote:
+                conn.execute(_MARK, ("video", meta.video_id))
+            return wrote
+
+    def import_transcript(self, transcript: Transcript, saved: float,
+                          versions: list[TranscriptVersion]) -> bool:
+        """Store a video's current transcript (saved at *saved*) and the versions it
+        replaced, numbers and times kept, in one transaction."""
+        wrote = False
+        with self._transaction() as conn:
+            for version in versions:
+                found = conn.execute(
+                    "INSERT INTO records_transcript_versions AS t (video_id, number, replaced,"
+                    " doc) VALUES (%s, %s, %s, %s) ON CONFLICT (video_id, number) DO UPDATE"
+                    " SET replaced = EXCLUDED.replaced, doc = EXCLUDED.doc"
+                    " WHERE (t.replaced, t.doc) IS DISTINCT FROM (EXCLUDED.replaced,"
+                    " EXCLUDED.doc)",
+                    (transcript.video_id, version.number, version.replaced,
+                     Jsonb(version.transcript.to_json())))
+                wrote = found.rowcount > 0 or wrote
+            found = conn.execute(
+                "INSERT INTO records_transcripts AS t (video_id, doc, saved)"
+                " VALUES (%s, %s, %s) ON CONFLICT (video_id) DO UPDATE SET doc = EXCLUDED.doc,"
+                " saved = EXCLUDED.saved"
+                " WHERE (t.doc, t.saved) IS DISTINCT FROM (EXCLUDED.doc, EXCLUDED.saved)",
+                (transcript.video_id, Jsonb(transcript.to_json()), saved))
+            if found.rowcount > 0:
+                conn.execute(_MARK, ("video", transcript.video_id))
+            return found.rowcount > 0 or wrote
+
+    def import_export(self, video_id: str, record: ExportRecord) -> bool:
+        """Note an exported clip file as recorded (its path and time kept)."""
+        with self._transaction() as conn:
+            return conn.execute(
+                "INSERT INTO records_exports AS t (video_id, path, sha256, created)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (video_id, path) DO UPDATE SET"
+                " sha256 = EXCLUDED.sha256, created = EXCLUDED.created WHERE (t.sha256,"
+                " t.created) IS DISTINCT FROM (EXCLUDED.sha256, EXCLUDED.created)",
+                (video_id, record.path, record.sha256, record.created)).rowcount > 0
+
+    def import_removal(self, removal: Removal) -> bool:
+        """Store a takedown record as it is: a pending one keeps its items hidden."""
+        with self._transaction() as conn:
+            wrote = conn.execute(
+                "INSERT INTO records_removals AS t (id, requested, completed, doc)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                " requested = EXCLUDED.requested, completed = EXCLUDED.completed,"
+                " doc = EXCLUDED.doc WHERE (t.requested, t.completed, t.doc::text)"
+                " IS DISTINCT FROM (EXCLUDED.requested, EXCLUDED.completed,"
+                " EXCLUDED.doc::text)",
+                (removal.id, removal.requested, removal.completed,
+                 Json(asdict(removal)))).rowcount > 0
+            if wrote:
+                # Whether its articles are hidden changes the clips naming them.
+                for video_id in removal.video_ids:
+                    conn.execute(_MARK, ("video", video_id))
+                _mark_linking(conn, list(removal.article_ids))
+            return wrote
+
     # -- helpers ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -470,6 +591,21 @@ class PgRecords:
             for row in rows:
                 yield row["v"]
             last = str(rows[-1]["k"])
+
+
+_MARK = ("INSERT INTO records_pending (kind, item_id) VALUES (%s, %s)"
+         " ON CONFLICT DO NOTHING")
+
+
+def _mark_linking(conn: Conn, article_ids: list[str]) -> None:
+    """Mark pending every video a URL linked by one of *article_ids* served."""
+    conn.execute(
+        "INSERT INTO records_pending (kind, item_id)"
+        " SELECT 'video', s.video_id FROM records_sources s"
+        " WHERE s.articles && %(a)s::text[] AND s.video_id <> ''"
+        " UNION SELECT 'video', v.video_id FROM records_videos v JOIN records_sources s"
+        " ON s.url = ANY(v.urls) WHERE s.articles && %(a)s::text[]"
+        " ON CONFLICT DO NOTHING", {"a": article_ids})
 
 
 def _source(row: dict[str, Any]) -> SourceRecord:

@@ -33,11 +33,15 @@ from worker.storage.pg.pool import Conn, connection, transaction
 from worker.storage.watch_interface import WatchStoreLike
 from worker.storage.watchrules import (
     NOTHING_HIDDEN,
+    STORED_HIT_SELECT,
     RecordPlan,
+    StoredHit,
+    StoredWatch,
     clip_key,
     hidden_items,
     hit_from_row,
     plan_record,
+    stored_hit_from_row,
     unlinked,
     watch_from_row,
     withdrawn_items,
@@ -141,6 +145,72 @@ class PgWatchStore:
         if row is None:
             raise NoSuchWatchError(f"no watch named {name_or_id!r}")
         return watch_from_row(row)
+
+    def stored_watches(self) -> list[StoredWatch]:
+        """Every watch, oldest first, with all its hits and their deliveries as stored."""
+        with connection(self.url) as db:
+            rows = db.execute(f"{STORED_HIT_SELECT} ORDER BY h.id").fetchall()
+        hits: dict[str, list[StoredHit]] = {}
+        for row in rows:
+            hits.setdefault(row["watch_id"], []).append(stored_hit_from_row(row))
+        return [StoredWatch(watch, tuple(hits.get(watch.id, ()))) for watch in self.watches()]
+
+    def import_watch(self, stored: StoredWatch) -> bool:
+        """Store a watch read from another store as it is there: its id, secret and
+        creation time, and its hits with their ids (a reader's "seen up to" stays true),
+        keys and deliveries; True when it wrote, False when it was so already
+        (``briefing transfer`` run again).  :class:`WatchExistsError` when another watch
+        here has its name."""
+        watch = stored.watch
+        with transaction(self.url) as db:
+            db.execute("SELECT pg_advisory_xact_lock(hashtext('briefing-watch-import'),"
+                       " hashtext(%s))", (watch.id,))
+            row = db.execute("SELECT * FROM watches WHERE id=%s", (watch.id,)).fetchone()
+            if row is not None and watch_from_row(row) == watch:
+                hits = db.execute(f"{STORED_HIT_SELECT} WHERE h.watch_id=%s ORDER BY h.id",
+                                  (watch.id,)).fetchall()
+                if tuple(stored_hit_from_row(h) for h in hits) == stored.hits:
+                    return False
+            taken = db.execute("SELECT id FROM watches WHERE name=%s AND id<>%s",
+                               (watch.name, watch.id)).fetchone()
+            if taken is not None:
+                raise WatchExistsError(f"a watch named {watch.name!r} exists already")
+            db.execute(
+                "INSERT INTO watches (id, name, query, source, language, clips_only,"
+                " webhook_url, secret, created) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, query = EXCLUDED.query,"
+                " source = EXCLUDED.source, language = EXCLUDED.language,"
+                " clips_only = EXCLUDED.clips_only, webhook_url = EXCLUDED.webhook_url,"
+                " secret = EXCLUDED.secret, created = EXCLUDED.created",
+                (watch.id, watch.name, watch.query, watch.source, watch.language,
+                 watch.clips_only, watch.webhook_url, watch.secret, watch.created))
+            # Its hits anew (their deliveries go with them): ids kept, so the sequence is
+            # moved past them afterwards for the hits recorded here later.
+            db.execute("DELETE FROM watch_hits WHERE watch_id=%s", (watch.id,))
+            with db.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO watch_hits (id, key, watch_id, item, clip, kind, video_id,"
+                    ' article_id, start, "end", url, title, text, highlight, match, articles,'
+                    " created, updated, retracted) OVERRIDING SYSTEM VALUE VALUES (%s, %s, %s,"
+                    " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [(s.hit.id, s.hit.key, watch.id, s.item, s.clip, s.hit.kind,
+                      s.hit.video_id, s.hit.article_id, s.hit.start, s.hit.end, s.hit.url,
+                      s.hit.title, s.hit.text, s.hit.highlight, s.hit.match,
+                      Jsonb([list(a) for a in s.hit.articles]), s.hit.created,
+                      s.hit.updated, s.hit.retracted) for s in stored.hits])
+                cur.executemany(
+                    "INSERT INTO watch_deliveries (hit_id, state, attempts, next_at,"
+                    " claimed_until, error, status, delivered)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    [(s.hit.id, s.hit.delivery, s.hit.attempts, s.next_at, s.claimed_until,
+                      s.hit.error, s.status, s.delivered)
+                     for s in stored.hits if s.hit.delivery is not None])
+            db.execute(
+                "SELECT setval(q.seq, m.top) FROM"
+                " (SELECT pg_get_serial_sequence('watch_hits', 'id')::regclass AS seq) q,"
+                " (SELECT max(id) AS top FROM watch_hits) m"
+                " WHERE m.top > COALESCE(pg_sequence_last_value(q.seq), 0)")
+        return True
 
     def remove(self, name_or_id: str) -> Watch:
         """Delete a watch with its hits and deliveries."""

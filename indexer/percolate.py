@@ -19,7 +19,7 @@ from whoosh.searching import Searcher
 
 from indexer.domain import Article, ArticleRef, SearchResult, Transcript
 from indexer.index import article_document, segment_documents
-from indexer.phonesearch import candidate_documents, query_targets
+from indexer.phonesearch import PhoneticMemo, candidate_documents, query_targets
 from indexer.query import (
     SEARCH_FIELDS,
     ParsedQuery,
@@ -111,7 +111,7 @@ class Percolator:
         self._searcher = _SmallIndexSearcher(self._ix.reader())
         # The filter sets and the sound-alike vocabulary are read once for all the queries,
         # and so is every term: a few thousand, looked up for each watch (_may_match).
-        self._cache = SearcherCache()
+        self._cache = SearcherCache(phonetic=PhoneticMemo(self._searcher))
         self._terms = {(field, text if isinstance(text, str) else text.decode("utf-8"))
                        for field, text in self._searcher.reader().all_terms()}
 
@@ -161,7 +161,7 @@ class Percolator:
         vocabulary = self._cache.vocabulary
         # The phonetic pass finds its candidates by phone keys, not by the query's words.
         targets = query_targets(wanted)
-        if targets and candidate_documents(self._searcher.reader(), vocabulary, targets,
+        if targets and candidate_documents(self._cache.phonetic, vocabulary, targets,
                                            None, set()):
             return True
         loose = sound_alike_query(wanted)

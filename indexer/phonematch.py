@@ -79,6 +79,7 @@ class Layout:
         self.starts.append(len(flat))
         self.size = len(flat)
         self.word_of = word_of
+        self._owner = np.array(word_of, dtype=np.int64)
         self.barrier = np.array([not p for p in flat], dtype=bool)
         self.columns = np.zeros(self.size, dtype=np.int64)
         known = PHONES.known()
@@ -91,7 +92,7 @@ class Layout:
         self.cumulative = np.cumsum(self.insert)
         # What skipping the phones of column j's word up to j (j included) costs, and after
         # j: a stretch starting or ending inside a word pays for the rest of it.
-        owner = np.array(word_of)
+        owner = self._owner
         skipped = self.insert * np.array(share)
         skipped[self.barrier] = 0.0
         running = np.cumsum(skipped)
@@ -110,6 +111,30 @@ class Layout:
         # Row zero: a stretch starting after column j pays for the phones of its first
         # word skipped up to j (nothing when j ends a word or is a barrier).
         self.initial = np.where(ends_word | self.barrier, 0.0, before)
+
+    def subset(self, sentences: Sequence[int]) -> Layout:
+        """A layout of these of its sentences (by number, in this order), as if laid out
+        anew, without reading their phones again: for aligning a few sentences of many
+        laid out once."""
+        spans = [(self.starts[b], self.starts[b + 1]) for b in sentences]
+        take = (np.concatenate([np.arange(a, z) for a, z in spans]) if spans
+                else np.zeros(0, dtype=np.int64))
+        part = object.__new__(Layout)
+        part.starts = [0]
+        for a, z in spans:
+            part.starts.append(part.starts[-1] + z - a)
+        part.size = len(take)
+        part._owner = self._owner[take]
+        part.word_of = part._owner.tolist()
+        part.barrier = self.barrier[take]
+        part.columns = self.columns[take]
+        part.insert = self.insert[take]
+        # Summed anew: the costs of a stretch are differences of these sums.
+        part.cumulative = np.cumsum(part.insert)
+        # Each column's share of its own word only: the same wherever the sentence lies.
+        part.after = self.after[take]
+        part.initial = self.initial[take]
+        return part
 
 
 def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] | Layout, *,

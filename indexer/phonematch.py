@@ -38,6 +38,8 @@ OUTSIDE_SHARE = 0.5
 # ... and in a word the recogniser doubted, this part of that.
 DOUBTED_SHARE = 0.4
 _BARRIER = 1e4
+# More than a similarity can gain by rounding to three places.
+_ROUNDING = 0.001
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,18 @@ class Layout:
         self.columns[~self.barrier] = ids
         self.insert = _costs(self.columns, INSERT_CONSONANT, INSERT_VOWEL)
         self.insert[self.barrier] = _BARRIER
+        skipped = self.insert * np.array(share)
+        skipped[self.barrier] = 0.0
+        self._sums(skipped)
+
+    def _sums(self, skipped: npt.NDArray[np.float64]) -> None:
+        """The running costs, from each column's phone and what skipping it costs
+        (*skipped*)."""
+        self._skipped = skipped
         self.cumulative = np.cumsum(self.insert)
         # What skipping the phones of column j's word up to j (j included) costs, and after
         # j: a stretch starting or ending inside a word pays for the rest of it.
         owner = self._owner
-        skipped = self.insert * np.array(share)
-        skipped[self.barrier] = 0.0
         running = np.cumsum(skipped)
         first_col = np.zeros(self.size, dtype=np.int64)
         new_word = np.ones(self.size, dtype=bool)
@@ -113,9 +121,9 @@ class Layout:
         self.initial = np.where(ends_word | self.barrier, 0.0, before)
 
     def subset(self, sentences: Sequence[int]) -> Layout:
-        """A layout of these of its sentences (by number, in this order), as if laid out
-        anew, without reading their phones again: for aligning a few sentences of many
-        laid out once."""
+        """A layout of these of its sentences (by number, in this order), the same as one
+        laid out anew but without reading their phones again: for aligning a few
+        sentences of many laid out once."""
         spans = [(self.starts[b], self.starts[b + 1]) for b in sentences]
         take = (np.concatenate([np.arange(a, z) for a, z in spans]) if spans
                 else np.zeros(0, dtype=np.int64))
@@ -129,11 +137,9 @@ class Layout:
         part.barrier = self.barrier[take]
         part.columns = self.columns[take]
         part.insert = self.insert[take]
-        # Summed anew: the costs of a stretch are differences of these sums.
-        part.cumulative = np.cumsum(part.insert)
-        # Each column's share of its own word only: the same wherever the sentence lies.
-        part.after = self.after[take]
-        part.initial = self.initial[take]
+        # Summed anew over these sentences only, as a new layout sums them: the sums
+        # differ from the whole layout's in their last bits.
+        part._sums(self._skipped[take])
         return part
 
 
@@ -171,10 +177,14 @@ def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] 
         row = cumulative + np.minimum.accumulate(best - cumulative)
     final = row + layout.after
     total = float(delete.sum())
+    # Most sentences sound nothing like the target: their least costs are taken all at
+    # once, and only those that may round up to the floor are looked at one by one.
+    least = np.minimum.reduceat(np.where(layout.barrier, np.inf, final), layout.starts[:-1])
+    near = (1.0 - least / total >= floor - _ROUNDING).tolist()
     out: list[PhoneHit | None] = []
     for b in range(count):
         a, z = layout.starts[b] + 1, layout.starts[b + 1]
-        if z <= a:
+        if z <= a or not near[b]:
             out.append(None)
             continue
         end = a + int(np.argmin(final[a:z]))
@@ -196,20 +206,24 @@ def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], firs
     lo = max(first, end - 2 * len(query) - 4)
     width = end - lo + 1
     inf = float("inf")
+    # Plain floats: the same sums as numpy's, without a numpy scalar per step.
+    window = columns[lo : end + 1]
+    inserted = insert[lo : end + 1].tolist()
     # cost[j], start[j]: the best alignment of query[:i] ending at column lo + j.
-    cost = [float(initial[lo + j]) for j in range(width)]
-    start = [lo + j for j in range(width)]
+    cost = initial[lo : end + 1].tolist()
+    start = list(range(lo, end + 1))
     for i in range(len(query)):
+        subs = sub_table[query[i], window].tolist()
+        dropped = float(delete[i])
         new_cost = [inf] * width
         new_start = [0] * width
         for j in range(width):
-            c = lo + j
-            best, origin = cost[j] + float(delete[i]), start[j]
+            best, origin = cost[j] + dropped, start[j]
             if j > 0:
-                value = cost[j - 1] + float(sub_table[query[i], columns[c]])
+                value = cost[j - 1] + subs[j]
                 if value < best:
-                    best, origin = value, start[j - 1] if i > 0 else c
-                value = new_cost[j - 1] + float(insert[c])
+                    best, origin = value, start[j - 1] if i > 0 else lo + j
+                value = new_cost[j - 1] + inserted[j]
                 if value < best:
                     best, origin = value, new_start[j - 1]
             new_cost[j] = best

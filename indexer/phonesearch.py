@@ -13,6 +13,7 @@ what :func:`segment_phone_fields` gives can use it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -137,6 +138,12 @@ def query_targets(parsed: ParsedQuery, *, whole: bool = True) -> list[Target]:
     """The targets of *parsed*: each clause worth comparing by sound and, with *whole*,
     each pair of adjacent clauses and all of them, said as one ("sea wall" heard as
     "seawall", "Al Mansouri" as "Almansuri")."""
+    return list(_targets(parsed, whole))
+
+
+# Kept: the percolator asks for the same saved queries' targets for every new video.
+@functools.lru_cache(maxsize=4096)
+def _targets(parsed: ParsedQuery, whole: bool) -> tuple[Target, ...]:
     usable: dict[int, list[tuple[str, ...]]] = {}
     for i, clause in enumerate(parsed.clauses):
         words = [w for w in clause.words if w not in STOPWORDS or len(clause.words) > 1]
@@ -157,7 +164,7 @@ def query_targets(parsed: ParsedQuery, *, whole: bool = True) -> list[Target]:
             parts = {skeleton(p for w in said[a:b] for p in w)
                      for a in range(len(said)) for b in range(a + 1, len(said) + 1)}
             out.append(Target(run, phones, key, tuple(sorted(k for k in parts if k))))
-    return out
+    return tuple(out)
 
 
 def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[Target],

@@ -93,11 +93,6 @@ class Layout:
         self.insert[self.barrier] = _BARRIER
         skipped = self.insert * np.array(share)
         skipped[self.barrier] = 0.0
-        self._sums(skipped)
-
-    def _sums(self, skipped: npt.NDArray[np.float64]) -> None:
-        """The running costs, from each column's phone and what skipping it costs
-        (*skipped*)."""
         self._skipped = skipped
         self.cumulative = np.cumsum(self.insert)
         # What skipping the phones of column j's word up to j (j included) costs, and after
@@ -109,37 +104,51 @@ class Layout:
         new_word[1:] = owner[1:] != owner[:-1]
         first_col[new_word] = np.flatnonzero(new_word)
         first_col = np.maximum.accumulate(first_col)
-        before = running - running[first_col] + skipped[first_col]
         last_col = np.full(self.size, self.size - 1, dtype=np.int64)
         ends_word = np.ones(self.size, dtype=bool)
         ends_word[:-1] = owner[:-1] != owner[1:]
         last_col[ends_word] = np.flatnonzero(ends_word)
         last_col = np.minimum.accumulate(last_col[::-1])[::-1]
-        self.after = running[last_col] - running
+        # Kept for subset(): each column's word's bounds within its own sentence (a
+        # barrier's are itself: what it holds is never read).
+        here = np.arange(self.size)
+        self._first_col = np.where(self.barrier, here, first_col)
+        self._last_col = np.where(self.barrier, here, last_col)
+        self._unskipped = ends_word | self.barrier
+        self._running_sums(running)
+
+    def _running_sums(self, running: npt.NDArray[np.float64]) -> None:
+        before = running - running[self._first_col] + self._skipped[self._first_col]
+        self.after = running[self._last_col] - running
         # Row zero: a stretch starting after column j pays for the phones of its first
         # word skipped up to j (nothing when j ends a word or is a barrier).
-        self.initial = np.where(ends_word | self.barrier, 0.0, before)
+        self.initial = np.where(self._unskipped, 0.0, before)
 
     def subset(self, sentences: Sequence[int]) -> Layout:
         """A layout of these of its sentences (by number, in this order), the same as one
         laid out anew but without reading their phones again: for aligning a few
         sentences of many laid out once."""
-        spans = [(self.starts[b], self.starts[b + 1]) for b in sentences]
-        take = (np.concatenate([np.arange(a, z) for a, z in spans]) if spans
-                else np.zeros(0, dtype=np.int64))
         part = object.__new__(Layout)
-        part.starts = [0]
-        for a, z in spans:
-            part.starts.append(part.starts[-1] + z - a)
-        part.size = len(take)
+        old = np.array([self.starts[b] for b in sentences], dtype=np.int64)
+        lengths = np.array([self.starts[b + 1] for b in sentences], dtype=np.int64) - old
+        part.starts = [0, *np.cumsum(lengths).tolist()]
+        part.size = part.starts[-1]
+        # Where each column was, and how far its sentence moved.
+        moved = np.repeat(np.array(part.starts[:-1], dtype=np.int64) - old, lengths)
+        take = np.arange(part.size) - moved
         part._owner = self._owner[take]
         part.word_of = part._owner.tolist()
         part.barrier = self.barrier[take]
         part.columns = self.columns[take]
         part.insert = self.insert[take]
-        # Summed anew over these sentences only, as a new layout sums them: the sums
-        # differ from the whole layout's in their last bits.
-        part._sums(self._skipped[take])
+        part._skipped = self._skipped[take]
+        part._first_col = self._first_col[take] + moved
+        part._last_col = self._last_col[take] + moved
+        part._unskipped = self._unskipped[take]
+        # Summed anew over these sentences only, as a new layout sums them (the sums of
+        # the whole layout differ in their last bits).
+        part.cumulative = np.cumsum(part.insert)
+        part._running_sums(np.cumsum(part._skipped))
         return part
 
 

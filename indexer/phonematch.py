@@ -169,21 +169,25 @@ def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] 
     if not target or not count:
         return [None] * count
     query = np.array(PHONES.ids(target), dtype=np.int64)
-    matrix = PHONES.matrix
-    sub_table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
-                 else (matrix > 0).astype(np.float64))
+    sub_table = _substitutions(features)
     delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
     columns, cumulative = layout.columns, layout.cumulative
+    # Every query phone's substitution costs at once; a barrier's is the last column's.
+    subs = sub_table[query[:, None], np.where(layout.barrier, -1, columns)]
     row = layout.initial
     diagonal = np.empty(layout.size)
-    for i, phone in enumerate(query):
-        sub = sub_table[phone, columns]
-        sub[layout.barrier] = _BARRIER
-        diagonal[0] = _BARRIER * 10
-        diagonal[1:] = row[:-1] + sub[1:]
-        best = np.minimum(diagonal, row + delete[i])
+    diagonal[0] = _BARRIER * 10
+    kept = np.empty(layout.size)
+    best = np.empty(layout.size)
+    current = np.empty(layout.size)
+    for i in range(len(query)):
+        np.add(row[:-1], subs[i, 1:], out=diagonal[1:])
+        np.add(row, delete[i], out=kept)
+        np.minimum(diagonal, kept, out=best)
         # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
-        row = cumulative + np.minimum.accumulate(best - cumulative)
+        np.subtract(best, cumulative, out=best)
+        np.minimum.accumulate(best, out=best)
+        row = np.add(cumulative, best, out=current)
     final = row + layout.after
     total = float(delete.sum())
     # Most sentences sound nothing like the target: their least costs are taken all at
@@ -205,6 +209,24 @@ def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] 
                          layout.initial)
         out.append(PhoneHit(layout.word_of[span], layout.word_of[end], similarity))
     return out
+
+
+# Per features switch: the substitution costs of the phones known when they were made
+# (the distance matrix they came from, which grows as phones are met, and the costs with a
+# last column of barrier costs).
+_TABLES: dict[bool, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
+
+
+def _substitutions(features: bool) -> npt.NDArray[np.float64]:
+    matrix = PHONES.matrix
+    kept = _TABLES.get(features)
+    if kept is not None and kept[0] is matrix:
+        return kept[1]
+    table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
+             else (matrix > 0).astype(np.float64))
+    table = np.hstack([table, np.full((len(table), 1), _BARRIER)])
+    _TABLES[features] = (matrix, table)
+    return table
 
 
 def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], first: int,

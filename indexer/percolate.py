@@ -20,7 +20,7 @@ from whoosh.searching import Searcher
 
 from indexer.domain import Article, ArticleRef, SearchResult, Transcript
 from indexer.index import article_document, segment_documents
-from indexer.phonesearch import PhoneticMemo, candidate_documents, query_targets
+from indexer.phonesearch import PhoneticMemo, query_targets
 from indexer.query import (
     SEARCH_FIELDS,
     ParsedQuery,
@@ -29,7 +29,7 @@ from indexer.query import (
     sound_alike_query,
     to_whoosh,
 )
-from indexer.schema import build_schema
+from indexer.schema import PHONE_KEYS_FIELD, build_schema
 from indexer.search import SearcherCache, search_page
 from indexer.vocabulary import Vocabulary, expand_multiterms
 
@@ -128,6 +128,8 @@ class Percolator:
         self._terms = {(field, text if isinstance(text, str) else text.decode("utf-8"))
                        for field, text in self._searcher.reader().all_terms()}
         self._searcher.terms = self._terms
+        # An article has none: the phonetic pass reads only segments.
+        self._phone_keys = any(field == PHONE_KEYS_FIELD for field, _ in self._terms)
 
     @classmethod
     def for_video(cls, transcript: Transcript, video_url: str,
@@ -160,9 +162,9 @@ class Percolator:
 
         Most watches do not match a given video, and most of a search's cost is Whoosh
         setting up its matchers; so the queries the search would run (the exact one with the
-        spellings this item holds, the phonetic pass's phone keys, then the sound-alike one
-        with its fuzzy and prefix terms expanded against this item's words) are first checked
-        for a term this item lacks.
+        spellings this item holds, then the sound-alike one with its fuzzy and prefix terms
+        expanded against this item's words) are first checked for a term this item lacks,
+        unless the phonetic pass has something to compare.
         Only a query that cannot match is skipped: the search itself decides the rest.
         """
         terms = self._terms
@@ -170,18 +172,17 @@ class Percolator:
                                                 for field in SEARCH_FIELDS))
         if could_match(to_whoosh(exact), terms):
             return True
-        if self._cache.vocabulary is None:
-            self._cache.vocabulary = Vocabulary(self._searcher.reader())
-        vocabulary = self._cache.vocabulary
-        # The phonetic pass finds its candidates by phone keys, not by the query's words.
-        targets = query_targets(wanted)
-        if targets and candidate_documents(self._cache.phonetic, vocabulary, targets,
-                                           None, set()):
+        # The phonetic pass finds its candidates by phone keys, not by the query's words:
+        # nearly every watch with a name long enough to compare has some in a video of a
+        # hundred segments, and the search looks them up again, so they are left to it.
+        if self._phone_keys and query_targets(wanted):
             return True
         loose = sound_alike_query(wanted)
         if loose is None:
             return False
-        return could_match(expand_multiterms(loose, vocabulary), terms)
+        if self._cache.vocabulary is None:
+            self._cache.vocabulary = Vocabulary(self._searcher.reader())
+        return could_match(expand_multiterms(loose, self._cache.vocabulary), terms)
 
     def close(self) -> None:
         """Release the in-memory index."""

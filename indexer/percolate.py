@@ -16,6 +16,7 @@ from typing import Any
 
 from whoosh import query as wq
 from whoosh.filedb.filestore import RamStorage
+from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
 from indexer.domain import Article, ArticleRef, SearchResult, Transcript
@@ -95,6 +96,24 @@ class _SmallIndexSearcher(Searcher):  # type: ignore[misc]
         super().search_with_collector(q, collector, context)
 
 
+class _KnownTermsReader(SegmentReader):  # type: ignore[misc]
+    """A reader of the in-memory index that tells whether it holds a term from a set.
+
+    Whoosh looks a term up in its hashed term table (an MD5 of the key, then struct reads);
+    a search asks dozens of times per query (the compound spellings of each word), for
+    each of a thousand watches.  Every field of the schema is a text one (ID, KEYWORD,
+    TEXT), whose terms' bytes are their UTF-8 text.
+    """
+
+    known: Container[tuple[str, str]] = frozenset()
+
+    def __contains__(self, term: tuple[str, str | bytes]) -> bool:
+        fieldname, text = term
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return (fieldname, text) in self.known
+
+
 class _MemoryStorage(RamStorage):  # type: ignore[misc]
     """A RamStorage whose temporary files stay in memory too.
 
@@ -121,12 +140,16 @@ class Percolator:
             writer.cancel()
             raise
         writer.commit()
-        self._searcher = _SmallIndexSearcher(self._ix.reader())
+        reader = self._ix.reader()
+        self._terms = {(field, text if isinstance(text, str) else text.decode("utf-8"))
+                       for field, text in reader.all_terms()}
+        if type(reader) is SegmentReader:  # one commit, one segment
+            reader.__class__ = _KnownTermsReader
+            reader.known = self._terms
+        self._searcher = _SmallIndexSearcher(reader)
         # The filter sets and the sound-alike vocabulary are read once for all the queries,
         # and so is every term: a few thousand, looked up for each watch (_may_match).
         self._cache = SearcherCache(phonetic=PhoneticMemo(self._searcher))
-        self._terms = {(field, text if isinstance(text, str) else text.decode("utf-8"))
-                       for field, text in self._searcher.reader().all_terms()}
         self._searcher.terms = self._terms
         # An article has none: the phonetic pass reads only segments.
         self._phone_keys = any(field == PHONE_KEYS_FIELD for field, _ in self._terms)

@@ -6,6 +6,11 @@ new article) go into a throwaway in-memory Whoosh index built from the same docu
 query runs through :func:`indexer.search.search_page` on it: the same parsing, analysis,
 sound-alike pass and clip bounds as a search, so a watch fires exactly where a search of the
 whole index would find that video.
+
+What every watch would read again of the same video is read once per video instead: the
+phonetic pass's segments, phone-key postings and laid-out phones
+(:class:`indexer.phonesearch.PhoneticMemo`), and the index's terms, which also let a query
+that requires a term the video lacks skip Whoosh's search.
 """
 
 from __future__ import annotations

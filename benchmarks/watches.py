@@ -198,8 +198,8 @@ def main() -> None:
         hits: dict[int, int] = {count: 0 for count in counts}
         cpu: dict[int, list[float]] = {count: [] for count in counts}
         old: dict[int, list[tuple[float, float, int]]] = {count: [] for count in counts}
-        baseline = (_Baseline(args.baseline.resolve(), len(corpus.videos) * PER_VIDEO,
-                              args.videos, counts)
+        baseline = (_Baseline(args.baseline.resolve(), args.base_segments
+                              + args.videos * PER_VIDEO, args.videos, counts)
                     if args.baseline else None)
         for n, video in enumerate(new):
             indexing.append(_index_video(index, video))

@@ -20,6 +20,7 @@ from collections.abc import Container, Sequence
 from typing import Any
 
 from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb.filestore import RamStorage
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
@@ -137,7 +138,9 @@ class Percolator:
 
     def __init__(self, documents: Sequence[dict[str, object]]) -> None:
         self._ix = _MemoryStorage().create_index(build_schema())
-        writer = self._ix.writer()
+        # Nothing to save space for in memory: blocks left uncompressed, files not gathered
+        # into one compound file at commit.
+        writer = self._ix.writer(codec=W3Codec(compression=0), compound=False)
         try:
             for doc in documents:
                 writer.add_document(**doc)

@@ -192,21 +192,21 @@ class Percolator:
         """Whether the search of *wanted* could find anything here at all.
 
         Most watches do not match a given video, and most of a search's cost is Whoosh
-        setting up its matchers; so the queries the search would run (the exact one with the
-        spellings this item holds, then the sound-alike one with its fuzzy and prefix terms
-        expanded against this item's words) are first checked for a term this item lacks,
-        unless the phonetic pass has something to compare.
+        setting up its matchers; so unless the phonetic pass has something to compare, the
+        queries the search would run (the exact one with the spellings this item holds, then
+        the sound-alike one with its fuzzy and prefix terms expanded against this item's
+        words) are first checked for a term this item lacks.
         Only a query that cannot match is skipped: the search itself decides the rest.
         """
-        terms = self._terms
-        exact = expand(wanted, lambda term: any((field, term) in terms
-                                                for field in SEARCH_FIELDS))
-        if could_match(to_whoosh(exact), terms):
-            return True
         # The phonetic pass finds its candidates by phone keys, not by the query's words:
         # nearly every watch with a name long enough to compare has some in a video of a
         # hundred segments, and the search looks them up again, so they are left to it.
         if self._phone_keys and query_targets(wanted):
+            return True
+        terms = self._terms
+        exact = expand(wanted, lambda term: any((field, term) in terms
+                                                for field in SEARCH_FIELDS))
+        if could_match(to_whoosh(exact), terms):
             return True
         loose = sound_alike_query(wanted)
         if loose is None:

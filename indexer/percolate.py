@@ -96,7 +96,7 @@ class _SmallIndexSearcher(Searcher):  # type: ignore[misc]
         """Whoosh's search, skipped when *q* requires a term this index lacks.
 
         Most watches do not match a given video, yet each search makes Whoosh build the
-        matchers of every term and phrase of the query: a third of matching a watch."""
+        matchers of every term and phrase of the query (in Python)."""
         if self.terms is not None and not could_match(q, self.terms):
             q = wq.NullQuery
         super().search_with_collector(q, collector, context)
@@ -149,16 +149,19 @@ class Percolator:
             raise
         writer.commit()
         reader = self._ix.reader()
+        # Every term is read once for all the queries: a few thousand, looked up for each
+        # watch (_may_match, the reader, the searcher).
         self._terms = {(field, text if isinstance(text, str) else text.decode("utf-8"))
                        for field, text in reader.all_terms()}
         if type(reader) is SegmentReader:  # one commit, one segment
+            # Whoosh builds the reader from its table of contents; only its class changes.
             reader.__class__ = _KnownTermsReader
             reader.known = self._terms
         self._searcher = _SmallIndexSearcher(reader)
-        # The filter sets and the sound-alike vocabulary are read once for all the queries,
-        # and so is every term: a few thousand, looked up for each watch (_may_match).
-        self._cache = SearcherCache(phonetic=PhoneticMemo(self._searcher))
         self._searcher.terms = self._terms
+        # The filter sets, the sound-alike vocabulary and what the phonetic pass reads are
+        # read once for all the queries too.
+        self._cache = SearcherCache(phonetic=PhoneticMemo(self._searcher))
         # An article has none: the phonetic pass reads only segments.
         self._phone_keys = any(field == PHONE_KEYS_FIELD for field, _ in self._terms)
 

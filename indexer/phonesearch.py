@@ -168,9 +168,10 @@ def _targets(parsed: ParsedQuery, whole: bool) -> tuple[Target, ...]:
 
 
 def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[Target],
-                        restrict: set[int] | None, excluded: set[int]) -> list[int]:
+                        restrict: set[int] | None, excluded: set[int], *,
+                        memo: PhoneticMemo | None = None) -> list[int]:
     """Segments with a phone key like a target's, most alike first (at most
-    :data:`MAX_CANDIDATES`).  *reader* is a Whoosh reader, or a :class:`PhoneticMemo`."""
+    :data:`MAX_CANDIDATES`); a key's segments are read through *memo* when given."""
     scored: dict[str, float] = {}
     for key in {k for t in targets for k in (t.key, *t.keys)}:
         # Keys are compared among those starting with the same class: a recogniser keeps
@@ -183,7 +184,8 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
     out: list[int] = []
     seen: set[int] = set()
     for term in sorted(scored, key=lambda t: -scored[t]):
-        for doc in reader.postings(PHONE_KEYS_FIELD, term).all_ids():
+        for doc in (memo.documents(term) if memo is not None
+                    else reader.postings(PHONE_KEYS_FIELD, term).all_ids()):
             if doc in seen or doc in excluded or (restrict is not None and doc not in restrict):
                 continue
             seen.add(doc)
@@ -219,17 +221,6 @@ def read_segment(searcher: Any, docnum: int) -> tuple[dict[str, Any], Heard | No
     return doc, Heard.from_stored(doc.get("words", []), doc[PHONES_FIELD])
 
 
-class _KeptPostings:
-    """The documents of one term, read once: what :func:`candidate_documents` reads of a
-    Whoosh posting list."""
-
-    def __init__(self, ids: tuple[int, ...]) -> None:
-        self._ids = ids
-
-    def all_ids(self) -> tuple[int, ...]:
-        return self._ids
-
-
 class PhoneticMemo:
     """What the phonetic pass reads of one searcher whose documents never change, kept for
     every query read from it: the documents of each phone key, each segment's stored fields
@@ -243,18 +234,17 @@ class PhoneticMemo:
 
     def __init__(self, searcher: Any) -> None:
         self._searcher = searcher
-        self._postings: dict[tuple[str, str], _KeptPostings] = {}
+        self._documents: dict[str, tuple[int, ...]] = {}
         self._segments: dict[int, tuple[dict[str, Any], Heard | None]] = {}
         # Per gate: every segment with phones laid out once, and where each one lies.
         self._layouts: dict[bool, tuple[Layout, dict[int, int]]] = {}
 
-    def postings(self, fieldname: str, text: str) -> _KeptPostings:
-        """The documents holding *text* in *fieldname* (read as from a Whoosh reader by
-        :func:`candidate_documents`)."""
-        found = self._postings.get((fieldname, text))
+    def documents(self, key: str) -> tuple[int, ...]:
+        """The documents holding the phone key *key*, read once."""
+        found = self._documents.get(key)
         if found is None:
-            ids = self._searcher.reader().postings(fieldname, text).all_ids()
-            found = self._postings[(fieldname, text)] = _KeptPostings(tuple(ids))
+            ids = self._searcher.reader().postings(PHONE_KEYS_FIELD, key).all_ids()
+            found = self._documents[key] = tuple(ids)
         return found
 
     def segment(self, docnum: int) -> tuple[dict[str, Any], Heard | None]:

@@ -272,8 +272,8 @@ def _phonetic_docs(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQue
     targets = query_targets(parsed, whole=tuning.whole)
     if not targets:
         return []
-    docnums = candidate_documents(memo if memo is not None else searcher.reader(),
-                                  vocabulary, targets, restrict, excluded)
+    docnums = candidate_documents(searcher.reader(), vocabulary, targets, restrict, excluded,
+                                  memo=memo)
     read = memo.segment if memo is not None else functools.partial(read_segment, searcher)
     kept = [(n, doc, heard) for n in docnums for doc, heard in (read(n),) if heard is not None]
     found = match_segments([heard for _, _, heard in kept], parsed, targets, tuning,

@@ -1,6 +1,7 @@
 """Watches: what evaluating every watch costs per newly indexed video, beside indexing it.
 
     python -m benchmarks.watches [--base-segments 20000] [--videos 10] [--watches 10,100,1000]
+                                 [--baseline /path/to/a/checkout/of/the/old/code]
 
 An index of ``--base-segments`` synthetic segments (``benchmarks.index_search``'s corpus:
 Zipf words, real sentences mixed in, 120 segments a video, about a 15-minute briefing) is
@@ -12,6 +13,11 @@ sound-alike pass, the hits recorded in an SQLite watch store).  Side by side: th
 indexing that video, and (for the smaller watch counts) re-running every watch's query over
 the whole index instead, which is what the percolator avoids.
 
+With ``--baseline`` (another checkout of briefing, e.g. ``git worktree add /tmp/base <commit>``)
+each video is also evaluated by that code, in a process of its own that builds the same corpus
+and watches, right after (or, every other video, right before) this code: side by side in one
+run, under the same load.
+
 Watches are a mix an analyst might keep: 40 % capitalised names (which take the sound-alike
 pass whenever they are not said exactly: nearly always), 30 % rare words, 20 % ANDs of two
 words, 10 % three-word phrases of the real sentences the corpus mixes in (those fire on most
@@ -21,12 +27,16 @@ videos); a tenth filtered by source, a tenth clips only, a tenth with a webhook.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.index_search import REAL_SENTENCES, build_corpus, vocabulary
@@ -80,6 +90,57 @@ def fill_store(path: Path, count: int) -> WatchStore:
     return store
 
 
+# Run by the baseline's own Python path (cwd and PYTHONPATH: its checkout), so it uses only
+# what the base commit's benchmarks/watches.py already had.  One JSON line in per video (its
+# number among the new ones), one out: each watch count's wall and CPU seconds and new hits.
+_BASELINE_CHILD = """
+import json, sys, tempfile, time
+from pathlib import Path
+from benchmarks.index_search import build_corpus
+from benchmarks.watches import ARTICLE, PER_VIDEO, fill_store
+from worker.watching.evaluate import evaluate_video
+total, videos, counts = json.loads(sys.argv[1])
+new = build_corpus(total, PER_VIDEO).videos[-videos:]
+work = Path(tempfile.mkdtemp(prefix="bench-watches-baseline-"))
+stores = {count: fill_store(work / f"watches-{count}.sqlite3", count) for count in counts}
+print("ready", flush=True)
+for line in sys.stdin:
+    video = new[json.loads(line)]
+    url = f"https://media.example.org/{video.video_id}.mp4"
+    out = {}
+    for count in counts:
+        wall, cpu = time.perf_counter(), time.process_time()
+        recorded = evaluate_video(stores[count], video, url, [ARTICLE])
+        out[count] = [time.perf_counter() - wall, time.process_time() - cpu, len(recorded.new)]
+    print(json.dumps(out), flush=True)
+"""
+
+
+class _Baseline:
+    """The old code evaluating the same videos against the same watches, in its own process."""
+
+    def __init__(self, checkout: Path, total: int, videos: int, counts: Sequence[int]) -> None:
+        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", _BASELINE_CHILD, json.dumps([total, videos, list(counts)])],
+            cwd=checkout, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._in, self._out = self._child.stdin, self._child.stdout
+        if self._out.readline().strip() != "ready":
+            raise RuntimeError(f"the baseline at {checkout} did not start")
+
+    def evaluate(self, video: int) -> dict[int, tuple[float, float, int]]:
+        """Each watch count's (wall seconds, CPU seconds, new hits) for new video *video*."""
+        self._in.write(f"{video}\n")
+        self._in.flush()
+        answer = json.loads(self._out.readline())
+        return {int(count): (wall, cpu, hits) for count, (wall, cpu, hits) in answer.items()}
+
+    def close(self) -> None:
+        self._in.close()
+        self._child.wait(timeout=60)
+
+
 def _index_video(index: SearchIndex, video: Transcript) -> float:
     started = time.perf_counter()
     index.add_transcript(video, f"https://media.example.org/{video.video_id}.mp4", [ARTICLE])
@@ -92,6 +153,17 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:,.0f} / {max(values) * 1000:,.0f}"
 
 
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 \
+        else values[0]
+
+
+def _spread(values: list[float]) -> str:
+    """p50 / p95 / max in ms."""
+    return (f"{statistics.median(values) * 1000:,.0f} / {_p95(values) * 1000:,.0f} / "
+            f"{max(values) * 1000:,.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-segments", type=int, default=20_000)
@@ -100,6 +172,8 @@ def main() -> None:
     parser.add_argument("--rerun-videos", type=int, default=3,
                         help="videos on which the whole-index re-run is timed (10 and 100 "
                         "watches only: at 1,000 it takes minutes per video)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a checkout of the code to measure beside this one")
     args = parser.parse_args()
     counts = [int(c) for c in args.watches.split(",")]
     print(f"machine: {describe()}")
@@ -122,17 +196,29 @@ def main() -> None:
         building: list[float] = []
         rerun: dict[int, list[float]] = {count: [] for count in counts if count <= 100}
         hits: dict[int, int] = {count: 0 for count in counts}
+        cpu: dict[int, list[float]] = {count: [] for count in counts}
+        old: dict[int, list[tuple[float, float, int]]] = {count: [] for count in counts}
+        baseline = (_Baseline(args.baseline.resolve(), args.base_segments
+                              + args.videos * PER_VIDEO, args.videos, counts)
+                    if args.baseline else None)
         for n, video in enumerate(new):
             indexing.append(_index_video(index, video))
             url = f"https://media.example.org/{video.video_id}.mp4"
             started = time.perf_counter()
             Percolator.for_video(video, url, [ARTICLE]).close()
             building.append(time.perf_counter() - started)
+            if baseline is not None and n % 2:  # every other video, the baseline first
+                for count, measured in baseline.evaluate(n).items():
+                    old[count].append(measured)
             for count in counts:
-                started = time.perf_counter()
+                started, used = time.perf_counter(), time.process_time()
                 recorded = evaluate_video(stores[count], video, url, [ARTICLE])
                 evaluating[count].append(time.perf_counter() - started)
+                cpu[count].append(time.process_time() - used)
                 hits[count] += len(recorded.new)
+            if baseline is not None and not n % 2:
+                for count, measured in baseline.evaluate(n).items():
+                    old[count].append(measured)
             if n < args.rerun_videos:
                 for count in rerun:
                     started = time.perf_counter()
@@ -141,6 +227,8 @@ def main() -> None:
                                           kind="clip" if filters.get("clips_only") else None)
                     rerun[count].append(time.perf_counter() - started)
         index.close()
+        if baseline is not None:
+            baseline.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\n{args.videos} new videos of {PER_VIDEO} segments each, indexed one at a time into "
@@ -156,6 +244,25 @@ def main() -> None:
         ok = "✓" if max(evaluating[count]) <= 1.0 else "✗"
         print(f"| {count:,} | {_ms(evaluating[count])} | {_ms(building)} | {_ms(indexing)} | "
               f"{ratio:.2f} | {hits[count]} | {again} | {ok} |")
+    if args.baseline:
+        print(f"\nSide by side with the code at {args.baseline} (wall p50 / p95 / max ms per "
+              "video; CPU p50 ms, which load moves less)\n")
+        print("| watches | evaluation, this code | CPU | evaluation, baseline | CPU | "
+              "speed-up (p50) | indexing that video (p50) | this code / indexing (p50) | "
+              "hits recorded, this code / baseline | target ≤ 1 s (p50) |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for count in counts:
+            before = [wall for wall, _, _ in old[count]]
+            before_cpu = [used for _, used, _ in old[count]]
+            now = statistics.median(evaluating[count])
+            ok = "✓" if now <= 1.0 else "✗"
+            print(f"| {count:,} | {_spread(evaluating[count])} | "
+                  f"{statistics.median(cpu[count]) * 1000:,.0f} | {_spread(before)} | "
+                  f"{statistics.median(before_cpu) * 1000:,.0f} | "
+                  f"{statistics.median(before) / now:.2f}× | "
+                  f"{statistics.median(indexing) * 1000:,.0f} | "
+                  f"{now / statistics.median(indexing):.2f} | "
+                  f"{hits[count]} / {sum(h for _, _, h in old[count])} | {ok} |")
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
 
 

@@ -38,6 +38,8 @@ OUTSIDE_SHARE = 0.5
 # ... and in a word the recogniser doubted, this part of that.
 DOUBTED_SHARE = 0.4
 _BARRIER = 1e4
+# More than a similarity can gain by rounding to three places.
+_ROUNDING = 0.001
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Layout:
         self.starts.append(len(flat))
         self.size = len(flat)
         self.word_of = word_of
+        self._owner = np.array(word_of, dtype=np.int64)
         self.barrier = np.array([not p for p in flat], dtype=bool)
         self.columns = np.zeros(self.size, dtype=np.int64)
         known = PHONES.known()
@@ -88,28 +91,65 @@ class Layout:
         self.columns[~self.barrier] = ids
         self.insert = _costs(self.columns, INSERT_CONSONANT, INSERT_VOWEL)
         self.insert[self.barrier] = _BARRIER
+        skipped = self.insert * np.array(share)
+        skipped[self.barrier] = 0.0
+        self._skipped = skipped
         self.cumulative = np.cumsum(self.insert)
         # What skipping the phones of column j's word up to j (j included) costs, and after
         # j: a stretch starting or ending inside a word pays for the rest of it.
-        owner = np.array(word_of)
-        skipped = self.insert * np.array(share)
-        skipped[self.barrier] = 0.0
+        owner = self._owner
         running = np.cumsum(skipped)
         first_col = np.zeros(self.size, dtype=np.int64)
         new_word = np.ones(self.size, dtype=bool)
         new_word[1:] = owner[1:] != owner[:-1]
         first_col[new_word] = np.flatnonzero(new_word)
         first_col = np.maximum.accumulate(first_col)
-        before = running - running[first_col] + skipped[first_col]
         last_col = np.full(self.size, self.size - 1, dtype=np.int64)
         ends_word = np.ones(self.size, dtype=bool)
         ends_word[:-1] = owner[:-1] != owner[1:]
         last_col[ends_word] = np.flatnonzero(ends_word)
         last_col = np.minimum.accumulate(last_col[::-1])[::-1]
-        self.after = running[last_col] - running
+        # Kept for subset(): each column's word's bounds within its own sentence (a
+        # barrier's are itself: what it holds is never read).
+        here = np.arange(self.size)
+        self._first_col = np.where(self.barrier, here, first_col)
+        self._last_col = np.where(self.barrier, here, last_col)
+        self._unskipped = ends_word | self.barrier
+        self._running_sums(running)
+
+    def _running_sums(self, running: npt.NDArray[np.float64]) -> None:
+        before = running - running[self._first_col] + self._skipped[self._first_col]
+        self.after = running[self._last_col] - running
         # Row zero: a stretch starting after column j pays for the phones of its first
         # word skipped up to j (nothing when j ends a word or is a barrier).
-        self.initial = np.where(ends_word | self.barrier, 0.0, before)
+        self.initial = np.where(self._unskipped, 0.0, before)
+
+    def subset(self, sentences: Sequence[int]) -> Layout:
+        """A layout of these of its sentences (by number, in this order), the same as one
+        laid out anew but without reading their phones again: for aligning a few
+        sentences of many laid out once."""
+        part = object.__new__(Layout)
+        old = np.array([self.starts[b] for b in sentences], dtype=np.int64)
+        lengths = np.array([self.starts[b + 1] for b in sentences], dtype=np.int64) - old
+        part.starts = [0, *np.cumsum(lengths).tolist()]
+        part.size = part.starts[-1]
+        # Where each column was, and how far its sentence moved.
+        moved = np.repeat(np.array(part.starts[:-1], dtype=np.int64) - old, lengths)
+        take = np.arange(part.size) - moved
+        part._owner = self._owner[take]
+        part.word_of = part._owner.tolist()
+        part.barrier = self.barrier[take]
+        part.columns = self.columns[take]
+        part.insert = self.insert[take]
+        part._skipped = self._skipped[take]
+        part._first_col = self._first_col[take] + moved
+        part._last_col = self._last_col[take] + moved
+        part._unskipped = self._unskipped[take]
+        # Summed anew over these sentences only, as a new layout sums them (the sums of
+        # the whole layout differ in their last bits).
+        part.cumulative = np.cumsum(part.insert)
+        part._running_sums(np.cumsum(part._skipped))
+        return part
 
 
 def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] | Layout, *,
@@ -129,27 +169,35 @@ def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] 
     if not target or not count:
         return [None] * count
     query = np.array(PHONES.ids(target), dtype=np.int64)
-    matrix = PHONES.matrix
-    sub_table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
-                 else (matrix > 0).astype(np.float64))
+    sub_table = _substitutions(features)
     delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
     columns, cumulative = layout.columns, layout.cumulative
+    # Every query phone's substitution costs at once; a barrier's is the last column's.
+    subs = sub_table[query[:, None], np.where(layout.barrier, -1, columns)]
     row = layout.initial
     diagonal = np.empty(layout.size)
-    for i, phone in enumerate(query):
-        sub = sub_table[phone, columns]
-        sub[layout.barrier] = _BARRIER
-        diagonal[0] = _BARRIER * 10
-        diagonal[1:] = row[:-1] + sub[1:]
-        best = np.minimum(diagonal, row + delete[i])
+    diagonal[0] = _BARRIER * 10
+    kept = np.empty(layout.size)
+    best = np.empty(layout.size)
+    current = np.empty(layout.size)
+    for i in range(len(query)):
+        np.add(row[:-1], subs[i, 1:], out=diagonal[1:])
+        np.add(row, delete[i], out=kept)
+        np.minimum(diagonal, kept, out=best)
         # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
-        row = cumulative + np.minimum.accumulate(best - cumulative)
+        np.subtract(best, cumulative, out=best)
+        np.minimum.accumulate(best, out=best)
+        row = np.add(cumulative, best, out=current)
     final = row + layout.after
     total = float(delete.sum())
+    # Most sentences sound nothing like the target: their least costs are taken all at
+    # once, and only those that may round up to the floor are looked at one by one.
+    least = np.minimum.reduceat(np.where(layout.barrier, np.inf, final), layout.starts[:-1])
+    near = (1.0 - least / total >= floor - _ROUNDING).tolist()
     out: list[PhoneHit | None] = []
     for b in range(count):
         a, z = layout.starts[b] + 1, layout.starts[b + 1]
-        if z <= a:
+        if z <= a or not near[b]:
             out.append(None)
             continue
         end = a + int(np.argmin(final[a:z]))
@@ -163,6 +211,24 @@ def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] 
     return out
 
 
+# Per features switch: the substitution costs of the phones known when they were made
+# (the distance matrix they came from, which grows as phones are met, and the costs with a
+# last column of barrier costs).
+_TABLES: dict[bool, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
+
+
+def _substitutions(features: bool) -> npt.NDArray[np.float64]:
+    matrix = PHONES.matrix
+    kept = _TABLES.get(features)
+    if kept is not None and kept[0] is matrix:
+        return kept[1]
+    table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
+             else (matrix > 0).astype(np.float64))
+    table = np.hstack([table, np.full((len(table), 1), _BARRIER)])
+    _TABLES[features] = (matrix, table)
+    return table
+
+
 def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], first: int,
               end: int, sub_table: npt.NDArray[np.float64], delete: npt.NDArray[np.float64],
               insert: npt.NDArray[np.float64], initial: npt.NDArray[np.float64]) -> int:
@@ -171,20 +237,24 @@ def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], firs
     lo = max(first, end - 2 * len(query) - 4)
     width = end - lo + 1
     inf = float("inf")
+    # Plain floats: the same sums as numpy's, without a numpy scalar per step.
+    window = columns[lo : end + 1]
+    inserted = insert[lo : end + 1].tolist()
     # cost[j], start[j]: the best alignment of query[:i] ending at column lo + j.
-    cost = [float(initial[lo + j]) for j in range(width)]
-    start = [lo + j for j in range(width)]
+    cost = initial[lo : end + 1].tolist()
+    start = list(range(lo, end + 1))
     for i in range(len(query)):
+        subs = sub_table[query[i], window].tolist()
+        dropped = float(delete[i])
         new_cost = [inf] * width
         new_start = [0] * width
         for j in range(width):
-            c = lo + j
-            best, origin = cost[j] + float(delete[i]), start[j]
+            best, origin = cost[j] + dropped, start[j]
             if j > 0:
-                value = cost[j - 1] + float(sub_table[query[i], columns[c]])
+                value = cost[j - 1] + subs[j]
                 if value < best:
-                    best, origin = value, start[j - 1] if i > 0 else c
-                value = new_cost[j - 1] + float(insert[c])
+                    best, origin = value, start[j - 1] if i > 0 else lo + j
+                value = new_cost[j - 1] + inserted[j]
                 if value < best:
                     best, origin = value, new_start[j - 1]
             new_cost[j] = best

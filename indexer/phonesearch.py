@@ -13,6 +13,7 @@ what :func:`segment_phone_fields` gives can use it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,11 +31,11 @@ from indexer.phones import (
 )
 from indexer.phonetic import DOUBT_BELOW
 from indexer.query import STOPWORDS, ParsedQuery
-from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD
+from indexer.schema import KIND_SEGMENT, PHONE_KEYS_FIELD, PHONES_FIELD
 from indexer.vocabulary import Vocabulary
 
 if TYPE_CHECKING:  # it loads NumPy: only once a search gets as far as aligning
-    from indexer.phonematch import PhoneHit
+    from indexer.phonematch import Layout, PhoneHit
 
 # A target (a clause, or the whole query) is compared by sound only from this many phones
 # up: shorter words ("Goma" has four) sound like too many others.
@@ -137,6 +138,12 @@ def query_targets(parsed: ParsedQuery, *, whole: bool = True) -> list[Target]:
     """The targets of *parsed*: each clause worth comparing by sound and, with *whole*,
     each pair of adjacent clauses and all of them, said as one ("sea wall" heard as
     "seawall", "Al Mansouri" as "Almansuri")."""
+    return list(_targets(parsed, whole))
+
+
+# Kept: the percolator asks for the same saved queries' targets for every new video.
+@functools.lru_cache(maxsize=4096)
+def _targets(parsed: ParsedQuery, whole: bool) -> tuple[Target, ...]:
     usable: dict[int, list[tuple[str, ...]]] = {}
     for i, clause in enumerate(parsed.clauses):
         words = [w for w in clause.words if w not in STOPWORDS or len(clause.words) > 1]
@@ -157,13 +164,14 @@ def query_targets(parsed: ParsedQuery, *, whole: bool = True) -> list[Target]:
             parts = {skeleton(p for w in said[a:b] for p in w)
                      for a in range(len(said)) for b in range(a + 1, len(said) + 1)}
             out.append(Target(run, phones, key, tuple(sorted(k for k in parts if k))))
-    return out
+    return tuple(out)
 
 
 def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[Target],
-                        restrict: set[int] | None, excluded: set[int]) -> list[int]:
+                        restrict: set[int] | None, excluded: set[int], *,
+                        memo: PhoneticMemo | None = None) -> list[int]:
     """Segments with a phone key like a target's, most alike first (at most
-    :data:`MAX_CANDIDATES`)."""
+    :data:`MAX_CANDIDATES`); a key's segments are read through *memo* when given."""
     scored: dict[str, float] = {}
     for key in {k for t in targets for k in (t.key, *t.keys)}:
         # Keys are compared among those starting with the same class: a recogniser keeps
@@ -176,7 +184,8 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
     out: list[int] = []
     seen: set[int] = set()
     for term in sorted(scored, key=lambda t: -scored[t]):
-        for doc in reader.postings(PHONE_KEYS_FIELD, term).all_ids():
+        for doc in (memo.documents(term) if memo is not None
+                    else reader.postings(PHONE_KEYS_FIELD, term).all_ids()):
             if doc in seen or doc in excluded or (restrict is not None and doc not in restrict):
                 continue
             seen.add(doc)
@@ -202,10 +211,77 @@ class Heard:
                    tuple((ord(c) - _PERCENT_BASE) / 100 for c in percents))
 
 
+def read_segment(searcher: Any, docnum: int) -> tuple[dict[str, Any], Heard | None]:
+    """The stored fields of document *docnum* of *searcher* and, for a segment stored with
+    its phones, that segment as the phonetic pass reads it (else None: an article, or a
+    segment of an index made before the phone index)."""
+    doc = searcher.stored_fields(docnum)
+    if doc.get("kind") != KIND_SEGMENT or not doc.get(PHONES_FIELD):
+        return doc, None
+    return doc, Heard.from_stored(doc.get("words", []), doc[PHONES_FIELD])
+
+
+class PhoneticMemo:
+    """What the phonetic pass reads of one searcher whose documents never change, kept for
+    every query read from it: the documents of each phone key, each segment's stored fields
+    and phones, and their phones laid out for aligning.
+
+    For a small index read for many queries (the percolator's index of one video, matched
+    against every watch: reading and aligning the same hundred segments again for each
+    watch was most of the cost).  It keeps all it reads, so a searcher of the whole index
+    has none.
+    """
+
+    def __init__(self, searcher: Any) -> None:
+        self._searcher = searcher
+        self._documents: dict[str, tuple[int, ...]] = {}
+        self._segments: dict[int, tuple[dict[str, Any], Heard | None]] = {}
+        # Per gate: every segment with phones laid out once, and where each one lies.
+        self._layouts: dict[bool, tuple[Layout, dict[int, int]]] = {}
+
+    def documents(self, key: str) -> tuple[int, ...]:
+        """The documents holding the phone key *key*, read once."""
+        found = self._documents.get(key)
+        if found is None:
+            ids = self._searcher.reader().postings(PHONE_KEYS_FIELD, key).all_ids()
+            found = self._documents[key] = tuple(ids)
+        return found
+
+    def segment(self, docnum: int) -> tuple[dict[str, Any], Heard | None]:
+        """:func:`read_segment` of document *docnum*, read once."""
+        found = self._segments.get(docnum)
+        if found is None:
+            found = self._segments[docnum] = read_segment(self._searcher, docnum)
+        return found
+
+    def layout(self, segments: Sequence[Heard], gate: bool) -> Layout:
+        """*segments* (each one read by :meth:`segment`) laid out for aligning, as
+        :func:`match_segments` lays them out, cut from one layout of every segment."""
+        layout, where = self._layout(gate)
+        return layout.subset([where[id(s)] for s in segments])
+
+    def _layout(self, gate: bool) -> tuple[Layout, dict[int, int]]:
+        found = self._layouts.get(gate)
+        if found is None:
+            from indexer.phonematch import Layout
+
+            heard = [h for n in self._searcher.reader().all_doc_ids()
+                     if (h := self.segment(n)[1]) is not None]
+            # By identity: the memo hands out one Heard per segment and keeps it.
+            found = (Layout([h.phones for h in heard], _doubted(heard, gate)),
+                     {id(h): i for i, h in enumerate(heard)})
+            self._layouts[gate] = found
+        return found
+
+
 def _base(target: Target) -> float:
     size = len(target.phones)
     return (SHORT_THRESHOLD if size < LONG_TARGET
             else THRESHOLD if size < LONGER_TARGET else LONGER_THRESHOLD)
+
+
+def _doubted(segments: Sequence[Heard], gate: bool) -> list[list[bool]] | None:
+    return [[p < DOUBT_BELOW for p in s.probabilities] for s in segments] if gate else None
 
 
 def _threshold(target: Target, hit: PhoneHit, heard: Heard, tuning: PhoneticTuning,
@@ -264,20 +340,21 @@ def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
 
 def match_segments(segments: Sequence[Heard], parsed: ParsedQuery, targets: Sequence[Target],
                    tuning: PhoneticTuning = PhoneticTuning(), *,
-                   exact_elsewhere: bool = False) -> list[PhoneticMatch | None]:
+                   exact_elsewhere: bool = False,
+                   memo: PhoneticMemo | None = None) -> list[PhoneticMatch | None]:
     """For each segment, the words answering *parsed* with at least one clause only said
     alike (None when it does not, or when every clause is said exactly).
 
     *exact_elsewhere* says the query was heard exactly in other segments: a recogniser that
     knows the words makes a stretch that merely sounds alike less likely to be them, so it
     must sound closer.  Of the matches, those much less alike than the best one are
-    dropped (:data:`RELATIVE_MARGIN`).
+    dropped (:data:`RELATIVE_MARGIN`).  *segments* read through a *memo* are laid out
+    by it.
     """
     from indexer.phonematch import Layout, align
 
-    doubted = ([[p < DOUBT_BELOW for p in s.probabilities] for s in segments]
-               if tuning.gate else None)
-    layout = Layout([s.phones for s in segments], doubted)
+    layout = (memo.layout(segments, tuning.gate) if memo is not None
+              else Layout([s.phones for s in segments], _doubted(segments, tuning.gate)))
     hits = [align(t.phones, layout, features=tuning.features,
                   floor=_base(t) + (EXACT_EXTRA if exact_elsewhere
                                     else -UNSURE_BONUS if tuning.gate else 0.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,12 +25,13 @@ from indexer.domain import ArticleHit, ArticleRef, Clip, SearchPage, SearchResul
 from indexer.errors import QueryError, SearchIndexError
 from indexer.phonesearch import (
     UPGRADE_NOTICE,
-    Heard,
     PhoneticMatch,
+    PhoneticMemo,
     PhoneticTuning,
     candidate_documents,
     match_segments,
     query_targets,
+    read_segment,
 )
 from indexer.query import (
     SEARCH_FIELDS,
@@ -64,6 +66,9 @@ class SearcherCache:
     docsets: OrderedDict[str, set[int]] = dataclasses.field(default_factory=OrderedDict)
     # The terms of the sound-alike fields, read on the first such search.
     vocabulary: Vocabulary | None = None
+    # What the phonetic pass reads, kept across searches: only for a small searcher read
+    # for many queries (the percolator's), as it keeps every segment it reads.
+    phonetic: PhoneticMemo | None = None
 
 
 class _EveryMatch(TopCollector):  # type: ignore[misc]
@@ -155,7 +160,8 @@ def search_page(
                                        max(wanted * 3, 30))
                      if tuning.keys or not phonetic else [])
             sounded = (_phonetic_docs(searcher, cache.vocabulary, parsed, restrict, excluded,
-                                      tuning, exact_elsewhere=bool(clips))
+                                      tuning, exact_elsewhere=bool(clips),
+                                      memo=cache.phonetic)
                        if phonetic else [])
         except Exception as exc:
             raise SearchIndexError(f"search failed: {exc}") from exc
@@ -259,19 +265,20 @@ def _refs(doc: dict[str, Any]) -> tuple[ArticleRef, ...]:
 
 def _phonetic_docs(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQuery,
                    restrict: set[int] | None, excluded: set[int], tuning: PhoneticTuning, *,
-                   exact_elsewhere: bool) -> list[tuple[int, dict[str, Any], PhoneticMatch]]:
+                   exact_elsewhere: bool, memo: PhoneticMemo | None = None,
+                   ) -> list[tuple[int, dict[str, Any], PhoneticMatch]]:
     """Segments (number, stored fields, match) whose phones sound like the query's, not
-    in *excluded* (see :mod:`indexer.phonesearch`)."""
+    in *excluded* (see :mod:`indexer.phonesearch`), read through *memo* when given."""
     targets = query_targets(parsed, whole=tuning.whole)
     if not targets:
         return []
-    docnums = candidate_documents(searcher.reader(), vocabulary, targets, restrict, excluded)
-    docs = [searcher.stored_fields(n) for n in docnums]
-    kept = [(n, d) for n, d in zip(docnums, docs, strict=True)
-            if d.get("kind") == KIND_SEGMENT and d.get("phones")]
-    heard = [Heard.from_stored(d.get("words", []), d["phones"]) for _, d in kept]
-    found = match_segments(heard, parsed, targets, tuning, exact_elsewhere=exact_elsewhere)
-    return [(n, d, m) for (n, d), m in zip(kept, found, strict=True) if m is not None]
+    docnums = candidate_documents(searcher.reader(), vocabulary, targets, restrict, excluded,
+                                  memo=memo)
+    read = memo.segment if memo is not None else functools.partial(read_segment, searcher)
+    kept = [(n, doc, heard) for n in docnums for doc, heard in (read(n),) if heard is not None]
+    found = match_segments([heard for _, _, heard in kept], parsed, targets, tuning,
+                           exact_elsewhere=exact_elsewhere, memo=memo)
+    return [(n, d, m) for (n, d, _), m in zip(kept, found, strict=True) if m is not None]
 
 
 def _phonetic_clip(doc: dict[str, Any], found: PhoneticMatch, score: float) -> Clip:

@@ -112,6 +112,62 @@ class Layout:
         self.initial = np.where(ends_word | self.barrier, 0.0, before)
 
 
+class Aligned:
+    """A target aligned with every sentence of a layout at once: how alike each sentence's
+    best stretch sounds (:attr:`similarities`, None for a sentence without phones), and
+    where that stretch lies (:meth:`hit`).
+
+    The stretch's end comes with the similarity; its start takes a small dynamic programme
+    per sentence (:func:`_start_of`, in Python), so it is worked out only for the sentences
+    asked about: most are dropped on their similarities alone.
+    """
+
+    def __init__(self, target: Sequence[str], layout: Layout, *, features: bool = True,
+                 ) -> None:
+        self.layout = layout
+        count = len(layout.starts) - 1
+        self.similarities: list[float | None] = [None] * count
+        self._ends: list[int] = [0] * count
+        if not target or not count:
+            return
+        query = np.array(PHONES.ids(target), dtype=np.int64)
+        matrix = PHONES.matrix
+        sub_table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
+                     else (matrix > 0).astype(np.float64))
+        delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
+        columns, cumulative = layout.columns, layout.cumulative
+        row = layout.initial
+        diagonal = np.empty(layout.size)
+        for i, phone in enumerate(query):
+            sub = sub_table[phone, columns]
+            sub[layout.barrier] = _BARRIER
+            diagonal[0] = _BARRIER * 10
+            diagonal[1:] = row[:-1] + sub[1:]
+            best = np.minimum(diagonal, row + delete[i])
+            # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
+            row = cumulative + np.minimum.accumulate(best - cumulative)
+        final = row + layout.after
+        total = float(delete.sum())
+        for b in range(count):
+            a, z = layout.starts[b] + 1, layout.starts[b + 1]
+            if z <= a:
+                continue
+            end = a + int(np.argmin(final[a:z]))
+            self._ends[b] = end
+            self.similarities[b] = round(max(0.0, 1.0 - float(final[end]) / total), 3)
+        self._query, self._sub_table, self._delete = query, sub_table, delete
+
+    def hit(self, sentence: int) -> PhoneHit | None:
+        """The best stretch of sentence number *sentence* (None if it has no phones)."""
+        similarity = self.similarities[sentence]
+        if similarity is None:
+            return None
+        layout, end = self.layout, self._ends[sentence]
+        span = _start_of(self._query, layout.columns, layout.starts[sentence] + 1, end,
+                         self._sub_table, self._delete, layout.insert, layout.initial)
+        return PhoneHit(layout.word_of[span], layout.word_of[end], similarity)
+
+
 def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] | Layout, *,
           doubted: Sequence[Sequence[bool]] | None = None, features: bool = True,
           floor: float = 0.0) -> list[PhoneHit | None]:
@@ -125,42 +181,9 @@ def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] 
     what the feature distances add).
     """
     layout = sentences if isinstance(sentences, Layout) else Layout(sentences, doubted)
-    count = len(layout.starts) - 1
-    if not target or not count:
-        return [None] * count
-    query = np.array(PHONES.ids(target), dtype=np.int64)
-    matrix = PHONES.matrix
-    sub_table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
-                 else (matrix > 0).astype(np.float64))
-    delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
-    columns, cumulative = layout.columns, layout.cumulative
-    row = layout.initial
-    diagonal = np.empty(layout.size)
-    for i, phone in enumerate(query):
-        sub = sub_table[phone, columns]
-        sub[layout.barrier] = _BARRIER
-        diagonal[0] = _BARRIER * 10
-        diagonal[1:] = row[:-1] + sub[1:]
-        best = np.minimum(diagonal, row + delete[i])
-        # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
-        row = cumulative + np.minimum.accumulate(best - cumulative)
-    final = row + layout.after
-    total = float(delete.sum())
-    out: list[PhoneHit | None] = []
-    for b in range(count):
-        a, z = layout.starts[b] + 1, layout.starts[b + 1]
-        if z <= a:
-            out.append(None)
-            continue
-        end = a + int(np.argmin(final[a:z]))
-        similarity = round(max(0.0, 1.0 - float(final[end]) / total), 3)
-        if similarity < floor:
-            out.append(None)
-            continue
-        span = _start_of(query, columns, a, end, sub_table, delete, layout.insert,
-                         layout.initial)
-        out.append(PhoneHit(layout.word_of[span], layout.word_of[end], similarity))
-    return out
+    aligned = Aligned(target, layout, features=features)
+    return [aligned.hit(b) if s is not None and s >= floor else None
+            for b, s in enumerate(aligned.similarities)]
 
 
 def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], first: int,

@@ -165,7 +165,9 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
     """Segments with a phone key like a target's, most alike first (at most
     :data:`MAX_CANDIDATES`)."""
     scored: dict[str, float] = {}
-    for key in {k for t in targets for k in (t.key, *t.keys)}:
+    # In a fixed order, and ties broken by the term: the candidates are cut at
+    # MAX_CANDIDATES, and a set's order changes from one process to the next.
+    for key in sorted({k for t in targets for k in (t.key, *t.keys)}):
         # Keys are compared among those starting with the same class: a recogniser keeps
         # a name's first sound far more often than the rest.
         terms = vocabulary.starting(PHONE_KEYS_FIELD, key[:1])
@@ -175,7 +177,7 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
             scored[term] = max(scored.get(term, 0.0), float(score))
     out: list[int] = []
     seen: set[int] = set()
-    for term in sorted(scored, key=lambda t: -scored[t]):
+    for term in sorted(scored, key=lambda t: (-scored[t], t)):
         for doc in reader.postings(PHONE_KEYS_FIELD, term).all_ids():
             if doc in seen or doc in excluded or (restrict is not None and doc not in restrict):
                 continue
@@ -273,26 +275,28 @@ def match_segments(segments: Sequence[Heard], parsed: ParsedQuery, targets: Sequ
     must sound closer.  Of the matches, those much less alike than the best one are
     dropped (:data:`RELATIVE_MARGIN`).
     """
-    from indexer.phonematch import Layout, align
+    from indexer.phonematch import Aligned, Layout
 
     doubted = ([[p < DOUBT_BELOW for p in s.probabilities] for s in segments]
                if tuning.gate else None)
     layout = Layout([s.phones for s in segments], doubted)
-    hits = [align(t.phones, layout, features=tuning.features,
-                  floor=_base(t) + (EXACT_EXTRA if exact_elsewhere
-                                    else -UNSURE_BONUS if tuning.gate else 0.0))
-            for t in targets]
+    aligned = [Aligned(t.phones, layout, features=tuning.features) for t in targets]
+    floors = [_base(t) + (EXACT_EXTRA if exact_elsewhere
+                          else -UNSURE_BONUS if tuning.gate else 0.0) for t in targets]
+    above = [[s is not None and s >= floor for s in a.similarities]
+             for a, floor in zip(aligned, floors, strict=True)]
     # A clause with targets is answered, exactly or by sound, only where one of its targets
-    # has a stretch above the floor (a word said exactly is such a stretch).
+    # has a stretch above the floor (a word said exactly is such a stretch); only there are
+    # the stretches worked out.
     covering = [[k for k, t in enumerate(targets) if c in t.clauses]
                 for c in range(len(parsed.clauses))]
     out: list[PhoneticMatch | None] = []
     for n, heard in enumerate(segments):
-        if any(ks and all(hits[k][n] is None for k in ks) for ks in covering):
+        if any(ks and not any(above[k][n] for k in ks) for ks in covering):
             out.append(None)
             continue
-        out.append(_answer(heard, parsed, targets, [h[n] for h in hits], tuning,
-                           exact_elsewhere))
+        hits = [a.hit(n) if above[k][n] else None for k, a in enumerate(aligned)]
+        out.append(_answer(heard, parsed, targets, hits, tuning, exact_elsewhere))
     best = max((m.similarity for m in out if m is not None), default=0.0)
     return [m if m is not None and m.similarity >= best - RELATIVE_MARGIN else None
             for m in out]

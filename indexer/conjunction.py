@@ -159,7 +159,7 @@ class _PerLeaf(WrappingQuery):  # type: ignore[misc]
             return self.child.matcher(searcher, context)
         if found is None:
             return matching.NullMatcher()
-        return found.matcher(searcher, context)  # type: ignore[union-attr]
+        return found.matcher(searcher, context)
 
 
 class _WithinTerm(wq.Term):  # type: ignore[misc]
@@ -186,9 +186,9 @@ class _WithinPhrase(wq.Phrase):  # type: ignore[misc]
     def matcher(self, searcher: Any, context: Any = None) -> Any:
         # Whoosh's Phrase.matcher, with our terms in its SpanNear2.
         reader = searcher.reader()
-        field = searcher.schema[self.fieldname] if self.fieldname in searcher.schema else None
-        if field is None:
+        if self.fieldname not in searcher.schema:
             return matching.NullMatcher()
+        field = searcher.schema[self.fieldname]
         terms: list[wq.Query] = []
         for word in self.words:
             try:

@@ -18,16 +18,15 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import replace
-from itertools import accumulate
 from typing import Any
 
 from whoosh import matching
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.matching.wrappers import FilterMatcher, WrappingMatcher
+from whoosh.matching.wrappers import WrappingMatcher
 from whoosh.query.spans import SpanNear2
 from whoosh.query.wrappers import WrappingQuery
 
+from indexer.postings import document_numbers
 from indexer.query import SEARCH_FIELDS, ParsedQuery, to_whoosh
 
 # Postings read to find the candidates, at most (the clauses with the fewest first): past
@@ -109,28 +108,9 @@ def _rarest(reader: Any, option: Sequence[Sequence[str]], fields: Sequence[str])
 
 
 def _postings(reader: Any, word: str | None, fields: Sequence[str]) -> list[int]:
-    """The documents of a leaf *reader* holding *word* in one of *fields* (deleted ones
-    too: candidates may be more than the matches, never fewer)."""
     if word is None:
         return []
-    out: list[int] = []
-    for field in fields:
-        if field in reader.schema and (field, word) in reader:
-            found = reader.postings(field, word)
-            if isinstance(found, FilterMatcher):
-                found = found.child  # the deleted documents left out
-            if isinstance(found, W3LeafMatcher) and not found._byteids:
-                # A block at a time: Matcher.all_ids steps through it a posting at a time,
-                # several Python calls each (1 us a posting, 4 ms for a word of 4,000
-                # segments).  A block holds its numbers as differences from the previous.
-                while found.is_active():
-                    if found._data is None:
-                        found._read_data()
-                    out.extend(accumulate(found._data[0]))
-                    found._next_block()
-            else:
-                out.extend(found.all_ids())
-    return out
+    return [d for field in fields for d in document_numbers(reader, field, word)]
 
 
 def _restrict(query: wq.Query, ids: list[int]) -> wq.Query:

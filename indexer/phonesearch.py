@@ -29,6 +29,7 @@ from indexer.phones import (
     stored_phones,
 )
 from indexer.phonetic import DOUBT_BELOW
+from indexer.postings import document_numbers
 from indexer.query import STOPWORDS, ParsedQuery
 from indexer.schema import PHONE_KEYS_FIELD, PHONES_FIELD
 from indexer.vocabulary import Vocabulary
@@ -178,7 +179,7 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
     out: list[int] = []
     seen: set[int] = set()
     for term in sorted(scored, key=lambda t: (-scored[t], t)):
-        for doc in reader.postings(PHONE_KEYS_FIELD, term).all_ids():
+        for doc in document_numbers(reader, PHONE_KEYS_FIELD, term):
             if doc in seen or doc in excluded or (restrict is not None and doc not in restrict):
                 continue
             seen.add(doc)

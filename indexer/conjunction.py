@@ -26,7 +26,7 @@ from whoosh.matching.wrappers import WrappingMatcher
 from whoosh.query.spans import SpanNear2
 from whoosh.query.wrappers import WrappingQuery
 
-from indexer.postings import document_numbers
+from indexer.postings import document_numbers, skip_to
 from indexer.query import SEARCH_FIELDS, ParsedQuery, to_whoosh
 
 # Postings read to find the candidates, at most (the clauses with the fewest first): past
@@ -195,13 +195,14 @@ class _Within(WrappingMatcher):  # type: ignore[misc]
         self._settle()
 
     def _settle(self) -> None:
+        """Move on to the first candidate at or after the posting the child is at."""
         child, ids = self.child, self._ids
         while child.is_active():
             current = child.id()
             self._at = bisect_left(ids, current, self._at)
             if self._at >= len(ids) or ids[self._at] == current:
                 return
-            child.skip_to(ids[self._at])
+            skip_to(child, ids[self._at])
 
     def is_active(self) -> bool:
         return bool(self._at < len(self._ids) and self.child.is_active())
@@ -214,8 +215,10 @@ class _Within(WrappingMatcher):  # type: ignore[misc]
     def skip_to(self, target: int) -> None:
         if target <= self.child.id():
             return
-        self.child.skip_to(target)
-        self._settle()
+        self._at = bisect_left(self._ids, target, self._at)
+        if self._at < len(self._ids):
+            skip_to(self.child, self._ids[self._at])
+            self._settle()
 
     def all_ids(self) -> Any:
         while self.is_active():

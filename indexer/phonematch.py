@@ -110,6 +110,37 @@ class Layout:
         # Row zero: a stretch starting after column j pays for the phones of its first
         # word skipped up to j (nothing when j ends a word or is a barrier).
         self.initial = np.where(ends_word | self.barrier, 0.0, before)
+        # The targets aligned so far: each one's last row, by (features, phone numbers).  A
+        # target's rows depend only on its phones so far, so a target that starts with
+        # another ("Al Mansouri" with "Al", a pair of clauses with its first) goes on from
+        # the other's last row.  And each phone's substitution costs against every column.
+        self._rows: dict[tuple[bool, tuple[int, ...]], npt.NDArray[np.float64]] = {}
+        self._substitutions: dict[tuple[bool, int], npt.NDArray[np.float64]] = {}
+
+    def last_row(self, query: tuple[int, ...], sub_table: npt.NDArray[np.float64],
+                 delete: npt.NDArray[np.float64], features: bool) -> npt.NDArray[np.float64]:
+        """The last row of the dynamic programme aligning *query* (phone numbers) with every
+        sentence: the cost of the best alignment of all of it ending at each column."""
+        start, row = 0, self.initial
+        for n in range(len(query), 0, -1):
+            known = self._rows.get((features, query[:n]))
+            if known is not None:
+                start, row = n, known
+                break
+        diagonal = np.empty(self.size)
+        for i in range(start, len(query)):
+            sub = self._substitutions.get((features, query[i]))
+            if sub is None:
+                sub = sub_table[query[i], self.columns]
+                sub[self.barrier] = _BARRIER
+                self._substitutions[(features, query[i])] = sub
+            diagonal[0] = _BARRIER * 10
+            diagonal[1:] = row[:-1] + sub[1:]
+            best = np.minimum(diagonal, row + delete[i])
+            # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
+            row = self.cumulative + np.minimum.accumulate(best - self.cumulative)
+        self._rows[(features, query)] = row
+        return row
 
 
 class Aligned:
@@ -130,31 +161,30 @@ class Aligned:
         self._ends: list[int] = [0] * count
         if not target or not count:
             return
-        query = np.array(PHONES.ids(target), dtype=np.int64)
+        numbers = tuple(PHONES.ids(target))
+        query = np.array(numbers, dtype=np.int64)
         matrix = PHONES.matrix
         sub_table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
                      else (matrix > 0).astype(np.float64))
         delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
-        columns, cumulative = layout.columns, layout.cumulative
-        row = layout.initial
-        diagonal = np.empty(layout.size)
-        for i, phone in enumerate(query):
-            sub = sub_table[phone, columns]
-            sub[layout.barrier] = _BARRIER
-            diagonal[0] = _BARRIER * 10
-            diagonal[1:] = row[:-1] + sub[1:]
-            best = np.minimum(diagonal, row + delete[i])
-            # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
-            row = cumulative + np.minimum.accumulate(best - cumulative)
-        final = row + layout.after
+        final = layout.last_row(numbers, sub_table, delete, features) + layout.after
         total = float(delete.sum())
-        for b in range(count):
-            a, z = layout.starts[b] + 1, layout.starts[b + 1]
-            if z <= a:
-                continue
-            end = a + int(np.argmin(final[a:z]))
-            self._ends[b] = end
-            self.similarities[b] = round(max(0.0, 1.0 - float(final[end]) / total), 3)
+        # Each sentence's best end: the first column of its lowest cost (barriers left out).
+        starts = np.array(layout.starts)
+        phoned = np.flatnonzero(starts[1:] > starts[:-1] + 1)
+        if phoned.size:
+            firsts = starts[:-1][phoned] + 1
+            costs = final.copy()
+            costs[layout.barrier] = np.inf
+            lowest = np.minimum.reduceat(costs, firsts)
+            owner = np.repeat(np.arange(firsts.size), np.diff(np.append(firsts, layout.size)))
+            columns = np.arange(firsts[0], layout.size)
+            at_lowest = np.where(costs[firsts[0]:] == lowest[owner], columns, layout.size)
+            ends = np.minimum.reduceat(at_lowest, firsts - firsts[0])
+            for b, end, cost in zip(phoned.tolist(), ends.tolist(), final[ends].tolist(),
+                                    strict=True):
+                self._ends[b] = end
+                self.similarities[b] = round(max(0.0, 1.0 - cost / total), 3)
         self._query, self._sub_table, self._delete = query, sub_table, delete
 
     def hit(self, sentence: int) -> PhoneHit | None:

@@ -224,20 +224,24 @@ def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], firs
     lo = max(first, end - 2 * len(query) - 4)
     width = end - lo + 1
     inf = float("inf")
+    # The costs as Python floats, read once: indexing a NumPy array cell by cell is slow.
+    subs = sub_table[np.ix_(query, columns[lo : end + 1])].tolist()
+    deletes = delete.tolist()
+    inserts = insert[lo : end + 1].tolist()
     # cost[j], start[j]: the best alignment of query[:i] ending at column lo + j.
-    cost = [float(initial[lo + j]) for j in range(width)]
-    start = [lo + j for j in range(width)]
+    cost = initial[lo : end + 1].tolist()
+    start = list(range(lo, end + 1))
     for i in range(len(query)):
         new_cost = [inf] * width
         new_start = [0] * width
+        sub, gone = subs[i], deletes[i]
         for j in range(width):
-            c = lo + j
-            best, origin = cost[j] + float(delete[i]), start[j]
+            best, origin = cost[j] + gone, start[j]
             if j > 0:
-                value = cost[j - 1] + float(sub_table[query[i], columns[c]])
+                value = cost[j - 1] + sub[j]
                 if value < best:
-                    best, origin = value, start[j - 1] if i > 0 else c
-                value = new_cost[j - 1] + float(insert[c])
+                    best, origin = value, start[j - 1] if i > 0 else lo + j
+                value = new_cost[j - 1] + inserts[j]
                 if value < best:
                     best, origin = value, new_start[j - 1]
             new_cost[j] = best

@@ -26,8 +26,8 @@ from whoosh.matching.wrappers import WrappingMatcher
 from whoosh.query.spans import SpanNear2
 from whoosh.query.wrappers import WrappingQuery
 
-from indexer.postings import document_numbers, skip_to
-from indexer.query import SEARCH_FIELDS, ParsedQuery, to_whoosh
+from indexer.postings import document_numbers, holding, skip_to
+from indexer.query import SEARCH_FIELDS, Clause, ParsedQuery, to_whoosh
 
 # Postings read to find the candidates, at most (the clauses with the fewest first): past
 # this, reading them costs more than the walk it spares.
@@ -85,6 +85,18 @@ def restricted_query(searcher: Any, parsed: ParsedQuery,
         leaves[id(leaf_reader)] = _restrict(
             to_whoosh(replace(parsed, clauses=tuple(clauses)), fields), sorted(found))
     return _PerLeaf(to_whoosh(parsed, fields), leaves)
+
+
+def clause_holders(reader: Any, clause: Clause, docs: Sequence[int],
+                   fields: tuple[str, ...] = SEARCH_FIELDS) -> set[int]:
+    """Which of *docs* (ascending) may say *clause* exactly: those holding the rarest word
+    of one of its options (more than say it, never fewer)."""
+    out: set[int] = set()
+    for word in {_rarest(reader, option, fields) for option in clause.options}:
+        if word is not None:
+            for field in fields:
+                out |= holding(reader, field, word, docs)
+    return out
 
 
 def _frequency(reader: Any, word: str | None, fields: Sequence[str]) -> int:

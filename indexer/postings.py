@@ -10,6 +10,7 @@ the block.  Here a block is read whole, and searched by bisection.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
@@ -59,3 +60,27 @@ def skip_to(matcher: Any, target: int) -> None:
     if matcher._ids is None:
         matcher._read_ids()
     matcher._i = bisect_left(matcher._ids, target, matcher._i)
+
+
+def holding(reader: Any, field: str, word: str, docs: Sequence[int]) -> set[int]:
+    """Which of the documents *docs* (numbers of *reader*, ascending) hold *word* in
+    *field*: their postings are skipped to, the blocks between never read."""
+    out: set[int] = set()
+    if not docs or field not in reader.schema or (field, word) not in reader:
+        return out
+    leaves = [(reader, 0)] if reader.is_atomic() else reader.leaf_readers()
+    for leaf, offset in leaves:
+        size = leaf.doc_count_all()
+        mine = [d - offset for d in docs if offset <= d < offset + size]
+        if not mine or (field, word) not in leaf:
+            continue
+        found = leaf.postings(field, word)
+        if isinstance(found, FilterMatcher):
+            found = found.child  # *docs* are live documents
+        for doc in mine:
+            if not found.is_active():
+                break
+            skip_to(found, doc)
+            if found.is_active() and found.id() == doc:
+                out.add(doc + offset)
+    return out

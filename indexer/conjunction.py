@@ -39,49 +39,54 @@ def restricted_query(searcher: Any, parsed: ParsedQuery,
                      allow: set[int] | None = None, deny: set[int] | None = None,
                      fields: tuple[str, ...] = SEARCH_FIELDS) -> wq.Query | None:
     """The Whoosh query of *parsed* (:func:`indexer.query.to_whoosh`) reading postings only
-    at documents that hold, for every clause, the rarest word of one of its options (and
-    are in *allow*, not in *deny*, where given); each leaf reader leaves out the options
-    whose rarest word no such document holds, as they cannot answer there.
+    at the documents holding every word of one option of every clause (and in *allow*,
+    not in *deny*, where given); in each leaf reader, the options no such document holds
+    all the words of are left out, as they cannot answer there.
 
+    The candidates start from the clause whose options' rarest words are in the fewest
+    documents: those documents are read, and the other words only looked up at them.
     None when that would not pay: a query of one clause (its candidates are all its
-    matches' documents and more), or clauses too common to read their candidates cheaply.
+    matches' documents and more), or a clause in every option too common to read.
     """
     if len(parsed.clauses) < 2:
         return None
-    reader = searcher.reader()
-    rarest = [[_rarest(reader, option, fields) for option in clause.options]
-              for clause in parsed.clauses]
-    sizes = [sum(_frequency(reader, w, fields) for w in words) for words in rarest]
-    budget = MAX_CANDIDATE_POSTINGS
-    chosen: list[int] = []
-    for c in sorted(range(len(sizes)), key=sizes.__getitem__):
-        if sizes[c] > budget:
-            break
-        budget -= sizes[c]
-        chosen.append(c)
-    if not chosen:
+    words = _Words(searcher.reader(), fields)
+    # Each option's words, rarest first (None: one is in no document, the option answers
+    # nothing).
+    plans = [[words.by_rarity(option) for option in clause.options]
+             for clause in parsed.clauses]
+    sizes = [sum(words.frequency(plan[0]) for plan in options if plan) for options in plans]
+    order = sorted(range(len(plans)), key=sizes.__getitem__)
+    if sizes[order[0]] > MAX_CANDIDATE_POSTINGS:
         return None
     leaves: dict[int, wq.Query | None] = {}
     for leaf, offset in searcher.leaf_searchers():
         leaf_reader = leaf.reader()
-        found: set[int] = set()
-        holding: dict[int, list[set[int]]] = {}
-        for n, c in enumerate(chosen):
-            holding[c] = [set(_postings(leaf_reader, w, fields)) for w in rarest[c]]
-            docs = set().union(*holding[c])
-            found = docs if n == 0 else found & docs
+        # The documents holding the rarest word of one option of every clause...
+        found = {d for plan in plans[order[0]] if plan
+                 for d in words.documents(leaf_reader, plan[0])}
+        for c in order[1:]:
             if not found:
                 break
+            docs = sorted(found)
+            found = set().union(*(words.holding(leaf_reader, plan[0], docs)
+                                  for plan in plans[c] if plan))
         if found and (allow is not None or deny):
             found = {d for d in found if (allow is None or d + offset in allow)
                      and not (deny and d + offset in deny)}
+        # ... and among them, those holding every word of such an option.
+        held: list[list[set[int]]] = []
+        for options in plans:
+            if not found:
+                break
+            held.append([words.holding_all(leaf_reader, plan, found) for plan in options])
+            found &= set().union(*held[-1])
         if not found:
             leaves[id(leaf_reader)] = None
             continue
         clauses = [replace(clause, options=tuple(
-            option for option, docs in zip(clause.options, holding[c], strict=True)
-            if docs & found)) if c in holding else clause
-            for c, clause in enumerate(parsed.clauses)]
+            option for option, docs in zip(clause.options, held[c], strict=True)
+            if docs & found)) for c, clause in enumerate(parsed.clauses)]
         leaves[id(leaf_reader)] = _restrict(
             to_whoosh(replace(parsed, clauses=tuple(clauses)), fields), sorted(found))
     return _PerLeaf(to_whoosh(parsed, fields), leaves)
@@ -89,40 +94,64 @@ def restricted_query(searcher: Any, parsed: ParsedQuery,
 
 def clause_holders(reader: Any, clause: Clause, docs: Sequence[int],
                    fields: tuple[str, ...] = SEARCH_FIELDS) -> set[int]:
-    """Which of *docs* (ascending) may say *clause* exactly: those holding the rarest word
-    of one of its options (more than say it, never fewer)."""
-    out: set[int] = set()
-    for word in {_rarest(reader, option, fields) for option in clause.options}:
-        if word is not None:
-            for field in fields:
-                out |= holding(reader, field, word, docs)
-    return out
+    """Which of *docs* (ascending) may say *clause* exactly: those holding every word of
+    one of its options (more than say it, never fewer)."""
+    words = _Words(reader, fields)
+    found = set(docs)
+    return set().union(*(words.holding_all(reader, words.by_rarity(option), found)
+                         for option in clause.options))
 
 
-def _frequency(reader: Any, word: str | None, fields: Sequence[str]) -> int:
-    if word is None:
-        return 0
-    return sum(reader.doc_frequency(f, word) for f in fields if f in reader.schema)
+class _Words:
+    """The words of a query in the fields searched: how many documents hold each (looked
+    up once), and which documents of a leaf reader do."""
 
+    def __init__(self, reader: Any, fields: tuple[str, ...]) -> None:
+        self._reader = reader
+        self._fields = [f for f in fields if f in reader.schema]
+        self._counts: dict[str, dict[str, int]] = {}
 
-def _rarest(reader: Any, option: Sequence[Sequence[str]], fields: Sequence[str]) -> str | None:
-    """The word of *option* in the fewest documents (None when one is in none: the option
-    answers nothing)."""
-    best: tuple[int, str] | None = None
-    for sequence in option:
-        for word in sequence:
-            count = _frequency(reader, word, fields)
-            if count == 0:
-                return None
-            if best is None or count < best[0]:
-                best = (count, word)
-    return best[1] if best else None
+    def _in(self, word: str) -> dict[str, int]:
+        found = self._counts.get(word)
+        if found is None:
+            found = {f: n for f in self._fields
+                     if (n := self._reader.doc_frequency(f, word))}
+            self._counts[word] = found
+        return found
 
+    def frequency(self, word: str) -> int:
+        """Documents holding *word*, counted once per field holding it."""
+        return sum(self._in(word).values())
 
-def _postings(reader: Any, word: str | None, fields: Sequence[str]) -> list[int]:
-    if word is None:
-        return []
-    return [d for field in fields for d in document_numbers(reader, field, word)]
+    def by_rarity(self, option: Sequence[Sequence[str]]) -> list[str] | None:
+        """The distinct words of *option*, rarest first; None if one is in no document."""
+        distinct = list(dict.fromkeys(w for sequence in option for w in sequence))
+        if not all(self.frequency(w) for w in distinct):
+            return None
+        return sorted(distinct, key=self.frequency)
+
+    def documents(self, leaf: Any, word: str) -> list[int]:
+        """The documents of *leaf* holding *word* in one of the fields."""
+        return [d for f in self._in(word) for d in document_numbers(leaf, f, word)]
+
+    def holding(self, leaf: Any, word: str, docs: Sequence[int]) -> set[int]:
+        """Which of *docs* (documents of *leaf*, ascending) hold *word* in one of the
+        fields."""
+        out: set[int] = set()
+        for field in self._in(word):
+            out |= holding(leaf, field, word, docs)
+        return out
+
+    def holding_all(self, leaf: Any, words: Sequence[str] | None, docs: set[int],
+                    ) -> set[int]:
+        """Which of *docs* hold every one of *words* (None: none do)."""
+        if words is None:
+            return set()
+        for word in words:
+            if not docs:
+                break
+            docs = self.holding(leaf, word, sorted(docs))
+        return docs
 
 
 def _restrict(query: wq.Query, ids: list[int]) -> wq.Query:

@@ -27,7 +27,7 @@ from whoosh.query.spans import SpanNear2
 from whoosh.query.wrappers import WrappingQuery
 
 from indexer.postings import document_numbers, holding, skip_to
-from indexer.query import SEARCH_FIELDS, Clause, ParsedQuery, to_whoosh
+from indexer.query import SEARCH_FIELDS, ParsedQuery, to_whoosh
 
 # Postings read to find the candidates, at most (the clauses with the fewest first): past
 # this, reading them costs more than the walk it spares.
@@ -90,16 +90,6 @@ def restricted_query(searcher: Any, parsed: ParsedQuery,
         leaves[id(leaf_reader)] = _restrict(
             to_whoosh(replace(parsed, clauses=tuple(clauses)), fields), sorted(found))
     return _PerLeaf(to_whoosh(parsed, fields), leaves)
-
-
-def clause_holders(reader: Any, clause: Clause, docs: Sequence[int],
-                   fields: tuple[str, ...] = SEARCH_FIELDS) -> set[int]:
-    """Which of *docs* (ascending) may say *clause* exactly: those holding every word of
-    one of its options (more than say it, never fewer)."""
-    words = _Words(reader, fields)
-    found = set(docs)
-    return set().union(*(words.holding_all(reader, words.by_rarity(option), found)
-                         for option in clause.options))
 
 
 class _Words:

@@ -196,17 +196,13 @@ class Heard:
     tokens: tuple[str, ...]  # the words as stored (Whisper's pieces)
     phones: tuple[tuple[str, ...], ...]
     probabilities: tuple[float, ...]
-    # The query's clauses (numbers) the segment may say exactly, None for any: a store
-    # knowing which segments hold a clause's words spares reading the others word by word.
-    said: frozenset[int] | None = None
 
     @classmethod
-    def from_stored(cls, words: Sequence[Sequence[Any]], phones: Sequence[str],
-                    said: frozenset[int] | None = None) -> Heard:
+    def from_stored(cls, words: Sequence[Sequence[Any]], phones: Sequence[str]) -> Heard:
         """From the stored ``words`` and ``phones`` fields of a segment."""
         spoken, percents = phones
         return cls(tuple(str(w[0]) for w in words), tuple(read_phones(spoken.split(" "))),
-                   tuple((ord(c) - _PERCENT_BASE) / 100 for c in percents), said)
+                   tuple((ord(c) - _PERCENT_BASE) / 100 for c in percents))
 
 
 def _base(target: Target) -> float:
@@ -235,10 +231,9 @@ def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
         return None  # nothing sounds like any target (most candidates)
     exact: dict[int, set[int]] = {}
     # A query of one clause is said exactly in none of them: those are the exact pass's.
-    maybe = range(len(parsed.clauses)) if heard.said is None else sorted(heard.said)
-    stream = _stream(heard.tokens) if len(parsed.clauses) > 1 and maybe else []
-    for c in maybe if stream else ():
-        positions = _exact_positions(stream, parsed.clauses[c])
+    stream = _stream(heard.tokens) if len(parsed.clauses) > 1 else []
+    for c, clause in enumerate(parsed.clauses if stream else ()):
+        positions = _exact_positions(stream, clause)
         if positions:
             exact[c] = {i for pos in positions
                         for i in range(stream[pos][1], stream[pos][2] + 1)}

@@ -20,7 +20,7 @@ from indexer.clips import (
     merge_overlapping,
     sound_alike_clip,
 )
-from indexer.conjunction import clause_holders, restricted_query
+from indexer.conjunction import restricted_query
 from indexer.domain import ArticleHit, ArticleRef, Clip, SearchPage, SearchResult, Word
 from indexer.errors import QueryError, SearchIndexError
 from indexer.phonesearch import (
@@ -271,13 +271,7 @@ def _phonetic_docs(searcher: Searcher, vocabulary: Vocabulary, parsed: ParsedQue
     docs = [searcher.stored_fields(n) for n in docnums]
     kept = [(n, d) for n, d in zip(docnums, docs, strict=True)
             if d.get("kind") == KIND_SEGMENT and d.get("phones")]
-    # Which clauses each may say exactly (the others need no reading word by word).
-    holders = ([clause_holders(searcher.reader(), clause, sorted(n for n, _ in kept))
-                for clause in parsed.clauses] if len(parsed.clauses) > 1 else None)
-    heard = [Heard.from_stored(d.get("words", []), d["phones"],
-                               None if holders is None else
-                               frozenset(c for c, docs in enumerate(holders) if n in docs))
-             for n, d in kept]
+    heard = [Heard.from_stored(d.get("words", []), d["phones"]) for _, d in kept]
     found = match_segments(heard, parsed, targets, tuning, exact_elsewhere=exact_elsewhere)
     return [(n, d, m) for (n, d), m in zip(kept, found, strict=True) if m is not None]
 

@@ -13,7 +13,7 @@ what :func:`segment_phone_fields` gives can use it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -225,9 +225,11 @@ def _threshold(target: Target, hit: PhoneHit, heard: Heard, tuning: PhoneticTuni
 
 
 def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
-            hits: Sequence[PhoneHit | None], tuning: PhoneticTuning,
-            exact_elsewhere: bool) -> PhoneticMatch | None:
-    if all(h is None for h in hits):
+            similarities: Sequence[float | None], hit: Callable[[int], PhoneHit | None],
+            tuning: PhoneticTuning, exact_elsewhere: bool) -> PhoneticMatch | None:
+    """The match in *heard*, given each target's best similarity there (None below the
+    floor) and *hit* to work out a target's stretch."""
+    if all(s is None for s in similarities):
         return None  # nothing sounds like any target (most candidates)
     exact: dict[int, set[int]] = {}
     # A query of one clause is said exactly in none of them: those are the exact pass's.
@@ -239,16 +241,22 @@ def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
                         for i in range(stream[pos][1], stream[pos][2] + 1)}
     if len(exact) == len(parsed.clauses):
         return None  # every clause said exactly: not this pass's to show
-    # The best stretch answering each clause by sound (alone or with its neighbours).
+    # The best stretch answering each clause by sound (alone or with its neighbours): the
+    # most alike target first (ties in the targets' order), so a stretch is worked out only
+    # for a target that may still answer a clause.
     sounded: dict[int, tuple[PhoneHit, Target]] = {}
-    for target, hit in zip(targets, hits, strict=True):
-        if hit is None or hit.similarity < _threshold(target, hit, heard, tuning,
-                                                      exact_elsewhere):
+    for k in sorted((k for k, s in enumerate(similarities) if s is not None),
+                    key=lambda k: -(similarities[k] or 0.0)):
+        target = targets[k]
+        answers = [c for c in target.clauses if c not in exact and c not in sounded]
+        if not answers:
             continue
-        for c in target.clauses:
-            if c not in exact and (c not in sounded
-                                   or sounded[c][0].similarity < hit.similarity):
-                sounded[c] = (hit, target)
+        found = hit(k)
+        if found is None or found.similarity < _threshold(target, found, heard, tuning,
+                                                          exact_elsewhere):
+            continue
+        for c in answers:
+            sounded[c] = (found, target)
     if len(exact) + len(sounded) < len(parsed.clauses):
         return None
     indexes = set().union(*exact.values()) if exact else set()
@@ -296,8 +304,11 @@ def match_segments(segments: Sequence[Heard], parsed: ParsedQuery, targets: Sequ
         if any(ks and not any(above[k][n] for k in ks) for ks in covering):
             out.append(None)
             continue
-        hits = [a.hit(n) if above[k][n] else None for k, a in enumerate(aligned)]
-        out.append(_answer(heard, parsed, targets, hits, tuning, exact_elsewhere))
+        out.append(_answer(heard, parsed, targets,
+                           [a.similarities[n] if above[k][n] else None
+                            for k, a in enumerate(aligned)],
+                           lambda k: aligned[k].hit(n),  # noqa: B023 (called at once)
+                           tuning, exact_elsewhere))
     best = max((m.similarity for m in out if m is not None), default=0.0)
     return [m if m is not None and m.similarity >= best - RELATIVE_MARGIN else None
             for m in out]

@@ -9,7 +9,6 @@ with the same scores, as Whoosh's own query.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest

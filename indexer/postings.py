@@ -17,6 +17,10 @@ from typing import Any
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 
+# A posting list at most this many times as long as the documents looked up in it is read
+# whole: a skip to each of them costs about as much as reading this many postings.
+READ_WHOLE = 8
+
 
 def document_numbers(reader: Any, field: str, word: str) -> list[int]:
     """The numbers of the live documents of *reader* holding *word* in *field*, ascending
@@ -64,7 +68,8 @@ def skip_to(matcher: Any, target: int) -> None:
 
 def holding(reader: Any, field: str, word: str, docs: Sequence[int]) -> set[int]:
     """Which of the documents *docs* (numbers of *reader*, ascending) hold *word* in
-    *field*: their postings are skipped to, the blocks between never read."""
+    *field*: its postings are skipped from one to the next, the blocks between never
+    read, or read whole where the documents are many for the postings."""
     out: set[int] = set()
     if not docs or field not in reader.schema or (field, word) not in reader:
         return out
@@ -73,6 +78,10 @@ def holding(reader: Any, field: str, word: str, docs: Sequence[int]) -> set[int]
         size = leaf.doc_count_all()
         mine = [d - offset for d in docs if offset <= d < offset + size]
         if not mine or (field, word) not in leaf:
+            continue
+        if leaf.doc_frequency(field, word) <= READ_WHOLE * len(mine):
+            out.update(d + offset for d in set(mine).intersection(
+                document_numbers(leaf, field, word)))
             continue
         found = leaf.postings(field, word)
         if isinstance(found, FilterMatcher):

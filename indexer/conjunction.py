@@ -6,11 +6,13 @@ spellings make that costly: "pavoel rahadu qianha" also asks for the phrases "pa
 "raha du" and "qian ha", and Whoosh read most of the postings of "el", "du" and "ha" (words of
 most segments) to answer an AND that matched nothing.
 
-Here each option of a clause is represented by its rarest word: a document answering the
-clause holds that word of one of its options.  The documents holding such a word for every
-clause (a few, often none) are the only ones the query's postings are then read at: each
-leaf of the Whoosh query skips past every other document.  Matches and scores are still
-Whoosh's own, from the same postings, the same query tree and the same weighting.
+Here the candidates are the documents holding every word of one option of every clause: a
+document answering the query is one of them.  They start from the documents holding the
+rarest word of an option of the clause where those are fewest; the other words are looked up
+at those documents only.  The candidates (a few, often none) are the only documents the
+query's postings are then read at: each leaf of the Whoosh query skips past every other
+document.  Matches and scores are still Whoosh's own, from the same postings, the same query
+tree (less the options no candidate holds) and the same weighting.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from whoosh.query.wrappers import WrappingQuery
 from indexer.postings import document_numbers, holding, skip_to
 from indexer.query import SEARCH_FIELDS, ParsedQuery, to_whoosh
 
-# Postings read to find the candidates, at most (the clauses with the fewest first): past
-# this, reading them costs more than the walk it spares.
+# Postings of the first clause's rarest words read whole to start the candidates, at most:
+# past this, reading them costs more than the walk it spares.
 MAX_CANDIDATE_POSTINGS = 20_000
 _UNKNOWN = object()
 

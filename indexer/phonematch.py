@@ -123,6 +123,12 @@ class Layout:
         # Row zero: a stretch starting after column j pays for the phones of its first
         # word skipped up to j (nothing when j ends a word or is a barrier).
         self.initial = np.where(self._unskipped, 0.0, before)
+        # The targets aligned so far: each one's last row, by (features, phone numbers).  A
+        # target's rows depend only on its phones so far, so a target that starts with
+        # another ("Al Mansouri" with "Al", a pair of clauses with its first) goes on from
+        # the other's last row.  And each phone's substitution costs against every column.
+        self._rows: dict[tuple[bool, tuple[int, ...]], npt.NDArray[np.float64]] = {}
+        self._substitutions: dict[tuple[bool, int], npt.NDArray[np.float64]] = {}
 
     def subset(self, sentences: Sequence[int]) -> Layout:
         """A layout of these of its sentences (by number, in this order), the same as one
@@ -151,6 +157,86 @@ class Layout:
         part._running_sums(np.cumsum(part._skipped))
         return part
 
+    def last_row(self, query: tuple[int, ...], sub_table: npt.NDArray[np.float64],
+                 delete: npt.NDArray[np.float64], features: bool) -> npt.NDArray[np.float64]:
+        """The last row of the dynamic programme aligning *query* (phone numbers) with every
+        sentence: the cost of the best alignment of all of it ending at each column."""
+        start, row = 0, self.initial
+        for n in range(len(query), 0, -1):
+            known = self._rows.get((features, query[:n]))
+            if known is not None:
+                start, row = n, known
+                break
+        diagonal = np.empty(self.size)
+        for i in range(start, len(query)):
+            sub = self._substitutions.get((features, query[i]))
+            if sub is None:
+                sub = sub_table[query[i], self.columns]
+                sub[self.barrier] = _BARRIER
+                self._substitutions[(features, query[i])] = sub
+            diagonal[0] = _BARRIER * 10
+            diagonal[1:] = row[:-1] + sub[1:]
+            best = np.minimum(diagonal, row + delete[i])
+            # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
+            row = self.cumulative + np.minimum.accumulate(best - self.cumulative)
+        self._rows[(features, query)] = row
+        return row
+
+
+class Aligned:
+    """A target aligned with every sentence of a layout at once: how alike each sentence's
+    best stretch sounds (:attr:`similarities`, None for a sentence without phones), and
+    where that stretch lies (:meth:`hit`).
+
+    The stretch's end comes with the similarity; its start takes a small dynamic programme
+    per sentence (:func:`_start_of`, in Python), so it is worked out only for the sentences
+    asked about: most are dropped on their similarities alone.
+    """
+
+    def __init__(self, target: Sequence[str], layout: Layout, *, features: bool = True,
+                 ) -> None:
+        self.layout = layout
+        count = len(layout.starts) - 1
+        self.similarities: list[float | None] = [None] * count
+        self._ends: list[int] = [0] * count
+        if not target or not count:
+            return
+        numbers = tuple(PHONES.ids(target))
+        query = np.array(numbers, dtype=np.int64)
+        matrix = PHONES.matrix
+        sub_table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
+                     else (matrix > 0).astype(np.float64))
+        delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
+        final = layout.last_row(numbers, sub_table, delete, features) + layout.after
+        total = float(delete.sum())
+        # Each sentence's best end: the first column of its lowest cost (barriers left out).
+        starts = np.array(layout.starts)
+        phoned = np.flatnonzero(starts[1:] > starts[:-1] + 1)
+        if phoned.size:
+            firsts = starts[:-1][phoned] + 1
+            costs = final.copy()
+            costs[layout.barrier] = np.inf
+            lowest = np.minimum.reduceat(costs, firsts)
+            owner = np.repeat(np.arange(firsts.size), np.diff(np.append(firsts, layout.size)))
+            columns = np.arange(firsts[0], layout.size)
+            at_lowest = np.where(costs[firsts[0]:] == lowest[owner], columns, layout.size)
+            ends = np.minimum.reduceat(at_lowest, firsts - firsts[0])
+            for b, end, cost in zip(phoned.tolist(), ends.tolist(), final[ends].tolist(),
+                                    strict=True):
+                self._ends[b] = end
+                self.similarities[b] = round(max(0.0, 1.0 - cost / total), 3)
+        self._query, self._sub_table, self._delete = query, sub_table, delete
+
+    def hit(self, sentence: int) -> PhoneHit | None:
+        """The best stretch of sentence number *sentence* (None if it has no phones)."""
+        similarity = self.similarities[sentence]
+        if similarity is None:
+            return None
+        layout, end = self.layout, self._ends[sentence]
+        span = _start_of(self._query, layout.columns, layout.starts[sentence] + 1, end,
+                         self._sub_table, self._delete, layout.insert, layout.initial)
+        return PhoneHit(layout.word_of[span], layout.word_of[end], similarity)
+
 
 def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] | Layout, *,
           doubted: Sequence[Sequence[bool]] | None = None, features: bool = True,
@@ -165,68 +251,9 @@ def align(target: Sequence[str], sentences: Sequence[Sequence[tuple[str, ...]]] 
     what the feature distances add).
     """
     layout = sentences if isinstance(sentences, Layout) else Layout(sentences, doubted)
-    count = len(layout.starts) - 1
-    if not target or not count:
-        return [None] * count
-    query = np.array(PHONES.ids(target), dtype=np.int64)
-    sub_table = _substitutions(features)
-    delete = _costs(query, DELETE_CONSONANT, DELETE_VOWEL)
-    columns, cumulative = layout.columns, layout.cumulative
-    # Every query phone's substitution costs at once; a barrier's is the last column's.
-    subs = sub_table[query[:, None], np.where(layout.barrier, -1, columns)]
-    row = layout.initial
-    diagonal = np.empty(layout.size)
-    diagonal[0] = _BARRIER * 10
-    kept = np.empty(layout.size)
-    best = np.empty(layout.size)
-    current = np.empty(layout.size)
-    for i in range(len(query)):
-        np.add(row[:-1], subs[i, 1:], out=diagonal[1:])
-        np.add(row, delete[i], out=kept)
-        np.minimum(diagonal, kept, out=best)
-        # Extra heard phones (moves along the row): D[j] = min_k (X[k] + ins(k+1..j)).
-        np.subtract(best, cumulative, out=best)
-        np.minimum.accumulate(best, out=best)
-        row = np.add(cumulative, best, out=current)
-    final = row + layout.after
-    total = float(delete.sum())
-    # Most sentences sound nothing like the target: their least costs are taken all at
-    # once, and only those that may round up to the floor are looked at one by one.
-    least = np.minimum.reduceat(np.where(layout.barrier, np.inf, final), layout.starts[:-1])
-    near = (1.0 - least / total >= floor - _ROUNDING).tolist()
-    out: list[PhoneHit | None] = []
-    for b in range(count):
-        a, z = layout.starts[b] + 1, layout.starts[b + 1]
-        if z <= a or not near[b]:
-            out.append(None)
-            continue
-        end = a + int(np.argmin(final[a:z]))
-        similarity = round(max(0.0, 1.0 - float(final[end]) / total), 3)
-        if similarity < floor:
-            out.append(None)
-            continue
-        span = _start_of(query, columns, a, end, sub_table, delete, layout.insert,
-                         layout.initial)
-        out.append(PhoneHit(layout.word_of[span], layout.word_of[end], similarity))
-    return out
-
-
-# Per features switch: the substitution costs of the phones known when they were made
-# (the distance matrix they came from, which grows as phones are met, and the costs with a
-# last column of barrier costs).
-_TABLES: dict[bool, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}
-
-
-def _substitutions(features: bool) -> npt.NDArray[np.float64]:
-    matrix = PHONES.matrix
-    kept = _TABLES.get(features)
-    if kept is not None and kept[0] is matrix:
-        return kept[1]
-    table = (np.minimum(1.0, matrix * SUBSTITUTION_SCALE) if features
-             else (matrix > 0).astype(np.float64))
-    table = np.hstack([table, np.full((len(table), 1), _BARRIER)])
-    _TABLES[features] = (matrix, table)
-    return table
+    aligned = Aligned(target, layout, features=features)
+    return [aligned.hit(b) if s is not None and s >= floor else None
+            for b, s in enumerate(aligned.similarities)]
 
 
 def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], first: int,
@@ -237,24 +264,24 @@ def _start_of(query: npt.NDArray[np.int64], columns: npt.NDArray[np.int64], firs
     lo = max(first, end - 2 * len(query) - 4)
     width = end - lo + 1
     inf = float("inf")
-    # Plain floats: the same sums as numpy's, without a numpy scalar per step.
-    window = columns[lo : end + 1]
-    inserted = insert[lo : end + 1].tolist()
+    # The costs as Python floats, read once: indexing a NumPy array cell by cell is slow.
+    subs = sub_table[np.ix_(query, columns[lo : end + 1])].tolist()
+    deletes = delete.tolist()
+    inserts = insert[lo : end + 1].tolist()
     # cost[j], start[j]: the best alignment of query[:i] ending at column lo + j.
     cost = initial[lo : end + 1].tolist()
     start = list(range(lo, end + 1))
     for i in range(len(query)):
-        subs = sub_table[query[i], window].tolist()
-        dropped = float(delete[i])
         new_cost = [inf] * width
         new_start = [0] * width
+        sub, gone = subs[i], deletes[i]
         for j in range(width):
-            best, origin = cost[j] + dropped, start[j]
+            best, origin = cost[j] + gone, start[j]
             if j > 0:
-                value = cost[j - 1] + subs[j]
+                value = cost[j - 1] + sub[j]
                 if value < best:
                     best, origin = value, start[j - 1] if i > 0 else lo + j
-                value = new_cost[j - 1] + inserted[j]
+                value = new_cost[j - 1] + inserts[j]
                 if value < best:
                     best, origin = value, new_start[j - 1]
             new_cost[j] = best

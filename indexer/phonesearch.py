@@ -14,7 +14,7 @@ what :func:`segment_phone_fields` gives can use it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from indexer.phones import (
     stored_phones,
 )
 from indexer.phonetic import DOUBT_BELOW
+from indexer.postings import document_numbers
 from indexer.query import STOPWORDS, ParsedQuery
 from indexer.schema import KIND_SEGMENT, PHONE_KEYS_FIELD, PHONES_FIELD
 from indexer.vocabulary import Vocabulary
@@ -173,7 +174,9 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
     """Segments with a phone key like a target's, most alike first (at most
     :data:`MAX_CANDIDATES`); a key's segments are read through *memo* when given."""
     scored: dict[str, float] = {}
-    for key in {k for t in targets for k in (t.key, *t.keys)}:
+    # In a fixed order, and ties broken by the term: the candidates are cut at
+    # MAX_CANDIDATES, and a set's order changes from one process to the next.
+    for key in sorted({k for t in targets for k in (t.key, *t.keys)}):
         # Keys are compared among those starting with the same class: a recogniser keeps
         # a name's first sound far more often than the rest.
         terms = vocabulary.starting(PHONE_KEYS_FIELD, key[:1])
@@ -183,9 +186,9 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
             scored[term] = max(scored.get(term, 0.0), float(score))
     out: list[int] = []
     seen: set[int] = set()
-    for term in sorted(scored, key=lambda t: -scored[t]):
+    for term in sorted(scored, key=lambda t: (-scored[t], t)):
         for doc in (memo.documents(term) if memo is not None
-                    else reader.postings(PHONE_KEYS_FIELD, term).all_ids()):
+                    else document_numbers(reader, PHONE_KEYS_FIELD, term)):
             if doc in seen or doc in excluded or (restrict is not None and doc not in restrict):
                 continue
             seen.add(doc)
@@ -298,9 +301,11 @@ def _threshold(target: Target, hit: PhoneHit, heard: Heard, tuning: PhoneticTuni
 
 
 def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
-            hits: Sequence[PhoneHit | None], tuning: PhoneticTuning,
-            exact_elsewhere: bool) -> PhoneticMatch | None:
-    if all(h is None for h in hits):
+            similarities: Sequence[float | None], hit: Callable[[int], PhoneHit | None],
+            tuning: PhoneticTuning, exact_elsewhere: bool) -> PhoneticMatch | None:
+    """The match in *heard*, given each target's best similarity there (None below the
+    floor) and *hit* to work out a target's stretch."""
+    if all(s is None for s in similarities):
         return None  # nothing sounds like any target (most candidates)
     exact: dict[int, set[int]] = {}
     # A query of one clause is said exactly in none of them: those are the exact pass's.
@@ -312,16 +317,22 @@ def _answer(heard: Heard, parsed: ParsedQuery, targets: Sequence[Target],
                         for i in range(stream[pos][1], stream[pos][2] + 1)}
     if len(exact) == len(parsed.clauses):
         return None  # every clause said exactly: not this pass's to show
-    # The best stretch answering each clause by sound (alone or with its neighbours).
+    # The best stretch answering each clause by sound (alone or with its neighbours): the
+    # most alike target first (ties in the targets' order), so a stretch is worked out only
+    # for a target that may still answer a clause.
     sounded: dict[int, tuple[PhoneHit, Target]] = {}
-    for target, hit in zip(targets, hits, strict=True):
-        if hit is None or hit.similarity < _threshold(target, hit, heard, tuning,
-                                                      exact_elsewhere):
+    for k in sorted((k for k, s in enumerate(similarities) if s is not None),
+                    key=lambda k: -(similarities[k] or 0.0)):
+        target = targets[k]
+        answers = [c for c in target.clauses if c not in exact and c not in sounded]
+        if not answers:
             continue
-        for c in target.clauses:
-            if c not in exact and (c not in sounded
-                                   or sounded[c][0].similarity < hit.similarity):
-                sounded[c] = (hit, target)
+        found = hit(k)
+        if found is None or found.similarity < _threshold(target, found, heard, tuning,
+                                                          exact_elsewhere):
+            continue
+        for c in answers:
+            sounded[c] = (found, target)
     if len(exact) + len(sounded) < len(parsed.clauses):
         return None
     indexes = set().union(*exact.values()) if exact else set()
@@ -351,25 +362,30 @@ def match_segments(segments: Sequence[Heard], parsed: ParsedQuery, targets: Sequ
     dropped (:data:`RELATIVE_MARGIN`).  *segments* read through a *memo* are laid out
     by it.
     """
-    from indexer.phonematch import Layout, align
+    from indexer.phonematch import Aligned, Layout
 
     layout = (memo.layout(segments, tuning.gate) if memo is not None
               else Layout([s.phones for s in segments], _doubted(segments, tuning.gate)))
-    hits = [align(t.phones, layout, features=tuning.features,
-                  floor=_base(t) + (EXACT_EXTRA if exact_elsewhere
-                                    else -UNSURE_BONUS if tuning.gate else 0.0))
-            for t in targets]
+    aligned = [Aligned(t.phones, layout, features=tuning.features) for t in targets]
+    floors = [_base(t) + (EXACT_EXTRA if exact_elsewhere
+                          else -UNSURE_BONUS if tuning.gate else 0.0) for t in targets]
+    above = [[s is not None and s >= floor for s in a.similarities]
+             for a, floor in zip(aligned, floors, strict=True)]
     # A clause with targets is answered, exactly or by sound, only where one of its targets
-    # has a stretch above the floor (a word said exactly is such a stretch).
+    # has a stretch above the floor (a word said exactly is such a stretch); only there are
+    # the stretches worked out.
     covering = [[k for k, t in enumerate(targets) if c in t.clauses]
                 for c in range(len(parsed.clauses))]
     out: list[PhoneticMatch | None] = []
     for n, heard in enumerate(segments):
-        if any(ks and all(hits[k][n] is None for k in ks) for ks in covering):
+        if any(ks and not any(above[k][n] for k in ks) for ks in covering):
             out.append(None)
             continue
-        out.append(_answer(heard, parsed, targets, [h[n] for h in hits], tuning,
-                           exact_elsewhere))
+        out.append(_answer(heard, parsed, targets,
+                           [a.similarities[n] if above[k][n] else None
+                            for k, a in enumerate(aligned)],
+                           lambda k: aligned[k].hit(n),  # noqa: B023 (called at once)
+                           tuning, exact_elsewhere))
     best = max((m.similarity for m in out if m is not None), default=0.0)
     return [m if m is not None and m.similarity >= best - RELATIVE_MARGIN else None
             for m in out]

@@ -21,6 +21,7 @@ from indexer.clips import (
     merge_overlapping,
     sound_alike_clip,
 )
+from indexer.conjunction import restricted_query
 from indexer.domain import ArticleHit, ArticleRef, Clip, SearchPage, SearchResult, Word
 from indexer.errors import QueryError, SearchIndexError
 from indexer.phonesearch import (
@@ -131,7 +132,8 @@ def search_page(
         reader = searcher.reader()
         parsed = expand(parsed, lambda term: any((field, term) in reader
                                                  for field in SEARCH_FIELDS))
-        exact = to_whoosh(parsed)
+        # An AND of clauses reads its postings only where every clause can be answered.
+        exact = restricted_query(searcher, parsed, restrict, hidden) or to_whoosh(parsed)
         # Every match is scored (no block skipping), so one pass gives the page, the
         # total and the documents the sound-alike pass must leave out.
         top = _EveryMatch(limit=max(wanted * 3, 30), usequality=False)

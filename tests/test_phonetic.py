@@ -15,7 +15,7 @@ from whoosh import index as windex
 from indexer.domain import ArticleRef, Clip, Segment, Transcript, Word
 from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex, rebuild_index
-from indexer.phonematch import align
+from indexer.phonematch import Layout, align
 from indexer.phones import phone_distance, phone_keys, pronounce, skeleton
 from indexer.phonesearch import UPGRADE_NOTICE, segment_phone_fields
 from indexer.schema import PHONE_KEYS_FIELD, build_schema
@@ -84,6 +84,19 @@ def test_the_alignment_finds_the_words_that_sound_like_the_query() -> None:
     assert far is not None and far.similarity < near.similarity
 
 
+def test_a_target_aligned_after_its_first_part_matches_one_aligned_afresh() -> None:
+    # A layout goes on from the last row of a target the next one starts with ("Al", then
+    # "Al Mansouri"): the same stretches and similarities as a layout that never saw "Al".
+    sentences = [pronounce(s.split()) for s in
+                 ("the talks in almansuri ended", "al man sorry said the minister",
+                  "nothing like it here")]
+    shared = Layout(sentences)
+    align(phones_of("Al"), shared)
+    assert align(phones_of("Al Mansouri"), shared) == align(phones_of("Al Mansouri"),
+                                                             Layout(sentences))
+    assert align(phones_of("Al Mansouri"), shared)[0] is not None
+
+
 # -- searching --------------------------------------------------------------------------------
 
 
@@ -123,6 +136,21 @@ def test_a_name_heard_as_a_common_word_is_found_only_where_it_was_doubted(
     add(ix, "doubted", "Kurdish officials in chemistry called for an inquiry.", ("chemistry",))
     add(ix, "sure", "Students in chemistry called for an inquiry.")
     assert [c.video_id for c in clips(ix, "Qamishli")] == ["doubted"]
+
+
+def test_an_and_query_finds_a_mangled_name_beside_a_word_said_exactly(
+        search_backend: SearchBackend) -> None:
+    # No segment says both words: the exact AND, read only where both could be, finds
+    # nothing, and the phonetic pass finds the name heard as another word.
+    ix = search_backend.open()
+    with ix.batch():
+        add(ix, "doubted", "Kurdish officials in chemistry called for an inquiry.",
+            ("chemistry",))
+        add(ix, "officials", "Officials in the capital called for calm.")
+        add(ix, "elsewhere", "Students of chemistry called for an inquiry.")
+    found = clips(ix, "Qamishli officials")
+    assert [(c.video_id, c.match) for c in found] == [("doubted", "phonetic")]
+    assert "<mark>officials</mark>" in found[0].highlight
 
 
 def test_a_common_short_word_does_not_match_by_sound_everywhere(

@@ -112,6 +112,17 @@ class _Recorder:
         self.asked.append(term)
         return _NoPostings()
 
+    # What indexer.postings.document_numbers asks first: every key is "here" (its
+    # segments are read afterwards, from the database), in one segment with no deletions.
+    def __contains__(self, field_and_term: tuple[str, str]) -> bool:
+        return field_and_term[0] == PHONE_KEYS_FIELD
+
+    def is_atomic(self) -> bool:
+        return True
+
+    def has_deletions(self) -> bool:
+        return False
+
 
 class _NoPostings:
     def all_ids(self) -> list[int]:

@@ -7,11 +7,16 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[dev,base]'
 
 # Debian packages the tests use: chromium for the browser tests (driven by Playwright, never
-# a downloaded browser), redis-server for the queue tests, PostgreSQL for the fleet store's.
+# a downloaded browser), redis-server for the queue tests, PostgreSQL for the fleet store's,
+# ffmpeg (below).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+# Debian's ffmpeg, as the Docker image has: the static build in the imageio-ffmpeg wheel
+# (n9.0.2) once hung for good in a suite run (threads waiting on each other, no CPU used)
+# while encoding a clip on the loaded 2-core machine; it did not happen again alone.
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

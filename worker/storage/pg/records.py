@@ -14,7 +14,6 @@ import contextlib
 import errno
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -40,7 +39,7 @@ from worker.storage.datadir import (
     url_key,
     video_id_for,
 )
-from worker.storage.files import file_sha256
+from worker.storage.files import file_sha256, replacing
 from worker.storage.pg.migrate import require_current
 from worker.storage.pg.pool import (
     Conn,
@@ -635,16 +634,8 @@ def _move_into_place(temp: Path, final: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(temp, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, final)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    with replacing(final) as out, open(temp, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
     temp.unlink(missing_ok=True)
 
 

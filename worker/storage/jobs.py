@@ -25,7 +25,7 @@ from worker.storage.states import JobState, Step, VideoState
 
 __all__ = ["INTERRUPTED_ERROR", "Delivery", "Increment", "Job", "JobProgress", "JobStore",
            "JobVideo", "StepCount", "StoredJob", "delivery_begun", "job_from_row", "job_video",
-           "set_clause", "shown_job", "step_count", "stored_job", "video_changes"]
+           "shown_job", "step_count", "stored_job", "video_changes", "video_update"]
 
 INTERRUPTED_ERROR = ("its run stopped before it finished (killed or crashed); "
                      "ingest the article again to finish it")
@@ -199,10 +199,10 @@ def video_changes(*, started: float | None, now: float, state: VideoState | None
     return tuple(changes)
 
 
-def set_clause(changes: Iterable[tuple[str, object]],
-               placeholder: str) -> tuple[str, list[object]]:
-    """*changes* as the body of an SQL ``SET`` with the store's *placeholder* (``?``,
-    ``%s``), and the arguments it takes."""
+def video_update(changes: Iterable[tuple[str, object]], job_id: str, url: str,
+                 placeholder: str) -> tuple[str, tuple[object, ...]] | None:
+    """The statement making *changes* (:func:`video_changes`) to a ``job_videos`` row, with
+    the store's *placeholder* (``?``, ``%s``), and its arguments; None when there are none."""
     sets: list[str] = []
     args: list[object] = []
     for column, value in changes:
@@ -211,7 +211,10 @@ def set_clause(changes: Iterable[tuple[str, object]],
         else:
             sets.append(f"{column}={placeholder}")
             args.append(value)
-    return ", ".join(sets), args
+    if not sets:
+        return None
+    return (f"UPDATE job_videos SET {', '.join(sets)} "
+            f"WHERE job_id={placeholder} AND url={placeholder}", (*args, job_id, url))
 
 
 def delivery_begun(row: Any) -> Delivery:
@@ -309,19 +312,19 @@ class JobStore:
     def update_video(self, job_id: str, url: str, *, state: VideoState | None = None,
                      progress: float | None = None, error: str | None = None,
                      video_id: str | None = None, new_attempt: bool = False) -> None:
-        """Record a video's progress; the job is done once every video is done or failed."""
+        """Record a video's progress (:meth:`JobStoreLike.update_video`) under SQLite's write
+        lock: the job is done once every video is done or failed."""
         now = time.time()
         with self._tx() as db:
             row = db.execute("SELECT started FROM job_videos WHERE job_id=? AND url=?",
                              (job_id, url)).fetchone()
             if row is None:
                 return
-            sets, args = set_clause(video_changes(
+            update = video_update(video_changes(
                 started=row["started"], now=now, state=state, progress=progress, error=error,
-                video_id=video_id, new_attempt=new_attempt), "?")
-            if sets:
-                db.execute(f"UPDATE job_videos SET {sets} WHERE job_id=? AND url=?",
-                           (*args, job_id, url))
+                video_id=video_id, new_attempt=new_attempt), job_id, url, "?")
+            if update is not None:
+                db.execute(*update)
             self._settle(db, job_id, now)
 
     def _settle(self, db: sqlite3.Connection, job_id: str, now: float) -> None:
@@ -360,11 +363,8 @@ class JobStore:
                 db.execute("SELECT * FROM job_deliveries WHERE job_id=?", (job_id,)))
 
     def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
-        """Count a delivery of a step (a try at it, by any runner) before it does any work.
-
-        Deliveries begun but never ended belonged to workers that died (SIGKILL, out of
-        memory, a crash in native code); they are counted as crashes here.
-        """
+        """Count a delivery of a step (:meth:`JobStoreLike.begin_delivery`) under SQLite's
+        write lock."""
         now = time.time()
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO job_deliveries (job_id, url, step) "
@@ -380,7 +380,7 @@ class JobStore:
 
     def end_delivery(self, job_id: str, url: str, step: Step, *,
                      transient_failure: bool = False) -> None:
-        """A delivery of a step ended (finished, failed, or handed on to a retry)."""
+        """A delivery of a step ended (:meth:`JobStoreLike.end_delivery`): one UPDATE."""
         now = time.time()
         with self._tx() as db:
             db.execute("UPDATE job_deliveries SET ended=MIN(started, ended+1), "
@@ -399,12 +399,8 @@ class JobStore:
         return timings
 
     def forget(self, article_ids: tuple[str, ...], video_ids: tuple[str, ...]) -> None:
-        """Drop what the jobs say of taken-down items: the jobs of *article_ids* (their
-        source, title and videos) and the rows of *video_ids* in other jobs.
-
-        A runner still working on such a job finds its rows gone and its updates do
-        nothing (``update_video`` and ``_settle`` skip missing rows).
-        """
+        """Drop what the jobs say of taken-down items (:meth:`JobStoreLike.forget`), row by
+        row; ``update_video`` and ``_settle`` skip the rows gone."""
         with self._tx() as db:
             for article_id in article_ids:
                 ids = [r["id"] for r in db.execute("SELECT id FROM jobs WHERE article_id=?",

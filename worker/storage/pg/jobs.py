@@ -21,10 +21,10 @@ from worker.storage.jobs import (
     delivery_begun,
     job_from_row,
     job_video,
-    set_clause,
     shown_job,
     stored_job,
     video_changes,
+    video_update,
 )
 from worker.storage.pg.pool import Conn, redact, transaction
 from worker.storage.states import JobState, Step, VideoState
@@ -94,7 +94,8 @@ class PgJobStore:
     def update_video(self, job_id: str, url: str, *, state: VideoState | None = None,
                      progress: float | None = None, error: str | None = None,
                      video_id: str | None = None, new_attempt: bool = False) -> None:
-        """Record a video's progress; the job is done once every video is done or failed."""
+        """Record a video's progress (:meth:`JobStoreLike.update_video`) with the job's row
+        locked, so the last of two settling videos sees the other's write."""
         now = time.time()
         with transaction(self.url) as db:
             # The job's row first, then the video's: every writer locks in that order.
@@ -104,12 +105,11 @@ class PgJobStore:
                              "FOR UPDATE", (job_id, url)).fetchone()
             if row is None:
                 return
-            sets, args = set_clause(video_changes(
+            update = video_update(video_changes(
                 started=row["started"], now=now, state=state, progress=progress, error=error,
-                video_id=video_id, new_attempt=new_attempt), "%s")
-            if sets:
-                db.execute(f"UPDATE job_videos SET {sets} WHERE job_id=%s AND url=%s",
-                           (*args, job_id, url))
+                video_id=video_id, new_attempt=new_attempt), job_id, url, "%s")
+            if update is not None:
+                db.execute(*update)
             self._settle(db, job_id, now)
 
     @staticmethod
@@ -142,11 +142,8 @@ class PgJobStore:
         return shown_job(job_from_row(row, videos), self.runs)
 
     def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
-        """Count a delivery of a step (a try at it, by any runner) before it does any work.
-
-        Deliveries begun but never ended belonged to workers that died (SIGKILL, out of
-        memory, a crash in native code); they are counted as crashes here.
-        """
+        """Count a delivery of a step (:meth:`JobStoreLike.begin_delivery`), its row locked
+        so two deliveries at once count one after the other."""
         now = time.time()
         with transaction(self.url) as db:
             # Only for a job that exists (a taken-down job's delivery counts nothing).
@@ -168,7 +165,8 @@ class PgJobStore:
 
     def end_delivery(self, job_id: str, url: str, step: Step, *,
                      transient_failure: bool = False) -> None:
-        """A delivery of a step ended (finished, failed, or handed on to a retry)."""
+        """A delivery of a step ended (:meth:`JobStoreLike.end_delivery`): one UPDATE, whose
+        row lock orders it with a delivery beginning."""
         now = time.time()
         with transaction(self.url) as db:
             db.execute("UPDATE job_deliveries SET ended=LEAST(started, ended+1), "
@@ -188,12 +186,8 @@ class PgJobStore:
         return timings
 
     def forget(self, article_ids: tuple[str, ...], video_ids: tuple[str, ...]) -> None:
-        """Drop what the jobs say of taken-down items: the jobs of *article_ids* (their
-        source, title and videos) and the rows of *video_ids* in other jobs.
-
-        A runner still working on such a job finds its rows gone and its updates do
-        nothing (``update_video`` and ``_settle`` skip missing rows).
-        """
+        """Drop what the jobs say of taken-down items (:meth:`JobStoreLike.forget`), a
+        statement per table; a job's videos and deliveries go with it (ON DELETE CASCADE)."""
         with transaction(self.url) as db:
             if article_ids:  # their videos and deliveries go with them (ON DELETE CASCADE)
                 db.execute("DELETE FROM jobs WHERE article_id = ANY(%s)", (list(article_ids),))

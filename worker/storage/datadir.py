@@ -179,10 +179,10 @@ class Hidden:
     @classmethod
     def of(cls, pending: Iterable[Removal]) -> Hidden:
         """What the takedowns *pending* (not completed) hide."""
-        pending = list(pending)
-        return cls(frozenset(v for r in pending for v in r.video_ids),
-                   frozenset(a for r in pending for a in r.article_ids),
-                   frozenset(u for r in pending for u in r.article_urls))
+        removals = list(pending)
+        return cls(frozenset(v for r in removals for v in r.video_ids),
+                   frozenset(a for r in removals for a in r.article_ids),
+                   frozenset(u for r in removals for u in r.article_urls))
 
 
 def article_refs(articles: Iterable[Article]) -> list[ArticleRef]:

@@ -25,10 +25,11 @@ __all__ = ["Conn", "close_lock_pools", "close_pools", "connection", "lock_pool_f
 # Rows come back as dicts keyed by column name.
 Conn = psycopg.Connection[dict[str, Any]]
 
-# Keyed by URL and purpose: the stores' queries, or the sessions that hold advisory locks.
+# Keyed by URL and purpose (the stores' queries, or the sessions that hold advisory locks);
+# a purpose is also its pools' name, with the process id.
 _pools: dict[tuple[str, str], tuple[int, ConnectionPool]] = {}
-_QUERIES = "queries"
-_LOCKS = "locks"
+_QUERIES = "briefing"
+_LOCKS = "briefing-locks"
 _guard = threading.Lock()
 
 # Seconds a caller waits for a free connection (or for a database that is restarting) before
@@ -49,13 +50,14 @@ def redact(url: str) -> str:
 
 def _held(url: str, purpose: str, make: Callable[[str], ConnectionPool]) -> ConnectionPool:
     """This process's pool for *url* and *purpose*, made by *make* (given the pool's name)
-    on first use; one a parent process made before a fork is dropped, never reused."""
+    and opened on first use; one a parent process made before a fork is dropped, never
+    reused."""
     pid = os.getpid()
     with _guard:
         held = _pools.get((url, purpose))
         if held is not None and held[0] == pid:
             return held[1]
-        pool = make(f"briefing-{purpose}-{pid}" if purpose != _QUERIES else f"briefing-{pid}")
+        pool = make(f"{purpose}-{pid}")
         pool.open(wait=False)
         _pools[(url, purpose)] = (pid, pool)
         return pool

@@ -18,8 +18,8 @@ from tests.apiserver import running, server_settings
 from tests.conftest import MANIFEST, Ingested, cli_env
 from tests.siteserver import Site
 from worker.clips import media_facts
-from worker.clips.provenance import file_sha256
 from worker.storage.datadir import DataDir
+from worker.storage.files import file_sha256
 
 BRIEFING = [sys.executable, "-m", "api"]
 START, END = 5.3, 15.7  # across the 2nd and 3rd sentences of briefing-a

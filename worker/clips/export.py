@@ -15,12 +15,12 @@ from pathlib import Path
 
 from worker.clips.captions import clip_transcript
 from worker.clips.cut import CutMode, cut_clip, media_facts
-from worker.clips.provenance import build_sidecar, file_sha256
+from worker.clips.provenance import build_sidecar
 from worker.errors import ClipError, NotFoundError
 from worker.speech.media import ffmpeg_binary
 from worker.speech.subtitles import render
 from worker.storage.datadir import is_item_id
-from worker.storage.files import write_text_atomic
+from worker.storage.files import file_sha256, write_text_atomic
 from worker.storage.interfaces import Records
 
 __all__ = ["DEFAULT_MAX_CLIP_SECONDS", "ExportedClip", "export_clip", "sidecar_path"]

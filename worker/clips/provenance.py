@@ -10,7 +10,6 @@ that the original we store still says those words at those times.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,22 +20,14 @@ from indexer.domain import ArticleRef, Transcript, Word
 from worker.clips.captions import words_in
 from worker.errors import VerificationError
 from worker.storage.datadir import VideoMeta, is_item_id
+from worker.storage.files import file_sha256
 from worker.storage.interfaces import Records
 
-__all__ = ["FORMAT", "Check", "build_sidecar", "file_sha256", "iso_time", "verify_clip"]
+__all__ = ["FORMAT", "Check", "build_sidecar", "iso_time", "verify_clip"]
 
 FORMAT = "briefing-clip/1"
 # Word times are stored to the millisecond and compared with this slack.
 _TIME_SLACK = 0.011
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def iso_time(seconds: float) -> str:

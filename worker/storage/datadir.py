@@ -30,7 +30,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,12 @@ __all__ = [
     "SourceRecord",
     "TranscriptVersion",
     "VideoMeta",
+    "article_refs",
     "index_root",
     "is_item_id",
+    "media_file",
+    "place_download",
+    "stored_media",
     "url_key",
     "video_id_for",
 ]
@@ -172,6 +176,57 @@ class Hidden:
     article_ids: frozenset[str] = frozenset()
     article_urls: frozenset[str] = frozenset()  # of article_ids
 
+    @classmethod
+    def of(cls, pending: Iterable[Removal]) -> Hidden:
+        """What the takedowns *pending* (not completed) hide."""
+        removals = list(pending)
+        return cls(frozenset(v for r in removals for v in r.video_ids),
+                   frozenset(a for r in removals for a in r.article_ids),
+                   frozenset(u for r in removals for u in r.article_urls))
+
+
+def article_refs(articles: Iterable[Article]) -> list[ArticleRef]:
+    """*articles* as the index and the API show them (the articles linking a video), by
+    URL."""
+    refs = [ArticleRef(url=a.url, title=a.title, source=a.source, published=a.published)
+            for a in articles]
+    return sorted(refs, key=lambda ref: ref.url)
+
+
+def media_file(folder: Path, container: str) -> Path:
+    """Where the media of a video in *container* lives in its *folder*."""
+    return folder / f"video.{CONTAINERS[container].extension}"
+
+
+def stored_media(folder: Path, meta: VideoMeta | None) -> Path | None:
+    """The media file of the video of *meta* in its *folder*, or None when there is none."""
+    if meta is None:
+        return None
+    path = media_file(folder, meta.container)
+    return path if path.is_file() else None
+
+
+def place_download(temp: Path, folder: Path, meta: VideoMeta | None, *, sha256: str, size: int,
+                   container: str, url: str, now: float,
+                   move: Callable[[Path, Path], None] = os.replace) -> VideoMeta:
+    """Place a finished download at *temp* as the media file of its video in *folder* (by
+    *move*), or drop it when the bytes are stored already; the video's metadata after it
+    (*meta* is what is stored now), for the store to write.  Called under the video's lock.
+
+    Bytes seen before keep their first URLs and fetch times, *url* added (fetched *now*).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    final = media_file(folder, container)
+    if meta is not None and final.is_file():
+        temp.unlink(missing_ok=True)
+        urls = meta.urls if url in meta.urls else (*meta.urls, url)
+        fetched = {url: now, **meta.fetched}
+    else:
+        move(temp, final)
+        urls = (url,)
+        fetched = {url: now}
+    return VideoMeta(video_id_for(sha256), sha256, size, container, urls, fetched)
+
 
 @dataclass(frozen=True)
 class ExportRecord:
@@ -288,31 +343,16 @@ class DataDir:
 
     def video_file(self, video_id: str) -> Path | None:
         """The stored media file of a video, or None."""
-        meta = self.video_meta(video_id)
-        if meta is None:
-            return None
-        path = self.video_dir(video_id) / f"video.{CONTAINERS[meta.container].extension}"
-        return path if path.is_file() else None
+        return stored_media(self.video_dir(video_id), self.video_meta(video_id))
 
     def adopt_video(self, temp: Path, sha256: str, size: int, container: str,
                     url: str) -> VideoMeta:
         """Move a finished download into place (or drop it when the bytes are known)."""
         video_id = video_id_for(sha256)
         folder = self.video_dir(video_id)
-        folder.mkdir(parents=True, exist_ok=True)
         with self.lock(f"video-{video_id}"):
-            meta = self.video_meta(video_id)
-            final = folder / f"video.{CONTAINERS[container].extension}"
-            now = time.time()
-            if meta is not None and final.is_file():
-                temp.unlink(missing_ok=True)
-                urls = meta.urls if url in meta.urls else (*meta.urls, url)
-                fetched = {url: now, **meta.fetched}
-            else:
-                os.replace(temp, final)
-                urls = (url,)
-                fetched = {url: now}
-            meta = VideoMeta(video_id, sha256, size, container, urls, fetched)
+            meta = place_download(temp, folder, self.video_meta(video_id), sha256=sha256,
+                                  size=size, container=container, url=url, now=time.time())
             write_json_atomic(folder / "meta.json", asdict(meta))
             return meta
 
@@ -351,9 +391,7 @@ class DataDir:
 
     def article_refs_for_video(self, video_id: str) -> list[ArticleRef]:
         """:meth:`linking_articles` as the index and the API show them, by URL."""
-        refs = [ArticleRef(url=a.url, title=a.title, source=a.source, published=a.published)
-                for a in self.linking_articles(video_id)]
-        return sorted(refs, key=lambda ref: ref.url)
+        return article_refs(self.linking_articles(video_id))
 
     # -- index writes not yet committed ------------------------------------------------------
 
@@ -508,10 +546,7 @@ class DataDir:
 
     def hidden(self) -> Hidden:
         """What searches and listings must leave out: the items of unfinished takedowns."""
-        pending = self.pending_removals()
-        return Hidden(frozenset(v for r in pending for v in r.video_ids),
-                      frozenset(a for r in pending for a in r.article_ids),
-                      frozenset(u for r in pending for u in r.article_urls))
+        return Hidden.of(self.pending_removals())
 
     def delete_article(self, article_id: str) -> None:
         """Delete a stored article and drop it from the video URLs it linked."""

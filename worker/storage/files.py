@@ -10,16 +10,19 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from worker.errors import LockBusyError
 
-__all__ = ["file_lock", "file_sha256", "read_json", "write_json_atomic", "write_text_atomic"]
+__all__ = ["copy_hashed", "file_lock", "file_sha256", "read_json", "replacing", "write_json_atomic",
+           "write_text_atomic"]
 
 # How often a lock with a finite wait is tried again.
 _POLL = 0.05
+# Bytes read at a time when hashing or copying a file.
+_CHUNK = 1 << 20
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -29,11 +32,25 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write *text* to *path* via a temporary file and a rename (our own files only)."""
+    with replacing(path) as fh:
+        fh.write(text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def replacing(path: Path, *, mode: int | None = None) -> Iterator[BinaryIO]:
+    """A new file to write the block's bytes to, beside *path* under a temporary name; when
+    the block ends it is flushed, synced and renamed to *path*, when it raises it is removed,
+    so *path* only ever holds a whole file (our own regular files only).
+
+    The file is readable by its owner alone (``mkstemp``'s 0600) unless *mode* says more.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -42,11 +59,23 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def copy_hashed(sources: Iterable[Path], out: BinaryIO) -> str:
+    """Copy the files *sources*, one after the other, to *out*; the SHA-256 of what was
+    copied, as hex."""
+    digest = hashlib.sha256()
+    for source in sources:
+        with open(source, "rb") as src:
+            while chunk := src.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+    return digest.hexdigest()
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 of the file at *path*, as hex."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
+        while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 

@@ -292,12 +292,16 @@ class JobStoreLike(Protocol):
         ...
 
     def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
-        """Count a delivery of a step before it does any work."""
+        """Count a delivery of a step (a try at it, by any runner) before it does any work.
+
+        Deliveries begun but never ended belonged to workers that died (SIGKILL, out of
+        memory, a crash in native code); they are counted as crashes here.
+        """
         ...
 
     def end_delivery(self, job_id: str, url: str, step: Step, *,
                      transient_failure: bool = False) -> None:
-        """A delivery of a step ended."""
+        """A delivery of a step ended (finished, failed, or handed on to a retry)."""
         ...
 
     def step_seconds(self, job_id: str) -> dict[str, dict[str, float]]:
@@ -305,7 +309,12 @@ class JobStoreLike(Protocol):
         ...
 
     def forget(self, article_ids: tuple[str, ...], video_ids: tuple[str, ...]) -> None:
-        """Drop what the jobs say of taken-down items."""
+        """Drop what the jobs say of taken-down items: the jobs of *article_ids* (their
+        source, title and videos) and the rows of *video_ids* in other jobs.
+
+        A runner still working on such a job finds its rows gone and its updates do
+        nothing (``update_video`` skips missing rows).
+        """
         ...
 
     def recent(self, limit: int = 50) -> list[Job]:

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,9 @@ from worker.storage.runs import INLINE, FileRuns, interrupted
 from worker.storage.sqlite import connect, transaction
 from worker.storage.states import JobState, Step, VideoState
 
-__all__ = ["INTERRUPTED_ERROR", "Delivery", "Job", "JobProgress", "JobStore", "JobVideo",
-           "StepCount", "StoredJob", "shown_job"]
+__all__ = ["INTERRUPTED_ERROR", "Delivery", "Increment", "Job", "JobProgress", "JobStore",
+           "JobVideo", "StepCount", "StoredJob", "delivery_begun", "job_from_row", "job_video",
+           "shown_job", "step_count", "stored_job", "video_changes", "video_update"]
 
 INTERRUPTED_ERROR = ("its run stopped before it finished (killed or crashed); "
                      "ingest the article again to finish it")
@@ -141,6 +142,90 @@ class StoredJob:
     steps: tuple[StepCount, ...]
 
 
+@dataclass(frozen=True)
+class Increment:
+    """A column's change to its own value plus one (``attempts=attempts+1``), not to a value."""
+
+
+def job_video(row: Any) -> JobVideo:
+    """A JobVideo from a ``job_videos`` row of either store."""
+    return JobVideo(url=row["url"], state=VideoState(row["state"]), progress=row["progress"],
+                    attempts=row["attempts"], error=row["error"], video_id=row["video_id"],
+                    started=row["started"], finished=row["finished"])
+
+
+def job_from_row(row: Any, videos: tuple[JobVideo, ...]) -> Job:
+    """A Job (as stored, not yet as shown) from a ``jobs`` row of either store."""
+    return Job(id=row["id"], source=row["source"], state=JobState(row["state"]),
+               article_id=row["article_id"], title=row["title"], error=row["error"],
+               created=row["created"], updated=row["updated"], videos=videos,
+               runner=row["runner"])
+
+
+def stored_job(row: Any, video_rows: Iterable[Any], step_rows: Iterable[Any]) -> StoredJob:
+    """A StoredJob from a ``jobs`` row, its ``job_videos`` rows (in position order) and its
+    ``job_deliveries`` rows, of either store."""
+    videos = tuple(job_video(v) for v in video_rows)
+    steps = sorted((step_count(d) for d in step_rows), key=lambda c: (c.url, c.step))
+    return StoredJob(job_from_row(row, videos), tuple(steps))
+
+
+def video_changes(*, started: float | None, now: float, state: VideoState | None,
+                  progress: float | None, error: str | None, video_id: str | None,
+                  new_attempt: bool) -> tuple[tuple[str, object], ...]:
+    """The ``job_videos`` columns an ``update_video`` call changes, as (column, new value)
+    pairs (an :class:`Increment` for a count); *started* is the row's ``started``.
+
+    A settled video gets its finish time, a video that starts working its start time (once),
+    a done one the whole of its progress.
+    """
+    changes: list[tuple[str, object]] = []
+    if state is not None:
+        changes.append(("state", state))
+        if state.settled:
+            changes.append(("finished", now))
+        elif started is None:
+            changes.append(("started", now))
+        if state is VideoState.DONE:
+            changes.append(("progress", 1.0))
+    if progress is not None:
+        changes.append(("progress", round(progress, 4)))
+    if error is not None:
+        changes.append(("error", error))
+    if video_id is not None:
+        changes.append(("video_id", video_id))
+    if new_attempt:
+        changes.append(("attempts", Increment()))
+    return tuple(changes)
+
+
+def video_update(changes: Iterable[tuple[str, object]], job_id: str, url: str,
+                 placeholder: str) -> tuple[str, tuple[object, ...]] | None:
+    """The statement making *changes* (:func:`video_changes`) to a ``job_videos`` row, with
+    the store's *placeholder* (``?``, ``%s``), and its arguments; None when there are none."""
+    sets: list[str] = []
+    args: list[object] = []
+    for column, value in changes:
+        if isinstance(value, Increment):
+            sets.append(f"{column}={column}+1")
+        else:
+            sets.append(f"{column}={placeholder}")
+            args.append(value)
+    if not sets:
+        return None
+    return (f"UPDATE job_videos SET {', '.join(sets)} "
+            f"WHERE job_id={placeholder} AND url={placeholder}", (*args, job_id, url))
+
+
+def delivery_begun(row: Any) -> Delivery:
+    """The Delivery that begins after the ``job_deliveries`` row *row* (as it was before):
+    deliveries begun but never ended are its new crashes."""
+    lost = max(0, row["started"] - row["ended"])
+    return Delivery(number=row["started"] + 1, crashes=row["crashes"] + lost,
+                    new_crashes=lost, failures=row["failures"],
+                    retrying=bool(row["retry_pending"]))
+
+
 def step_count(row: Any) -> StepCount:
     """A StepCount from a ``job_deliveries`` row of either store."""
     return StepCount(url=row["url"], step=row["step"], started=int(row["started"]),
@@ -227,40 +312,19 @@ class JobStore:
     def update_video(self, job_id: str, url: str, *, state: VideoState | None = None,
                      progress: float | None = None, error: str | None = None,
                      video_id: str | None = None, new_attempt: bool = False) -> None:
-        """Record a video's progress; the job is done once every video is done or failed."""
+        """Record a video's progress (:meth:`JobStoreLike.update_video`) under SQLite's write
+        lock: the job is done once every video is done or failed."""
         now = time.time()
         with self._tx() as db:
-            row = db.execute("SELECT state, started FROM job_videos WHERE job_id=? AND url=?",
+            row = db.execute("SELECT started FROM job_videos WHERE job_id=? AND url=?",
                              (job_id, url)).fetchone()
             if row is None:
                 return
-            sets: list[str] = []
-            args: list[object] = []
-            if state is not None:
-                sets.append("state=?")
-                args.append(state)
-                if state.settled:
-                    sets.append("finished=?")
-                    args.append(now)
-                elif row["started"] is None:
-                    sets.append("started=?")
-                    args.append(now)
-                if state is VideoState.DONE:
-                    sets.append("progress=1")
-            if progress is not None:
-                sets.append("progress=?")
-                args.append(round(progress, 4))
-            if error is not None:
-                sets.append("error=?")
-                args.append(error)
-            if video_id is not None:
-                sets.append("video_id=?")
-                args.append(video_id)
-            if new_attempt:
-                sets.append("attempts=attempts+1")
-            if sets:
-                db.execute(f"UPDATE job_videos SET {', '.join(sets)} WHERE job_id=? AND url=?",
-                           (*args, job_id, url))
+            update = video_update(video_changes(
+                started=row["started"], now=now, state=state, progress=progress, error=error,
+                video_id=video_id, new_attempt=new_attempt), job_id, url, "?")
+            if update is not None:
+                db.execute(*update)
             self._settle(db, job_id, now)
 
     def _settle(self, db: sqlite3.Connection, job_id: str, now: float) -> None:
@@ -279,18 +343,9 @@ class JobStore:
         row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         if row is None:
             return None
-        videos = tuple(
-            JobVideo(url=v["url"], state=VideoState(v["state"]), progress=v["progress"],
-                     attempts=v["attempts"], error=v["error"], video_id=v["video_id"],
-                     started=v["started"], finished=v["finished"])
-            for v in db.execute("SELECT * FROM job_videos WHERE job_id=? ORDER BY position",
-                                (job_id,))
-        )
-        return shown_job(Job(id=row["id"], source=row["source"], state=JobState(row["state"]),
-                             article_id=row["article_id"], title=row["title"],
-                             error=row["error"], created=row["created"],
-                             updated=row["updated"], videos=videos, runner=row["runner"]),
-                         self.runs)
+        videos = tuple(job_video(v) for v in db.execute(
+            "SELECT * FROM job_videos WHERE job_id=? ORDER BY position", (job_id,)))
+        return shown_job(job_from_row(row, videos), self.runs)
 
     def stored_jobs(self) -> Iterator[StoredJob]:
         """Every job as stored, with its step counts, oldest first (``briefing
@@ -301,45 +356,31 @@ class JobStore:
             row = db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None:
                 continue
-            videos = tuple(
-                JobVideo(url=v["url"], state=VideoState(v["state"]), progress=v["progress"],
-                         attempts=v["attempts"], error=v["error"], video_id=v["video_id"],
-                         started=v["started"], finished=v["finished"])
-                for v in db.execute("SELECT * FROM job_videos WHERE job_id=? "
-                                    "ORDER BY position", (job_id,)))
-            steps = tuple(sorted((step_count(d) for d in db.execute(
-                "SELECT * FROM job_deliveries WHERE job_id=?", (job_id,))),
-                key=lambda c: (c.url, c.step)))
-            yield StoredJob(Job(id=row["id"], source=row["source"],
-                                state=JobState(row["state"]), article_id=row["article_id"],
-                                title=row["title"], error=row["error"],
-                                created=row["created"], updated=row["updated"],
-                                videos=videos, runner=row["runner"]), steps)
+            yield stored_job(
+                row,
+                db.execute("SELECT * FROM job_videos WHERE job_id=? ORDER BY position",
+                           (job_id,)),
+                db.execute("SELECT * FROM job_deliveries WHERE job_id=?", (job_id,)))
 
     def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
-        """Count a delivery of a step (a try at it, by any runner) before it does any work.
-
-        Deliveries begun but never ended belonged to workers that died (SIGKILL, out of
-        memory, a crash in native code); they are counted as crashes here.
-        """
+        """Count a delivery of a step (:meth:`JobStoreLike.begin_delivery`) under SQLite's
+        write lock."""
         now = time.time()
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO job_deliveries (job_id, url, step) "
                        "VALUES (?, ?, ?)", (job_id, url, step))
             row = db.execute("SELECT * FROM job_deliveries WHERE job_id=? AND url=? AND step=?",
                              (job_id, url, step)).fetchone()
-            lost = max(0, row["started"] - row["ended"])
+            delivery = delivery_begun(row)
             db.execute("UPDATE job_deliveries SET started=started+1, ended=ended+?, "
                        "crashes=crashes+?, retry_pending=0, began=? "
                        "WHERE job_id=? AND url=? AND step=?",
-                       (lost, lost, now, job_id, url, step))
-        return Delivery(number=row["started"] + 1, crashes=row["crashes"] + lost,
-                        new_crashes=lost, failures=row["failures"],
-                        retrying=bool(row["retry_pending"]))
+                       (delivery.new_crashes, delivery.new_crashes, now, job_id, url, step))
+        return delivery
 
     def end_delivery(self, job_id: str, url: str, step: Step, *,
                      transient_failure: bool = False) -> None:
-        """A delivery of a step ended (finished, failed, or handed on to a retry)."""
+        """A delivery of a step ended (:meth:`JobStoreLike.end_delivery`): one UPDATE."""
         now = time.time()
         with self._tx() as db:
             db.execute("UPDATE job_deliveries SET ended=MIN(started, ended+1), "
@@ -358,12 +399,8 @@ class JobStore:
         return timings
 
     def forget(self, article_ids: tuple[str, ...], video_ids: tuple[str, ...]) -> None:
-        """Drop what the jobs say of taken-down items: the jobs of *article_ids* (their
-        source, title and videos) and the rows of *video_ids* in other jobs.
-
-        A runner still working on such a job finds its rows gone and its updates do
-        nothing (``update_video`` and ``_settle`` skip missing rows).
-        """
+        """Drop what the jobs say of taken-down items (:meth:`JobStoreLike.forget`), row by
+        row; ``update_video`` and ``_settle`` skip the rows gone."""
         with self._tx() as db:
             for article_id in article_ids:
                 ids = [r["id"] for r in db.execute("SELECT id FROM jobs WHERE article_id=?",

@@ -20,9 +20,6 @@ name, its sha256 checked against the record, and renamed into place.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from worker.errors import BriefingError
 from worker.storage.datadir import DataDir
+from worker.storage.files import copy_hashed, replacing
 
 if TYPE_CHECKING:
     from indexer.backend import SearchBackend
@@ -191,21 +189,9 @@ def _copy_media(found: Path, final: Path, sha256: str, size: int) -> bool:
     copies are ever renamed to that name, so its size tells); True when it copied."""
     if final.is_file() and final.stat().st_size == size:
         return False
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, found.open("rb") as src:
-            while chunk := src.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != sha256:
+    with replacing(final) as out:
+        got = copy_hashed([found], out)
+        if got != sha256:
             raise TransferError(f"{found} does not hold the bytes its record names "
-                                f"(sha256 {digest.hexdigest()}, recorded {sha256})")
-        os.replace(name, final)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+                                f"(sha256 {got}, recorded {sha256})")
     return True

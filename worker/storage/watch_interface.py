@@ -39,7 +39,13 @@ class WatchStoreLike(Protocol):
         ...
 
     def record(self, item: str, found: Sequence[tuple[Watch, Sequence[Match]]]) -> Recorded:
-        """Record what each watch found in *item* now (retracting what it no longer finds)."""
+        """Record what each watch found in *item* now, in one transaction.
+
+        *found* is complete for the watches it names: a hit of *item* that a named watch did
+        not find again is retracted.  A watch deleted since *found* was made (a user removed
+        it while the item was matched) is passed over.  Returns the new and retracted hits
+        and the deliveries now due.
+        """
         ...
 
     def hit(self, hit_id: int) -> Hit | None:
@@ -48,7 +54,9 @@ class WatchStoreLike(Protocol):
 
     def hits(self, watch: Watch, *, retracted: bool = False, after: int = 0,
              limit: int = 1000, hidden: Hidden = NOTHING_HIDDEN) -> list[Hit]:
-        """A watch's hits, newest first; none of *hidden*."""
+        """A watch's hits, newest first (retracted ones too when asked); *after* keeps those
+        with a higher id (the unseen ones of a reader who saw up to that id); nothing of
+        *hidden* (takedowns not finished)."""
         ...
 
     def hit_counts(self, hidden: Hidden = NOTHING_HIDDEN) -> dict[str, tuple[int, int]]:
@@ -62,7 +70,12 @@ class WatchStoreLike(Protocol):
     def claim(self, hit_id: int | None = None, *, lease: float = 120.0,
               now: float | None = None, limit: int = 50,
               hidden: Hidden = NOTHING_HIDDEN) -> list[Delivery]:
-        """Take due deliveries for *lease* seconds; no other claimant gets them meanwhile."""
+        """Take due deliveries (one, by *hit_id*, or up to *limit*) for *lease* seconds.
+
+        A claimed delivery is skipped by every other claimant until it is settled or its
+        lease runs out (its sender died), so two runners never send it at once.  One of an
+        item of *hidden* (being taken down) is not taken: its takedown withdraws it.
+        """
         ...
 
     def delivered(self, hit_id: int, status: int) -> None:
@@ -83,7 +96,9 @@ class WatchStoreLike(Protocol):
         ...
 
     def due_in(self, hit_id: int, hidden: Hidden = NOTHING_HIDDEN) -> float | None:
-        """Seconds until a pending delivery may be claimed; None when it is not pending."""
+        """Seconds until a pending delivery may be claimed (0: now); None when it is not
+        pending (delivered, failed, retracted, or there is none) or its item is *hidden*
+        (its takedown withdraws it)."""
         ...
 
     def pending(self, hidden: Hidden = NOTHING_HIDDEN) -> tuple[int, float | None]:

@@ -24,7 +24,6 @@ in :mod:`worker.storage.watchrules`, the domain types in :mod:`worker.watching.d
 from __future__ import annotations
 
 import contextlib
-import secrets
 import sqlite3
 import threading
 import time
@@ -33,23 +32,26 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worker.errors import NoSuchWatchError, WatchExistsError
 from worker.storage.datadir import Hidden
 from worker.storage.sqlite import connect, transaction
 from worker.storage.watch_interface import WatchStoreLike
 from worker.storage.watchrules import (
     NOTHING_HIDDEN,
     STORED_HIT_SELECT,
-    StoredHit,
     StoredWatch,
     articles_json,
     clip_key,
+    failed_attempt_state,
     hidden_items,
     hit_from_row,
+    new_watch_id,
+    no_such_watch,
     plan_record,
-    stored_hit_from_row,
+    stored_watches,
     unlinked,
+    watch_exists,
     watch_from_row,
+    watch_secret,
     withdrawn_items,
 )
 from worker.watching.domain import (
@@ -165,10 +167,9 @@ class WatchStore:
             clips_only: bool = False, webhook_url: str = "", secret: str = "") -> Watch:
         """Save a new watch (its query already checked); a webhook gets a secret if none is
         given.  Raises :class:`WatchExistsError` for a name in use."""
-        watch = Watch(id=uuid.uuid4().hex[:12], name=name, query=query, source=source,
+        watch = Watch(id=new_watch_id(), name=name, query=query, source=source,
                       language=language, clips_only=clips_only, webhook_url=webhook_url,
-                      secret=secret or (secrets.token_hex(32) if webhook_url else ""),
-                      created=time.time())
+                      secret=watch_secret(webhook_url, secret), created=time.time())
         try:
             with self._tx() as db:
                 db.execute("INSERT INTO watches (id, name, query, source, language, "
@@ -178,7 +179,7 @@ class WatchStore:
                             int(watch.clips_only), watch.webhook_url, watch.secret,
                             watch.created))
         except sqlite3.IntegrityError:
-            raise WatchExistsError(f"a watch named {name!r} exists already") from None
+            raise watch_exists(name) from None
         return watch
 
     def watches(self) -> list[Watch]:
@@ -192,17 +193,14 @@ class WatchStore:
                                  "ORDER BY id=? DESC LIMIT 1",
                                  (name_or_id, name_or_id, name_or_id)).fetchone()
         if row is None:
-            raise NoSuchWatchError(f"no watch named {name_or_id!r}")
+            raise no_such_watch(name_or_id)
         return watch_from_row(row)
 
     def stored_watches(self) -> list[StoredWatch]:
         """Every watch, oldest first, with all its hits and their deliveries as stored
         (``briefing transfer`` copies them)."""
-        db = self._db()
-        hits: dict[str, list[StoredHit]] = {}
-        for row in db.execute(f"{STORED_HIT_SELECT} ORDER BY h.id"):
-            hits.setdefault(row["watch_id"], []).append(stored_hit_from_row(row))
-        return [StoredWatch(watch, tuple(hits.get(watch.id, ()))) for watch in self.watches()]
+        rows = self._db().execute(f"{STORED_HIT_SELECT} ORDER BY h.id").fetchall()
+        return stored_watches(self.watches(), rows)
 
     def remove(self, name_or_id: str) -> Watch:
         """Delete a watch with its hits and deliveries."""
@@ -214,13 +212,8 @@ class WatchStore:
     # -- hits ------------------------------------------------------------------------------
 
     def record(self, item: str, found: Sequence[tuple[Watch, Sequence[Match]]]) -> Recorded:
-        """Record what each watch found in *item* now, in one transaction.
-
-        *found* is complete for the watches it names: a hit of *item* that a named watch did
-        not find again is retracted.  A watch deleted since *found* was made (a user removed
-        it while the item was matched) is passed over.  Returns the new and retracted hits
-        and the deliveries now due.
-        """
+        """Record what each watch found in *item* now (:meth:`WatchStoreLike.record`), in
+        one SQLite transaction, hit by hit."""
         now = time.time()
         new: list[int] = []
         retracted: list[int] = []
@@ -295,9 +288,7 @@ class WatchStore:
 
     def hits(self, watch: Watch, *, retracted: bool = False, after: int = 0,
              limit: int = 1000, hidden: Hidden = NOTHING_HIDDEN) -> list[Hit]:
-        """A watch's hits, newest first (retracted ones too when asked); *after* keeps those
-        with a higher id (the unseen ones of a reader who saw up to that id); nothing of
-        *hidden* (takedowns not finished)."""
+        """A watch's hits, newest first (:meth:`WatchStoreLike.hits`)."""
         unhidden, items = _not_hidden(hidden)
         where = (f"h.watch_id=? AND h.id>? AND {unhidden}"
                  + ("" if retracted else " AND h.retracted IS NULL"))
@@ -330,12 +321,8 @@ class WatchStore:
     def claim(self, hit_id: int | None = None, *, lease: float = 120.0,
               now: float | None = None, limit: int = 50,
               hidden: Hidden = NOTHING_HIDDEN) -> list[Delivery]:
-        """Take due deliveries (one, by *hit_id*, or up to *limit*) for *lease* seconds.
-
-        A claimed delivery is skipped by every other claimant until it is settled or its
-        lease runs out (its sender died), so two runners never send it at once.  One of an
-        item of *hidden* (being taken down) is not taken: its takedown withdraws it.
-        """
+        """Take due deliveries for *lease* seconds (:meth:`WatchStoreLike.claim`): SQLite's
+        write lock keeps a second claimant out until the leases are written."""
         now = time.time() if now is None else now
         unhidden, items = _not_hidden(hidden)
         where = f"d.state=? AND d.next_at<=? AND d.claimed_until<=? AND {unhidden}"
@@ -373,7 +360,7 @@ class WatchStore:
             db.execute("UPDATE watch_deliveries SET attempts=attempts+1, error=?, status=?, "
                        "claimed_until=0, state=?, next_at=? WHERE hit_id=? AND state=?",
                        (error, status,
-                        DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED,
+                        failed_attempt_state(retry_at),
                         retry_at if retry_at is not None else time.time(), hit_id,
                         DeliveryState.PENDING))
 
@@ -397,9 +384,8 @@ class WatchStore:
         return tuple(int(row["hit_id"]) for row in rows)
 
     def due_in(self, hit_id: int, hidden: Hidden = NOTHING_HIDDEN) -> float | None:
-        """Seconds until a pending delivery may be claimed (0: now); None when it is not
-        pending (delivered, failed, retracted, or there is none) or its item is *hidden*
-        (its takedown withdraws it)."""
+        """Seconds until a pending delivery may be claimed (:meth:`WatchStoreLike.due_in`),
+        by this machine's clock."""
         unhidden, items = _not_hidden(hidden)
         row = self._db().execute("SELECT MAX(d.next_at, d.claimed_until) AS due FROM "
                                  "watch_deliveries d JOIN watch_hits h ON h.id=d.hit_id "

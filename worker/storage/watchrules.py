@@ -8,10 +8,13 @@ takedown in progress hides.  The stores only turn these decisions into their own
 from __future__ import annotations
 
 import json
+import secrets
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from worker.errors import NoSuchWatchError, WatchExistsError
 from worker.storage.datadir import Hidden
 from worker.watching.domain import DeliveryState, Hit, HitKind, Match, Watch
 
@@ -24,13 +27,19 @@ __all__ = [
     "StoredWatch",
     "articles_json",
     "clip_key",
+    "failed_attempt_state",
     "hidden_items",
     "hit_from_row",
+    "new_watch_id",
+    "no_such_watch",
     "overlaps",
     "plan_record",
     "stored_hit_from_row",
+    "stored_watches",
     "unlinked",
+    "watch_exists",
     "watch_from_row",
+    "watch_secret",
     "withdrawn_items",
 ]
 
@@ -43,6 +52,33 @@ class Row(Protocol):
     def keys(self) -> Iterable[str]: ...
 
     def __getitem__(self, key: str, /) -> Any: ...
+
+
+def new_watch_id() -> str:
+    """A new watch's id: short enough to type, random enough never to repeat."""
+    return uuid.uuid4().hex[:12]
+
+
+def watch_secret(webhook_url: str, secret: str) -> str:
+    """The secret a new watch signs its webhooks with: the one given, else a fresh one when
+    it has a webhook, else none."""
+    return secret or (secrets.token_hex(32) if webhook_url else "")
+
+
+def watch_exists(name: str) -> WatchExistsError:
+    """The error for a new watch whose *name* another watch has."""
+    return WatchExistsError(f"a watch named {name!r} exists already")
+
+
+def no_such_watch(name_or_id: str) -> NoSuchWatchError:
+    """The error for a watch looked up by a name or id that no watch has."""
+    return NoSuchWatchError(f"no watch named {name_or_id!r}")
+
+
+def failed_attempt_state(retry_at: float | None) -> DeliveryState:
+    """A delivery's state after a failed attempt: due again when a retry time is set,
+    failed for good when not."""
+    return DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED
 
 
 def watch_from_row(row: Row) -> Watch:
@@ -108,6 +144,15 @@ def stored_hit_from_row(row: Row) -> StoredHit:
                      claimed_until=float(row["claimed_until"]) if has else 0.0,
                      status=int(row["status"]) if has else 0,
                      delivered=row["delivered"] if has else None)
+
+
+def stored_watches(watches: Iterable[Watch], hit_rows: Iterable[Row]) -> list[StoredWatch]:
+    """*watches* (in their order) with their hits, from rows of :data:`STORED_HIT_SELECT`
+    (in hit id order)."""
+    hits: dict[str, list[StoredHit]] = {}
+    for row in hit_rows:
+        hits.setdefault(row["watch_id"], []).append(stored_hit_from_row(row))
+    return [StoredWatch(watch, tuple(hits.get(watch.id, ()))) for watch in watches]
 
 
 def articles_json(match: Match) -> str:

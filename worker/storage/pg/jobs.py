@@ -11,29 +11,27 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 from worker.storage.interfaces import Runs
-from worker.storage.jobs import Delivery, Job, JobVideo, StoredJob, shown_job, step_count
+from worker.storage.jobs import (
+    Delivery,
+    Job,
+    JobVideo,
+    StoredJob,
+    delivery_begun,
+    job_from_row,
+    job_video,
+    shown_job,
+    stored_job,
+    video_changes,
+    video_update,
+)
 from worker.storage.pg.pool import Conn, redact, transaction
 from worker.storage.states import JobState, Step, VideoState
 
 __all__ = ["PgJobStore"]
 
 _SETTLED = (VideoState.DONE.value, VideoState.FAILED.value)
-
-
-def _video(row: dict[str, Any]) -> JobVideo:
-    return JobVideo(url=row["url"], state=VideoState(row["state"]), progress=row["progress"],
-                    attempts=row["attempts"], error=row["error"], video_id=row["video_id"],
-                    started=row["started"], finished=row["finished"])
-
-
-def _job(row: dict[str, Any], videos: tuple[JobVideo, ...]) -> Job:
-    return Job(id=row["id"], source=row["source"], state=JobState(row["state"]),
-               article_id=row["article_id"], title=row["title"], error=row["error"],
-               created=row["created"], updated=row["updated"], videos=videos,
-               runner=row["runner"])
 
 
 class PgJobStore:
@@ -96,7 +94,8 @@ class PgJobStore:
     def update_video(self, job_id: str, url: str, *, state: VideoState | None = None,
                      progress: float | None = None, error: str | None = None,
                      video_id: str | None = None, new_attempt: bool = False) -> None:
-        """Record a video's progress; the job is done once every video is done or failed."""
+        """Record a video's progress (:meth:`JobStoreLike.update_video`) with the job's row
+        locked, so the last of two settling videos sees the other's write."""
         now = time.time()
         with transaction(self.url) as db:
             # The job's row first, then the video's: every writer locks in that order.
@@ -106,33 +105,11 @@ class PgJobStore:
                              "FOR UPDATE", (job_id, url)).fetchone()
             if row is None:
                 return
-            sets: list[str] = []
-            args: list[object] = []
-            if state is not None:
-                sets.append("state=%s")
-                args.append(state)
-                if state.settled:
-                    sets.append("finished=%s")
-                    args.append(now)
-                elif row["started"] is None:
-                    sets.append("started=%s")
-                    args.append(now)
-                if state is VideoState.DONE:
-                    sets.append("progress=1")
-            if progress is not None:
-                sets.append("progress=%s")
-                args.append(round(progress, 4))
-            if error is not None:
-                sets.append("error=%s")
-                args.append(error)
-            if video_id is not None:
-                sets.append("video_id=%s")
-                args.append(video_id)
-            if new_attempt:
-                sets.append("attempts=attempts+1")
-            if sets:
-                db.execute(f"UPDATE job_videos SET {', '.join(sets)} "
-                           "WHERE job_id=%s AND url=%s", (*args, job_id, url))
+            update = video_update(video_changes(
+                started=row["started"], now=now, state=state, progress=progress, error=error,
+                video_id=video_id, new_attempt=new_attempt), job_id, url, "%s")
+            if update is not None:
+                db.execute(*update)
             self._settle(db, job_id, now)
 
     @staticmethod
@@ -159,17 +136,14 @@ class PgJobStore:
             row = db.execute("SELECT * FROM jobs WHERE id=%s", (job_id,)).fetchone()
             if row is None:
                 return None
-            videos = tuple(_video(v) for v in db.execute(
+            videos = tuple(job_video(v) for v in db.execute(
                 "SELECT * FROM job_videos WHERE job_id=%s ORDER BY position", (job_id,)))
         # Outside the transaction: telling a run alive takes a connection of its own.
-        return shown_job(_job(row, videos), self.runs)
+        return shown_job(job_from_row(row, videos), self.runs)
 
     def begin_delivery(self, job_id: str, url: str, step: Step) -> Delivery:
-        """Count a delivery of a step (a try at it, by any runner) before it does any work.
-
-        Deliveries begun but never ended belonged to workers that died (SIGKILL, out of
-        memory, a crash in native code); they are counted as crashes here.
-        """
+        """Count a delivery of a step (:meth:`JobStoreLike.begin_delivery`), its row locked
+        so two deliveries at once count one after the other."""
         now = time.time()
         with transaction(self.url) as db:
             # Only for a job that exists (a taken-down job's delivery counts nothing).
@@ -182,18 +156,17 @@ class PgJobStore:
             if row is None:
                 return Delivery(number=1, crashes=0, new_crashes=0, failures=0,
                                 retrying=False)
-            lost = max(0, row["started"] - row["ended"])
+            delivery = delivery_begun(row)
             db.execute("UPDATE job_deliveries SET started=started+1, ended=ended+%s, "
                        "crashes=crashes+%s, retry_pending=false, began=%s "
                        "WHERE job_id=%s AND url=%s AND step=%s",
-                       (lost, lost, now, job_id, url, step))
-        return Delivery(number=row["started"] + 1, crashes=row["crashes"] + lost,
-                        new_crashes=lost, failures=row["failures"],
-                        retrying=bool(row["retry_pending"]))
+                       (delivery.new_crashes, delivery.new_crashes, now, job_id, url, step))
+        return delivery
 
     def end_delivery(self, job_id: str, url: str, step: Step, *,
                      transient_failure: bool = False) -> None:
-        """A delivery of a step ended (finished, failed, or handed on to a retry)."""
+        """A delivery of a step ended (:meth:`JobStoreLike.end_delivery`): one UPDATE, whose
+        row lock orders it with a delivery beginning."""
         now = time.time()
         with transaction(self.url) as db:
             db.execute("UPDATE job_deliveries SET ended=LEAST(started, ended+1), "
@@ -213,12 +186,8 @@ class PgJobStore:
         return timings
 
     def forget(self, article_ids: tuple[str, ...], video_ids: tuple[str, ...]) -> None:
-        """Drop what the jobs say of taken-down items: the jobs of *article_ids* (their
-        source, title and videos) and the rows of *video_ids* in other jobs.
-
-        A runner still working on such a job finds its rows gone and its updates do
-        nothing (``update_video`` and ``_settle`` skip missing rows).
-        """
+        """Drop what the jobs say of taken-down items (:meth:`JobStoreLike.forget`), a
+        statement per table; a job's videos and deliveries go with it (ON DELETE CASCADE)."""
         with transaction(self.url) as db:
             if article_ids:  # their videos and deliveries go with them (ON DELETE CASCADE)
                 db.execute("DELETE FROM jobs WHERE article_id = ANY(%s)", (list(article_ids),))
@@ -281,12 +250,10 @@ class PgJobStore:
         row = db.execute("SELECT * FROM jobs WHERE id=%s", (job_id,)).fetchone()
         if row is None:
             return None
-        videos = tuple(_video(v) for v in db.execute(
-            "SELECT * FROM job_videos WHERE job_id=%s ORDER BY position", (job_id,)))
-        steps = sorted((step_count(d) for d in db.execute(
-            "SELECT * FROM job_deliveries WHERE job_id=%s", (job_id,))),
-            key=lambda c: (c.url, c.step))
-        return StoredJob(_job(row, videos), tuple(steps))
+        return stored_job(
+            row,
+            db.execute("SELECT * FROM job_videos WHERE job_id=%s ORDER BY position", (job_id,)),
+            db.execute("SELECT * FROM job_deliveries WHERE job_id=%s", (job_id,)))
 
     def recent(self, limit: int = 50) -> list[Job]:
         """The newest jobs first."""
@@ -296,5 +263,5 @@ class PgJobStore:
             videos: dict[str, list[JobVideo]] = {row["id"]: [] for row in rows}
             for v in db.execute("SELECT * FROM job_videos WHERE job_id = ANY(%s) "
                                 "ORDER BY job_id, position", (list(videos),)):
-                videos[v["job_id"]].append(_video(v))
-        return [shown_job(_job(row, tuple(videos[row["id"]])), self.runs) for row in rows]
+                videos[v["job_id"]].append(job_video(v))
+        return [shown_job(job_from_row(row, tuple(videos[row["id"]])), self.runs) for row in rows]

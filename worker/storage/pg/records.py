@@ -10,13 +10,10 @@ PostgreSQL advisory lock, held by a session of its own, so it excludes every mac
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import errno
 import os
 import shutil
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -25,11 +22,10 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json, Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from indexer.domain import Article, ArticleRef, Transcript
-from worker.containers import CONTAINERS
-from worker.errors import NotFoundError, StoreUnavailableError
+from worker.errors import NotFoundError
 from worker.storage.datadir import (
     ExportRecord,
     Hidden,
@@ -37,15 +33,25 @@ from worker.storage.datadir import (
     SourceRecord,
     TranscriptVersion,
     VideoMeta,
+    article_refs,
+    place_download,
+    stored_media,
     url_key,
     video_id_for,
 )
-from worker.storage.files import file_sha256
+from worker.storage.files import file_sha256, replacing
 from worker.storage.pg.migrate import require_current
-from worker.storage.pg.pool import WAIT_SECONDS, Conn, connection, pool_for, redact
+from worker.storage.pg.pool import (
+    Conn,
+    close_lock_pools,
+    connection,
+    lock_pool_for,
+    pool_for,
+    unavailable,
+)
 from worker.storage.states import VideoState
 
-__all__ = ["PgRecords"]
+__all__ = ["PgRecords", "close_lock_pools"]
 
 # Rows read per query when walking every article or transcript: the walk never holds a
 # pooled connection while its caller works on an item.
@@ -191,11 +197,7 @@ class PgRecords:
 
     def video_file(self, video_id: str) -> Path | None:
         """The stored media file of a video, or None."""
-        meta = self.video_meta(video_id)
-        if meta is None:
-            return None
-        path = self.video_dir(video_id) / f"video.{CONTAINERS[meta.container].extension}"
-        return path if path.is_file() else None
+        return stored_media(self.video_dir(video_id), self.video_meta(video_id))
 
     def video_url(self, video_id: str) -> str:
         """The URL a clip of this video links to: the first URL that served it."""
@@ -206,21 +208,11 @@ class PgRecords:
                     url: str) -> VideoMeta:
         """Move a finished download into place (or drop it when the bytes are known)."""
         video_id = video_id_for(sha256)
-        folder = self.video_dir(video_id)
-        folder.mkdir(parents=True, exist_ok=True)
         with self.lock(f"video-{video_id}"):
-            meta = self.video_meta(video_id)
-            final = folder / f"video.{CONTAINERS[container].extension}"
             now = time.time()
-            if meta is not None and final.is_file():
-                temp.unlink(missing_ok=True)
-                urls = meta.urls if url in meta.urls else (*meta.urls, url)
-                fetched = {url: now, **meta.fetched}
-            else:
-                _move_into_place(temp, final)
-                urls = (url,)
-                fetched = {url: now}
-            meta = VideoMeta(video_id, sha256, size, container, urls, fetched)
+            meta = place_download(temp, self.video_dir(video_id), self.video_meta(video_id),
+                                  sha256=sha256, size=size, container=container, url=url,
+                                  now=now, move=_move_into_place)
             with self._transaction() as conn:
                 conn.execute(
                     "INSERT INTO records_videos (video_id, sha256, size, container, urls,"
@@ -229,7 +221,7 @@ class PgRecords:
                     " size = EXCLUDED.size, container = EXCLUDED.container,"
                     " urls = EXCLUDED.urls, fetched = EXCLUDED.fetched,"
                     " stored = EXCLUDED.stored",
-                    (video_id, sha256, size, container, list(urls), Jsonb(fetched), now))
+                    (video_id, sha256, size, container, list(meta.urls), Jsonb(meta.fetched), now))
             return meta
 
     def save_transcript(self, transcript: Transcript) -> None:
@@ -269,9 +261,7 @@ class PgRecords:
 
     def article_refs_for_video(self, video_id: str) -> list[ArticleRef]:
         """:meth:`linking_articles` as the index and the API show them, by URL."""
-        refs = [ArticleRef(url=a.url, title=a.title, source=a.source, published=a.published)
-                for a in self.linking_articles(video_id)]
-        return sorted(refs, key=lambda ref: ref.url)
+        return article_refs(self.linking_articles(video_id))
 
     def transcript_versions(self, video_id: str) -> list[TranscriptVersion]:
         """The transcripts a video had before its current one, oldest first."""
@@ -424,10 +414,7 @@ class PgRecords:
 
     def hidden(self) -> Hidden:
         """What searches and listings must leave out: the items of unfinished takedowns."""
-        pending = self.pending_removals()
-        return Hidden(frozenset(v for r in pending for v in r.video_ids),
-                      frozenset(a for r in pending for a in r.article_ids),
-                      frozenset(u for r in pending for u in r.article_urls))
+        return Hidden.of(self.pending_removals())
 
     # -- an archive moved in (briefing transfer) -------------------------------------------
     # Each writes one record as the data dir held it, its times included, and only when the
@@ -647,55 +634,25 @@ def _move_into_place(temp: Path, final: Path) -> None:
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(temp, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, final)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    with replacing(final) as out, open(temp, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
     temp.unlink(missing_ok=True)
 
 
 # -- advisory locks ------------------------------------------------------------------------
 
-# Locks are held on connections of their own, apart from the records' pool: a lock held over
-# a block that queries the records must not take the connection those queries need.
-_lock_pools: dict[str, tuple[int, ConnectionPool]] = {}
-_lock_guard = threading.Lock()
-
-
-def _lock_pool(url: str) -> ConnectionPool:
-    pid = os.getpid()
-    with _lock_guard:
-        held = _lock_pools.get(url)
-        if held is not None and held[0] == pid:
-            return held[1]
-        pool: ConnectionPool = ConnectionPool(
-            url, min_size=0, max_size=64, open=False, timeout=WAIT_SECONDS,
-            check=ConnectionPool.check_connection,
-            kwargs={"autocommit": True, "connect_timeout": 10},
-            name=f"briefing-locks-{pid}")
-        pool.open(wait=False)
-        _lock_pools[url] = (pid, pool)
-        return pool
-
-
 @contextlib.contextmanager
 def _advisory_lock(url: str, name: str) -> Iterator[None]:
-    pool = _lock_pool(url)
+    pool = lock_pool_for(url)
     try:
         conn = pool.getconn()
     except PoolTimeout as exc:
-        raise StoreUnavailableError(f"database {redact(url)} did not answer in time") from exc
+        raise unavailable(url, exc) from exc
     try:
         conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (name,))
     except psycopg.OperationalError as exc:
         pool.putconn(conn)
-        raise StoreUnavailableError(f"database {redact(url)}: {exc}".strip()) from exc
+        raise unavailable(url, exc) from exc
     try:
         yield
     finally:
@@ -704,16 +661,3 @@ def _advisory_lock(url: str, name: str) -> Iterator[None]:
         except psycopg.Error:
             conn.close()  # a closed session holds no locks
         pool.putconn(conn)
-
-
-def close_lock_pools() -> None:
-    """Close this process's lock connections."""
-    with _lock_guard:
-        held = list(_lock_pools.values())
-        _lock_pools.clear()
-    for pid, pool in held:
-        if pid == os.getpid():
-            pool.close(timeout=5)
-
-
-atexit.register(close_lock_pools)

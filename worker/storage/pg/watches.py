@@ -19,7 +19,6 @@ may be, on how many machines:
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -27,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 
-from worker.errors import NoSuchWatchError, WatchExistsError
 from worker.storage.datadir import Hidden
 from worker.storage.pg.pool import Conn, connection, transaction
 from worker.storage.watch_interface import WatchStoreLike
@@ -35,15 +33,20 @@ from worker.storage.watchrules import (
     NOTHING_HIDDEN,
     STORED_HIT_SELECT,
     RecordPlan,
-    StoredHit,
     StoredWatch,
     clip_key,
+    failed_attempt_state,
     hidden_items,
     hit_from_row,
+    new_watch_id,
+    no_such_watch,
     plan_record,
     stored_hit_from_row,
+    stored_watches,
     unlinked,
+    watch_exists,
     watch_from_row,
+    watch_secret,
     withdrawn_items,
 )
 from worker.watching.domain import Delivery, DeliveryState, Hit, Match, Recorded, Watch
@@ -124,11 +127,11 @@ class PgWatchStore:
                 "INSERT INTO watches (id, name, query, source, language, clips_only, "
                 f"webhook_url, secret, created) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {_NOW}) "
                 "ON CONFLICT (name) DO NOTHING RETURNING *",
-                (uuid.uuid4().hex[:12], name, _nul_free(query), source, language, clips_only,
-                 webhook_url, secret or (secrets.token_hex(32) if webhook_url else ""))
+                (new_watch_id(), name, _nul_free(query), source, language, clips_only,
+                 webhook_url, watch_secret(webhook_url, secret))
             ).fetchone()
         if row is None:
-            raise WatchExistsError(f"a watch named {name!r} exists already")
+            raise watch_exists(name)
         return watch_from_row(row)
 
     def watches(self) -> list[Watch]:
@@ -143,17 +146,14 @@ class PgWatchStore:
             row = db.execute("SELECT * FROM watches WHERE id=%(k)s OR name=%(k)s "
                              "ORDER BY id=%(k)s DESC LIMIT 1", {"k": name_or_id}).fetchone()
         if row is None:
-            raise NoSuchWatchError(f"no watch named {name_or_id!r}")
+            raise no_such_watch(name_or_id)
         return watch_from_row(row)
 
     def stored_watches(self) -> list[StoredWatch]:
         """Every watch, oldest first, with all its hits and their deliveries as stored."""
         with connection(self.url) as db:
             rows = db.execute(f"{STORED_HIT_SELECT} ORDER BY h.id").fetchall()
-        hits: dict[str, list[StoredHit]] = {}
-        for row in rows:
-            hits.setdefault(row["watch_id"], []).append(stored_hit_from_row(row))
-        return [StoredWatch(watch, tuple(hits.get(watch.id, ()))) for watch in self.watches()]
+        return stored_watches(self.watches(), rows)
 
     def import_watch(self, stored: StoredWatch) -> bool:
         """Store a watch read from another store as it is there: its id, secret and
@@ -174,7 +174,7 @@ class PgWatchStore:
             taken = db.execute("SELECT id FROM watches WHERE name=%s AND id<>%s",
                                (watch.name, watch.id)).fetchone()
             if taken is not None:
-                raise WatchExistsError(f"a watch named {watch.name!r} exists already")
+                raise watch_exists(watch.name)
             db.execute(
                 "INSERT INTO watches (id, name, query, source, language, clips_only,"
                 " webhook_url, secret, created) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -222,13 +222,8 @@ class PgWatchStore:
     # -- hits ------------------------------------------------------------------------------
 
     def record(self, item: str, found: Sequence[tuple[Watch, Sequence[Match]]]) -> Recorded:
-        """Record what each watch found in *item* now, in one transaction.
-
-        *found* is complete for the watches it names: a hit of *item* that a named watch did
-        not find again is retracted.  A watch deleted since *found* was made (a user removed
-        it while the item was matched) is passed over.  Returns the new and retracted hits
-        and the deliveries now due.
-        """
+        """Record what each watch found in *item* now (:meth:`WatchStoreLike.record`), in
+        one transaction holding the item's advisory lock, by the database's clock."""
         if not found:
             return Recorded()
         with transaction(self.url) as db:
@@ -335,9 +330,7 @@ class PgWatchStore:
 
     def hits(self, watch: Watch, *, retracted: bool = False, after: int = 0,
              limit: int = 1000, hidden: Hidden = NOTHING_HIDDEN) -> list[Hit]:
-        """A watch's hits, newest first (retracted ones too when asked); *after* keeps those
-        with a higher id (the unseen ones of a reader who saw up to that id); nothing of
-        *hidden* (takedowns not finished)."""
+        """A watch's hits, newest first (:meth:`WatchStoreLike.hits`)."""
         where = ("h.watch_id=%s AND h.id>%s AND h.item <> ALL(%s::text[])"
                  + ("" if retracted else " AND h.retracted IS NULL"))
         with connection(self.url) as db:
@@ -372,12 +365,9 @@ class PgWatchStore:
     def claim(self, hit_id: int | None = None, *, lease: float = 120.0,
               now: float | None = None, limit: int = 50,
               hidden: Hidden = NOTHING_HIDDEN) -> list[Delivery]:
-        """Take due deliveries (one, by *hit_id*, or up to *limit*) for *lease* seconds.
-
-        A claimed delivery is skipped by every other claimant until it is settled or its
-        lease runs out (its sender died), so two runners never send it at once.  One of an
-        item of *hidden* (being taken down) is not taken: its takedown withdraws it.
-        """
+        """Take due deliveries for *lease* seconds (:meth:`WatchStoreLike.claim`): rows
+        another claimant has locked are skipped, not waited for (``SKIP LOCKED``); *now*
+        defaults to the database's clock."""
         args: dict[str, Any] = {"now": now, "lease": lease,
                                 "hidden": list(hidden_items(hidden)), "limit": limit,
                                 "hit": hit_id}
@@ -421,7 +411,7 @@ class PgWatchStore:
                        f"claimed_until=0, state=%s, next_at=COALESCE(%s, {_NOW}) "
                        "WHERE hit_id=%s AND state=%s",
                        (error, status,
-                        DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED,
+                        failed_attempt_state(retry_at),
                         retry_at, hit_id, DeliveryState.PENDING))
 
     def retry_failed(self, watch: Watch | None = None) -> int:
@@ -447,9 +437,8 @@ class PgWatchStore:
         return tuple(int(row["hit_id"]) for row in rows)
 
     def due_in(self, hit_id: int, hidden: Hidden = NOTHING_HIDDEN) -> float | None:
-        """Seconds until a pending delivery may be claimed (0: now); None when it is not
-        pending (delivered, failed, retracted, or there is none) or its item is *hidden*
-        (its takedown withdraws it)."""
+        """Seconds until a pending delivery may be claimed (:meth:`WatchStoreLike.due_in`),
+        by the database's clock."""
         with connection(self.url) as db:
             row = db.execute(f"SELECT GREATEST(d.next_at, d.claimed_until) - {_NOW} AS wait "
                              "FROM watch_deliveries d JOIN watch_hits h ON h.id = d.hit_id "

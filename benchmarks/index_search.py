@@ -2,6 +2,7 @@
 
 Run:  python -m benchmarks.index_search [--sizes 10000,100000] [--video-segments 120]
       python -m benchmarks.index_search --backends whoosh,postgres,tantivy --sizes 100000,1000000
+      python -m benchmarks.index_search [--baseline CHECKOUT] [--search-only INDEX_ROOT]
 
 Builds indexes of N transcript segments (synthetic text with a Zipf word distribution plus
 real transcript sentences), one video (one commit) at a time, and measures segments/s,
@@ -14,19 +15,29 @@ corpus and queries in the same run as the reference point.  The PostgreSQL index
 (:mod:`indexer.pgsearch`) writes one video per transaction into a scratch database
 (``pgsearch_bench_*``, dropped after each size); its size is that of its tables and indexes.
 The last table shows how each backend's p95 grows from one size to the next.
+
+With ``--baseline CHECKOUT`` (another checkout of this project, e.g. ``git worktree add
+/tmp/base main``), that code's ``SearchIndex`` answers the same queries on the same Whoosh index
+in a second process, query by query in turn with ours, and the two are printed side by side
+with how many queries both answered alike.  ``--search-only INDEX_ROOT`` skips the building
+and the other backends: it times the searches on a Whoosh index built before from the same
+corpus (e.g. by :func:`index_only`).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import multiprocessing
 import os
 import random
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +46,7 @@ from whoosh import index as windex
 
 from benchmarks.machine import describe
 from benchmarks.pgdb import scratch_database
-from indexer.domain import ArticleRef, Segment, Transcript, Word
+from indexer.domain import ArticleRef, Clip, Segment, Transcript, Word
 from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex, rebuild_index
 from indexer.pgsearch import PgSearchIndex
@@ -142,6 +153,110 @@ def _misspelt(word: str, rng: random.Random, known: set[str]) -> str:
     return word + "o"
 
 
+# What the baseline's process runs: the same searches as ours, timed the same way (the
+# time to pass a query and its answer between the processes is left out).
+_BASELINE_SERVER = """
+import json, sys, time
+from pathlib import Path
+from indexer.index import SearchIndex
+index = SearchIndex(Path(sys.argv[1]))
+for line in sys.stdin:
+    query, sound_alike = json.loads(line)
+    started = time.perf_counter()
+    page = index.search_page(query, limit=10, sound_alike=sound_alike)
+    ms = (time.perf_counter() - started) * 1000
+    answer = [[type(r).__name__, round(r.score, 4), getattr(r, "video_id", ""),
+               getattr(r, "start", 0.0), getattr(r, "match", "")] for r in page.results]
+    print(json.dumps([ms, answer, page.total]), flush=True)
+"""
+
+
+def _answer(results: Sequence[object], total: int) -> list[object]:
+    """What a page says, as compared between ours and the baseline (JSON-shaped)."""
+    return [[[type(r).__name__, round(float(getattr(r, "score", 0.0)), 4),
+              getattr(r, "video_id", ""), getattr(r, "start", 0.0),
+              getattr(r, "match", "") if isinstance(r, Clip) else ""] for r in results],
+            total]
+
+
+class Baseline:
+    """Another checkout's SearchIndex on the same index, in a process of its own."""
+
+    def __init__(self, checkout: Path, root: Path) -> None:
+        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _BASELINE_SERVER, str(root)], cwd=checkout, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def search(self, query: str, sound_alike: bool) -> tuple[float, list[object]]:
+        """Milliseconds the baseline took, and its answer (see :func:`_answer`)."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(json.dumps([query, sound_alike]) + "\n")
+        self._process.stdin.flush()
+        line = self._process.stdout.readline()
+        if not line:
+            raise RuntimeError("the baseline's search process ended")
+        ms, results, total = json.loads(line)
+        return float(ms), [results, total]
+
+    def close(self) -> None:
+        """End the baseline's process."""
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait(timeout=60)
+
+
+@dataclass
+class SideBySide:
+    """Latencies of ours and the baseline's, measured in turn, and the answers that differ."""
+
+    ours: dict[str, list[float]]
+    baseline: dict[str, list[float]]
+    differing: dict[str, int]
+
+
+def time_side_by_side(index: SearchIndex, baseline: Baseline, queries: dict[str, list[str]],
+                      sound_alike: bool, rounds: int = 3) -> SideBySide:
+    """Each query by ours and by the baseline in turn (which goes first alternates)."""
+    out = SideBySide({}, {}, {})
+    for kind, qs in queries.items():
+        ours: list[float] = []
+        theirs: list[float] = []
+        differing = 0
+        for q in qs[:5]:  # warm caches
+            index.search(q, limit=10, sound_alike=sound_alike)
+            baseline.search(q, sound_alike)
+        for n in range(rounds):
+            for q in qs:
+                if n % 2:
+                    ms, answer = baseline.search(q, sound_alike)
+                    theirs.append(ms)
+                started = time.perf_counter()
+                page = index.search_page(q, limit=10, sound_alike=sound_alike)
+                ours.append((time.perf_counter() - started) * 1000)
+                if not n % 2:
+                    ms, answer = baseline.search(q, sound_alike)
+                    theirs.append(ms)
+                if n == 0 and json.loads(json.dumps(_answer(page.results, page.total))) != answer:
+                    differing += 1
+        out.ours[kind], out.baseline[kind], out.differing[kind] = ours, theirs, differing
+    return out
+
+
+def _side_rows(runs: dict[str, SideBySide], queries: dict[str, list[str]]) -> Iterator[str]:
+    yield "\n### ours against the baseline, in turn on the same index\n"
+    yield ("| query kind | sound-alike | baseline p50 / p95 (ms) | ours p50 / p95 (ms) "
+           "| answers differing |")
+    yield "| --- | --- | ---: | ---: | ---: |"
+    for label, run in runs.items():
+        for kind in run.ours:
+            yield (f"| {kind} | {label} | {_percentile(run.baseline[kind], 0.5):.1f} / "
+                   f"{_percentile(run.baseline[kind], 0.95):.1f} | "
+                   f"{_percentile(run.ours[kind], 0.5):.1f} / "
+                   f"{_percentile(run.ours[kind], 0.95):.1f} | "
+                   f"{run.differing[kind]} of {len(queries[kind])} |")
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -185,6 +300,9 @@ class EngineResult:
     # analysis alone (Python, the same for Whoosh).
     vacuum_ms: float | None = None
     analysis_rate: float | None = None
+    # Whoosh with --baseline: ours and the baseline's in turn, with and without the
+    # sound-alike pass.
+    side_by_side: dict[str, SideBySide] | None = None
 
 
 def without_phone_index(root: Path) -> None:
@@ -210,8 +328,22 @@ def index_only(corpus: Corpus, root: Path) -> float:
     return seconds
 
 
-def bench_whoosh(corpus: Corpus, root: Path, *, bulk: bool = True) -> EngineResult:
-    """Our index, one video per commit, as workers write it."""
+def compare(index: SearchIndex, root: Path, checkout: Path,
+            queries: dict[str, list[str]]) -> dict[str, SideBySide]:
+    """Ours and *checkout*'s searches in turn on the index at *root*, with the sound-alike
+    pass ("on") and without ("off")."""
+    baseline = Baseline(checkout, root)
+    try:
+        return {label: time_side_by_side(index, baseline, queries, sound_alike)
+                for label, sound_alike in (("on", True), ("off", False))}
+    finally:
+        baseline.close()
+
+
+def bench_whoosh(corpus: Corpus, root: Path, *, bulk: bool = True,
+                 baseline: Path | None = None) -> EngineResult:
+    """Our index, one video per commit, as workers write it (and searched beside the
+    *baseline* checkout's code, if given)."""
     index = SearchIndex(root)
     refs = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
     commits: list[float] = []
@@ -233,6 +365,7 @@ def bench_whoosh(corpus: Corpus, root: Path, *, bulk: bool = True) -> EngineResu
                for kind, qs in corpus.queries.items()}
     exact = {kind: _time_queries(lambda q: index.search(q, limit=10, sound_alike=False), qs)
              for kind, qs in corpus.queries.items()}
+    side = compare(index, root, baseline, corpus.queries) if baseline is not None else None
     index.close()
     size = _dir_size(root)
 
@@ -246,7 +379,7 @@ def bench_whoosh(corpus: Corpus, root: Path, *, bulk: bool = True) -> EngineResu
         rebuild_index(root.with_name(root.name + "-rebuild"), fill)
         bulk_seconds = time.perf_counter() - t0
     return EngineResult(seconds, bulk_seconds, commits, size, open_ms, latency, exact, merges,
-                        segments)
+                        segments, side_by_side=side)
 
 
 def compact_all(index: SearchIndex) -> list[float]:
@@ -381,6 +514,29 @@ def bench_append(index_root: Path, videos: int, per_video: int) -> list[float]:
         return commits
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def search_only(root: Path, size: int, per_video: int, baseline: Path | None) -> None:
+    """Time the query kinds on an index already built from the corpus of *size* segments."""
+    corpus = build_corpus(size, per_video)
+    index = SearchIndex(root)
+    index.search("harbour")
+    try:
+        print(f"\n### searches on {root} ({index.doc_count():,} documents)\n")
+        print("| query kind | p50 / p95 (ms) | p95 without the sound-alike pass (ms) |")
+        print("| --- | ---: | ---: |")
+        for kind, qs in corpus.queries.items():
+            on = _time_queries(lambda q: index.search(q, limit=10), qs)
+            off = _time_queries(lambda q: index.search(q, limit=10, sound_alike=False), qs)
+            print(f"| {kind} | {_percentile(on, 0.5):.1f} / {_percentile(on, 0.95):.1f} | "
+                  f"{_percentile(off, 0.95):.1f} |", flush=True)
+        if baseline is not None:
+            for line in _side_rows(compare(index, root, baseline, corpus.queries),
+                                   corpus.queries):
+                print(line, flush=True)
+    finally:
+        index.close()
+    print(f"load at the end: {_load()}")
 
 
 _REFS = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
@@ -534,12 +690,28 @@ def main() -> None:
                         help="only time adding videos one at a time to (a copy of) this index "
                         "root, e.g. one built by benchmarks.cli_latency --data-dir DIR")
     parser.add_argument("--append-videos", type=int, default=24)
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout of this project whose Whoosh search to time "
+                        "beside ours, query by query in turn, on the same index")
+    parser.add_argument("--search-only", type=Path, default=None, metavar="INDEX_ROOT",
+                        help="only time searches (with --baseline: beside the baseline's) on "
+                        "this Whoosh index root, built before from the corpus of the one size "
+                        "given")
     args = parser.parse_args()
+    if args.baseline is not None and not (args.baseline / "indexer" / "index.py").is_file():
+        parser.error(f"--baseline {args.baseline}: not a checkout of this project")
     print(f"machine: {describe()}")
     if args.append_to is not None:
         bench_append(args.append_to, args.append_videos, args.video_segments)
         return
+    if args.search_only is not None:
+        print(f"load at the start: {_load()}")
+        search_only(args.search_only, int(args.sizes.split(",")[0]), args.video_segments,
+                    args.baseline)
+        return
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.baseline is not None and "whoosh" not in backends:
+        parser.error("--baseline compares Whoosh searches: add whoosh to --backends")
     sizes = [int(s) for s in args.sizes.split(",")]
     runs: dict[int, dict[str, EngineResult]] = {}
     kinds: list[str] = []
@@ -559,7 +731,8 @@ def main() -> None:
                         without_phone_index(work / "whoosh-before")
                         before = index_only(corpus, work / "whoosh-before")
                     results["Whoosh"] = bench_whoosh(corpus, work / "whoosh",
-                                                     bulk=not args.no_bulk)
+                                                     bulk=not args.no_bulk,
+                                                     baseline=args.baseline)
                 elif backend == "postgres":
                     with scratch_database(f"pgsearch_bench_{size}") as url:
                         name = ("PostgreSQL" if args.pg_writers == 1
@@ -586,6 +759,9 @@ def main() -> None:
                   f"index | {size / before:,.0f} (with it: "
                   f"{size / results['Whoosh'].seconds:,.0f}, "
                   f"{before / results['Whoosh'].seconds:.0%} of the speed) | | |", flush=True)
+        if "Whoosh" in results and results["Whoosh"].side_by_side is not None:
+            for line in _side_rows(results["Whoosh"].side_by_side, corpus.queries):
+                print(line, flush=True)
     if len(sizes) > 1:
         for line in _growth(sizes, runs, kinds):
             print(line, flush=True)

@@ -145,11 +145,13 @@ def test_a_transfer_copies_everything_and_searches_answer_the_same(archive: Path
     assert counts["videos"]["copied"] == len(source.video_ids())
     assert counts["transcripts"]["copied"] == len(list(source.transcripts())) >= 2
     assert counts["removals"]["copied"] == 1 and counts["exports"]["copied"] == 1
-    assert counts["jobs"]["copied"] == len(list(JobStore(source.jobs_db).stored_jobs())) == 2
+    # At least the fixture's two ingests (tests that run before may have re-ingested).
+    assert counts["jobs"]["copied"] == len(list(JobStore(source.jobs_db).stored_jobs())) >= 2
     assert counts["watches"]["copied"] == 2
     assert counts["media"]["total"] == 0  # media stays in the data dir
     # Written to the index: each article, each transcribed video.
-    assert counts["index"]["copied"] == 2 + counts["transcripts"]["copied"]
+    assert counts["index"]["copied"] == (counts["articles"]["copied"]
+                                         + counts["transcripts"]["copied"])
 
     target = _target(pg_url, archive)
     assert _records(target) == _records(source)

@@ -38,6 +38,10 @@ from indexer.vocabulary import Vocabulary
 # documents too), and the scale brings scores near Whoosh's, which results keep to three
 # decimals.
 RANK = "ts_rank('{0.6667, 0.0, 0.0, 1.0}', tsv, q, 1) * 10"
+# Matches a query scores at most: beyond, the first this many in ``rank_order`` (the
+# shortest documents, those a word ranks highest in) are scored, not all (a common word is in
+# a quarter of all segments).  Below it, every match is scored, and the ranking is exact.
+CANDIDATES = 1000
 # How many phone keys' segments each query reads, one query after the other until there
 # are candidates enough (the keys come most alike first).
 KEY_BATCHES = (4, 12, 48, 10_000)
@@ -138,7 +142,7 @@ def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
         terms = sorted(missing)
         rows = cur.execute(
             "SELECT t FROM unnest(%s::text[], %s::tsquery[]) AS x(t, q)"
-            " WHERE EXISTS (SELECT 1 FROM search_docs WHERE tsv @@ x.q)",
+            " WHERE EXISTS (SELECT 1 FROM search_match WHERE tsv @@ x.q)",
             (terms, [term_query(t) for t in terms])).fetchall()
         present = {r["t"] for r in rows}
         known.update((t, t in present) for t in terms)
@@ -174,14 +178,26 @@ def search_page(
     parsed = _expanded(cur, parsed)
     params["q"] = to_tsquery(parsed)
     params["top"] = max(wanted * 3, 30)
-    rows = cur.execute(
-        f"SELECT {STORED_COLUMNS}, top.score, top.total FROM ("
-        f"  SELECT id, {RANK} AS score, count(*) OVER () AS total"
-        f"  FROM search_docs, CAST(%(q)s AS tsquery) q"
-        f"  WHERE tsv @@ q AND {where}"
-        f"  ORDER BY score DESC, id LIMIT %(top)s) top"
-        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params).fetchall()
-    total = int(rows[0]["total"]) if rows else 0
+    params["candidates"] = max(CANDIDATES, params["top"] * 4)
+    # The planner reads the candidates in rank_order by its btree, keeping those that match,
+    # when the words are common, or finds the matches by the GIN index and sorts them when
+    # they are few: either way no more than the candidates are scored.
+    ranked = cur.execute(
+        f"SELECT c.id, {RANK} AS score, count(*) OVER () AS found FROM ("
+        f"  SELECT id, tsv FROM search_match WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+        f"  ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
+        f" ORDER BY score DESC, c.id LIMIT %(top)s", params).fetchall()
+    total = int(ranked[0]["found"]) if ranked else 0
+    if total >= params["candidates"]:
+        counted = cur.execute(
+            f"SELECT count(*) AS n FROM search_match"
+            f" WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}", params).fetchone()
+        total = int(counted["n"]) if counted else total
+    scores = {r["id"]: float(r["score"]) for r in ranked}
+    shown = cur.execute(f"SELECT {STORED_COLUMNS} FROM search_docs d WHERE d.id = ANY(%s)",
+                        (list(scores),)).fetchall()
+    by_id = {r["id"]: r for r in shown}
+    rows = [{**by_id[i], "score": score} for i, score in scores.items() if i in by_id]
     hits = [_Hit(r["id"], float(r["score"]), stored_fields(r)) for r in rows]
     clips, articles, _ = _results(hits, parsed)
     if (sound_alike and tuning.phones and kind != "article"
@@ -225,7 +241,8 @@ def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
 
     A key's segments are read only while the candidates are too few, a few keys per query,
     and at most MAX_CANDIDATES of each: short keys are in a third of all segments.  Of a
-    key with more, those first found are taken (Whoosh takes the oldest).
+    key with more, the oldest are taken, as Whoosh takes them (the postings' primary key
+    reads them in that order, however many there are).
     """
     out: list[int] = []
     seen: set[int] = set()
@@ -237,9 +254,11 @@ def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
             break
         rows = cur.execute(
             f"SELECT k.rank, c.id FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, rank)"
-            f" CROSS JOIN LATERAL (SELECT id FROM search_docs"
-            f"  WHERE kind = '{KIND_SEGMENT}' AND phone_keys @> ARRAY[k.key]"
-            f"   AND NOT tsv @@ CAST(%(q)s AS tsquery) AND {where} LIMIT %(most)s) c",
+            f" CROSS JOIN LATERAL (SELECT p.id FROM search_phones p"
+            f"  JOIN search_match m ON m.id = p.id"
+            f"  WHERE p.key = k.key AND m.kind = '{KIND_SEGMENT}'"
+            f"   AND NOT m.tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+            f"  ORDER BY p.id LIMIT %(most)s) c",
             {**params, "keys": batch, "most": MAX_CANDIDATES}).fetchall()
         for _, doc in sorted((r["rank"], r["id"]) for r in rows):
             if doc not in seen:

@@ -41,7 +41,7 @@ RANK = "ts_rank('{0.6667, 0.0, 0.0, 1.0}', tsv, q, 1) * 10"
 # Matches a query scores at most: beyond, the first this many in ``rank_order`` (the
 # shortest documents, those a word ranks highest in) are scored, not all (a common word is in
 # a quarter of all segments).  Below it, every match is scored, and the ranking is exact.
-CANDIDATES = 1000
+CANDIDATES = 400
 # How many phone keys' segments each query reads, one query after the other until there
 # are candidates enough (the keys come most alike first).
 KEY_BATCHES = (4, 12, 48, 10_000)
@@ -189,10 +189,7 @@ def search_page(
         f" ORDER BY score DESC, c.id LIMIT %(top)s", params).fetchall()
     total = int(ranked[0]["found"]) if ranked else 0
     if total >= params["candidates"]:
-        counted = cur.execute(
-            f"SELECT count(*) AS n FROM search_match"
-            f" WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}", params).fetchone()
-        total = int(counted["n"]) if counted else total
+        total = _count(cur, where, params)
     scores = {r["id"]: float(r["score"]) for r in ranked}
     shown = cur.execute(f"SELECT {STORED_COLUMNS} FROM search_docs d WHERE d.id = ANY(%s)",
                         (list(scores),)).fetchall()
@@ -215,6 +212,23 @@ def search_page(
                   for doc, found in sounded]
         total += len(sounded)
     return _page(clips, articles, total, offset, wanted, hidden_links)
+
+
+def _count(cur: Cursor[dict[str, Any]], where: str, params: dict[str, Any]) -> int:
+    """How many documents match (more than the candidates).
+
+    By the GIN index's bitmap, whatever the planner guesses: of a word in a quarter of all
+    rows it would rather read the whole table, while the bitmap counts the rows of pages
+    VACUUM marked all-visible without reading them (the index alone answers a word, only a
+    phrase's positions are checked in the row).  The bitmap's pages must fit in work_mem
+    not to become lossy (every row checked again): 16 MB holds a few million pages.
+    """
+    # Local to the search's transaction, and back to the server's values for what follows.
+    cur.execute("SET LOCAL enable_seqscan = off; SET LOCAL work_mem = '16MB'")
+    row = cur.execute(f"SELECT count(*) AS n FROM search_match"
+                      f" WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}", params).fetchone()
+    cur.execute("SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL work_mem TO DEFAULT")
+    return int(row["n"]) if row else 0
 
 
 def _page(clips: list[Clip], articles: list[Any], total: int, offset: int, wanted: int,

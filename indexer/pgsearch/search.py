@@ -42,6 +42,9 @@ RANK = "ts_rank('{0.6667, 0.0, 0.0, 1.0}', tsv, q, 1) * 10"
 # shortest documents, those a word ranks highest in) are scored, not all (a common word is in
 # a quarter of all segments).  Below it, every match is scored, and the ranking is exact.
 CANDIDATES = 400
+# Matches counted at most (then the page's total is "at least", SearchPage.total_exact):
+# counting them all reads every matching row, a quarter of the table for a common word.
+COUNT_UP_TO = 1000
 # How many phone keys' segments each query reads, one query after the other until there
 # are candidates enough (the keys come most alike first).
 KEY_BATCHES = (4, 12, 48, 10_000)
@@ -188,8 +191,11 @@ def search_page(
         f"  ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
         f" ORDER BY score DESC, c.id LIMIT %(top)s", params).fetchall()
     total = int(ranked[0]["found"]) if ranked else 0
-    if total >= params["candidates"]:
-        total = _count(cur, where, params)
+    exact = total < params["candidates"]
+    if not exact:
+        most = max(COUNT_UP_TO, params["candidates"] + 1)
+        total = _count(cur, where, params, most)
+        exact = total < most
     scores = {r["id"]: float(r["score"]) for r in ranked}
     shown = cur.execute(f"SELECT {STORED_COLUMNS} FROM search_docs d WHERE d.id = ANY(%s)",
                         (list(scores),)).fetchall()
@@ -211,28 +217,19 @@ def search_page(
         clips += [_phonetic_clip(doc, found, floor * found.similarity * backed(doc))
                   for doc, found in sounded]
         total += len(sounded)
-    return _page(clips, articles, total, offset, wanted, hidden_links)
+    return _page(clips, articles, total, offset, wanted, hidden_links, exact)
 
 
-def _count(cur: Cursor[dict[str, Any]], where: str, params: dict[str, Any]) -> int:
-    """How many documents match (more than the candidates).
-
-    By the GIN index's bitmap, whatever the planner guesses: of a word in a quarter of all
-    rows it would rather read the whole table, while the bitmap counts the rows of pages
-    VACUUM marked all-visible without reading them (the index alone answers a word, only a
-    phrase's positions are checked in the row).  The bitmap's pages must fit in work_mem
-    not to become lossy (every row checked again): 16 MB holds a few million pages.
-    """
-    # Local to the search's transaction, and back to the server's values for what follows.
-    cur.execute("SET LOCAL enable_seqscan = off; SET LOCAL work_mem = '16MB'")
-    row = cur.execute(f"SELECT count(*) AS n FROM search_match"
-                      f" WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}", params).fetchone()
-    cur.execute("SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL work_mem TO DEFAULT")
+def _count(cur: Cursor[dict[str, Any]], where: str, params: dict[str, Any], most: int) -> int:
+    """How many documents match, up to *most*."""
+    row = cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM search_match"
+                      f" WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where} LIMIT %(most)s) m",
+                      {**params, "most": most}).fetchone()
     return int(row["n"]) if row else 0
 
 
 def _page(clips: list[Clip], articles: list[Any], total: int, offset: int, wanted: int,
-          hidden_links: frozenset[str]) -> SearchPage:
+          hidden_links: frozenset[str], exact: bool = True) -> SearchPage:
     if hidden_links:
         # A video kept by a takedown is indexed again without the removed article; until
         # then its segments still name it.
@@ -244,7 +241,7 @@ def _page(clips: list[Clip], articles: list[Any], total: int, offset: int, wante
     results.sort(key=lambda r: r.score, reverse=True)
     # Overlapping clips that merged no longer count separately.
     total -= len(clips) - len(merged)
-    return SearchPage(results=results[offset:wanted], total=max(total, 0))
+    return SearchPage(results=results[offset:wanted], total=max(total, 0), total_exact=exact)
 
 
 def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,

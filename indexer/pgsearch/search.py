@@ -185,22 +185,20 @@ def search_page(
     # The planner reads the candidates in rank_order by its btree, keeping those that match,
     # when the words are common, or finds the matches by the GIN index and sorts them when
     # they are few: either way no more than the candidates are scored.
-    ranked = cur.execute(
-        f"SELECT c.id, {RANK} AS score, count(*) OVER () AS found FROM ("
-        f"  SELECT id, tsv FROM search_match WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
-        f"  ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
-        f" ORDER BY score DESC, c.id LIMIT %(top)s", params).fetchall()
-    total = int(ranked[0]["found"]) if ranked else 0
+    # The page's rows (the wide part) are read for the ranked few only, in the same query.
+    rows = cur.execute(
+        f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
+        f"  SELECT c.id, {RANK} AS score, count(*) OVER () AS found FROM ("
+        f"   SELECT id, tsv FROM search_match WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+        f"   ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
+        f"  ORDER BY score DESC, c.id LIMIT %(top)s) top"
+        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params).fetchall()
+    total = int(rows[0]["found"]) if rows else 0
     exact = total < params["candidates"]
     if not exact:
         most = max(COUNT_UP_TO, params["candidates"] + 1)
         total = _count(cur, where, params, most)
         exact = total < most
-    scores = {r["id"]: float(r["score"]) for r in ranked}
-    shown = cur.execute(f"SELECT {STORED_COLUMNS} FROM search_docs d WHERE d.id = ANY(%s)",
-                        (list(scores),)).fetchall()
-    by_id = {r["id"]: r for r in shown}
-    rows = [{**by_id[i], "score": score} for i, score in scores.items() if i in by_id]
     hits = [_Hit(r["id"], float(r["score"]), stored_fields(r)) for r in rows]
     clips, articles, _ = _results(hits, parsed)
     if (sound_alike and tuning.phones and kind != "article"

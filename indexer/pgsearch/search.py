@@ -143,10 +143,14 @@ def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
         if not missing:
             return result
         terms = sorted(missing)
-        rows = cur.execute(
-            "SELECT t FROM unnest(%s::text[], %s::tsquery[]) AS x(t, q)"
-            " WHERE EXISTS (SELECT 1 FROM search_match WHERE tsv @@ x.q)",
-            (terms, [term_query(t) for t in terms])).fetchall()
+        # One EXISTS per term, each planned for its own term (never prepared): the planner
+        # stops at the first row of a common word instead of building the bitmap of a
+        # quarter of the table, and asks the GIN index about a rare or absent one.
+        asks = " UNION ALL ".join(
+            f"SELECT {n} AS n WHERE EXISTS (SELECT 1 FROM search_match"
+            f" WHERE tsv @@ CAST(%s AS tsquery))" for n in range(len(terms)))
+        rows = [{"t": terms[r["n"]]} for r in cur.execute(
+            asks, [term_query(t) for t in terms], prepare=False).fetchall()]
         present = {r["t"] for r in rows}
         known.update((t, t in present) for t in terms)
 
@@ -184,7 +188,8 @@ def search_page(
     params["candidates"] = max(CANDIDATES, params["top"] * 4)
     # The planner reads the candidates in rank_order by its btree, keeping those that match,
     # when the words are common, or finds the matches by the GIN index and sorts them when
-    # they are few: either way no more than the candidates are scored.
+    # they are few: either way no more than the candidates are scored.  Never prepared: a
+    # generic plan, blind to the words, would pick one way for all.
     # The page's rows (the wide part) are read for the ranked few only, in the same query.
     rows = cur.execute(
         f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
@@ -192,7 +197,8 @@ def search_page(
         f"   SELECT id, tsv FROM search_match WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
         f"   ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
         f"  ORDER BY score DESC, c.id LIMIT %(top)s) top"
-        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params).fetchall()
+        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params,
+        prepare=False).fetchall()
     total = int(rows[0]["found"]) if rows else 0
     exact = total < params["candidates"]
     if not exact:
@@ -222,7 +228,7 @@ def _count(cur: Cursor[dict[str, Any]], where: str, params: dict[str, Any], most
     """How many documents match, up to *most*."""
     row = cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM search_match"
                       f" WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where} LIMIT %(most)s) m",
-                      {**params, "most": most}).fetchone()
+                      {**params, "most": most}, prepare=False).fetchone()
     return int(row["n"]) if row else 0
 
 
@@ -268,7 +274,7 @@ def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
             f"  WHERE p.key = k.key AND m.kind = '{KIND_SEGMENT}'"
             f"   AND NOT m.tsv @@ CAST(%(q)s AS tsquery) AND {where}"
             f"  ORDER BY p.id LIMIT %(most)s) c",
-            {**params, "keys": batch, "most": MAX_CANDIDATES}).fetchall()
+            {**params, "keys": batch, "most": MAX_CANDIDATES}, prepare=False).fetchall()
         for _, doc in sorted((r["rank"], r["id"]) for r in rows):
             if doc not in seen:
                 seen.add(doc)

@@ -13,7 +13,8 @@ API does.  It then rebuilds the same corpus in one go, as ``briefing reindex`` d
 measures that rate too.  tantivy (the ``tantivy`` package) indexes and answers the same
 corpus and queries in the same run as the reference point.  The PostgreSQL index
 (:mod:`indexer.pgsearch`) writes one video per transaction into a scratch database
-(``pgsearch_bench_*``, dropped after each size); its size is that of its tables and indexes.
+(``pgsearch_bench_*`` after BRIEFING_BENCH_PG_PREFIX, dropped after each size); its size is
+that of its tables and indexes.
 The last table shows how each backend's p95 grows from one size to the next.
 
 With ``--baseline CHECKOUT`` (another checkout of this project, e.g. ``git worktree add
@@ -539,6 +540,8 @@ def search_only(root: Path, size: int, per_video: int, baseline: Path | None) ->
     print(f"load at the end: {_load()}")
 
 
+# The tables of the PostgreSQL index (migration 0004).
+SEARCH_TABLES = ("search_docs", "search_match", "search_phones", "search_terms")
 _REFS = [ArticleRef("https://news.example/a", "A story", "Example", "2026-11-20")]
 # The corpus a forked writer process reads (set before the fork).
 _WRITING: tuple[Corpus, str, int] | None = None
@@ -588,8 +591,8 @@ def bench_postgres(corpus: Corpus, url: str, *, bulk: bool = True,
     # visibility map), done at once so the queries below do not race it.
     t0 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE search_docs")
-        conn.execute("VACUUM ANALYZE search_terms")
+        for table in SEARCH_TABLES:
+            conn.execute(f"VACUUM ANALYZE {table}")
     vacuum_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
     index = PgSearchIndex(url)
@@ -600,8 +603,8 @@ def bench_postgres(corpus: Corpus, url: str, *, bulk: bool = True,
     exact = {kind: _time_queries(lambda q: index.search(q, limit=10, sound_alike=False), qs)
              for kind, qs in corpus.queries.items()}
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT pg_total_relation_size('search_docs')"
-                           " + pg_total_relation_size('search_terms')").fetchone()
+        row = conn.execute("SELECT sum(pg_total_relation_size(t))"
+                           " FROM unnest(%s::regclass[]) t", (list(SEARCH_TABLES),)).fetchone()
     size = int(row[0]) if row else 0
     bulk_seconds = 0.0
     if bulk:

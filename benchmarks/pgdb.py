@@ -17,6 +17,11 @@ ADMIN_URL = os.environ.get("BRIEFING_BENCH_PG_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# Put before every scratch database's name, so runs of several people on one server are told
+# apart (and each drops only its own).
+NAME_PREFIX = os.environ.get("BRIEFING_BENCH_PG_PREFIX", "")
+
+
 def _url_for(admin_url: str, name: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(admin_url)
     info["dbname"] = name
@@ -25,9 +30,9 @@ def _url_for(admin_url: str, name: str) -> str:
 
 @contextlib.contextmanager
 def scratch_database(prefix: str, admin_url: str = ADMIN_URL) -> Iterator[str]:
-    """The URL of a new database named *prefix* plus this process's id, at the current
-    schema; dropped when the block ends, whatever happens."""
-    name = f"{prefix}_{os.getpid()}"
+    """The URL of a new database named *prefix* (after BRIEFING_BENCH_PG_PREFIX) plus this
+    process's id, at the current schema; dropped when the block ends, whatever happens."""
+    name = f"{NAME_PREFIX}{prefix}_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -191,5 +191,8 @@ class SearchPage:
 
     results: list[SearchResult]
     total: int
+    # False when at least ``total`` documents match: the PostgreSQL index stops counting a
+    # common word's matches at a thousand (counting them all reads every matching row).
+    total_exact: bool = True
     # Something the searcher should know about the index (how to upgrade it), or "".
     notice: str = ""

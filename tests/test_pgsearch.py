@@ -1,5 +1,6 @@
 """What only the PostgreSQL search index promises: a rebuild that writers wait for and readers
-do not, and database failures reported as transient index errors.  (Everything else runs
+do not, database failures reported as transient index errors, and a common word's matches
+ranked from candidates and counted up to a thousand.  (Everything else runs
 against both backends: tests/search_backends.py.)"""
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ import threading
 import psycopg
 import pytest
 
-from indexer.domain import Clip
+from indexer.domain import Clip, Segment, Transcript
 from indexer.errors import SearchIndexError
 from indexer.pgsearch import PgSearchIndex
-from tests.test_index import transcript
+from tests.test_index import transcript, words
 
 
 def clip_videos(index: PgSearchIndex, query: str) -> list[str]:
@@ -57,4 +58,31 @@ def test_an_unreachable_database_is_a_transient_index_error(pg_url: str) -> None
     assert raised.value.transient
     with pytest.raises(SearchIndexError):
         index.add_transcript(transcript("v1"), "https://example.org/1.mp4", [])
+    index.close()
+
+
+def test_a_common_word_is_ranked_from_candidates_and_counted_up_to_a_thousand(
+    pg_url: str,
+) -> None:
+    # 1,100 segments say "flood", most of them "water" too; the shortest says "flood" twice.
+    texts = [f"Flood {'water ' * (n % 7)}report." for n in range(1_099)]
+    texts.insert(700, "Flood flood.")
+    segments = []
+    for n, text in enumerate(texts):
+        ws = words(text, start=n * 10.0)
+        segments.append(Segment(n, ws[0].start, ws[-1].end, text, ws))
+    index = PgSearchIndex(pg_url)
+    index.add_transcript(Transcript("v1", "en", 11_000.0, "tiny.en", "test", tuple(segments)),
+                         "https://example.org/1.mp4", [])
+    page = index.search_page("flood", limit=3)
+    assert (page.total, page.total_exact) == (1_000, False)
+    best = page.results[0]
+    assert isinstance(best, Clip) and best.start < 7_000.0 < best.end
+    # More matches than the candidates, fewer than a thousand: counted exactly.
+    water = index.search_page("water", limit=3)
+    assert (water.total, water.total_exact) == (942, True)
+    report = index.search_page('"water report"', limit=3)
+    assert (report.total, report.total_exact) == (942, True)
+    few = index.search_page('"water water water water water water report"', limit=3)
+    assert (few.total, few.total_exact) == (157, True)
     index.close()

@@ -208,7 +208,10 @@ class SearchResponse(BaseModel):
     """One page of results, ranked best first."""
 
     query: str
-    total: int = Field(description="How many results match in all.")
+    total: int = Field(description="How many results match in all (at least, when "
+                       "total_exact is false).")
+    total_exact: bool = Field(True, description="False when more than total results match "
+                              "(the PostgreSQL index counts up to 1,000); pages stop there.")
     limit: int
     offset: int
     next_offset: int | None = Field(description="The offset of the next page, or null.")

@@ -98,7 +98,7 @@ def search(
     )
     following = offset + limit
     return SearchResponse(
-        query=q, total=page.total, limit=limit, offset=offset,
+        query=q, total=page.total, total_exact=page.total_exact, limit=limit, offset=offset,
         next_offset=following if following < page.total else None,
         results=[_to_out(r) for r in page.results],
         articles=_articles_of(page.results, services.data),

@@ -10,7 +10,9 @@ a gap, so no phrase spans the two.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from indexer.domain import Article, ArticleRef, Transcript
@@ -27,9 +29,15 @@ MAX_LEXEME_BYTES = 2000
 # Positions between a title and its text: a phrase never runs from one into the other.
 FIELD_GAP = 2
 
-SEGMENT_COLUMNS = ("kind", "video_id", "segment_id", "body", "tsv", "sources", "published",
-                   "language", "url", "start_s", "end_s", "words", "links", "phones",
-                   "percents", "phone_keys")
+# ts_rank's weight of a title (A) over a text (D): an article's order counts it.
+TITLE_BOOST = 1.5
+
+# The columns of a segment's two rows (``id`` first, given by the writer), in the order
+# SegmentRows holds them.
+SEGMENT_DOC_COLUMNS = ("id", "kind", "video_id", "segment_id", "body", "source", "published",
+                       "url", "start_s", "end_s", "words", "links", "phones", "percents")
+MATCH_COLUMNS = ("id", "kind", "video_id", "article_id", "sources", "published", "language",
+                 "tsv", "rank_order", "phone_keys")
 
 
 def quote_lexeme(term: str) -> str:
@@ -50,17 +58,25 @@ def _positions(text: str, first: int, into: dict[str, list[int]]) -> int:
 
 def tsvector_literal(text: str, title: str = "") -> str:
     """The tsvector literal of a document's *title* (weight A) and *text* (weight D)."""
+    return analysed(text, title)[0]
+
+
+def analysed(text: str, title: str = "") -> tuple[str, float]:
+    """The tsvector literal of a document's *title* (weight A) and *text* (weight D), and its
+    ``rank_order``: ``1 + ln(words)`` (what ts_rank's normalisation divides by), smaller for
+    a titled document, so the documents a word most likely ranks high in come first."""
     titled: dict[str, list[int]] = {}
     body: dict[str, list[int]] = {}
     after = _positions(title, 1, titled) if title else 1
-    _positions(text, after + FIELD_GAP if title else 1, body)
+    end = _positions(text, after + FIELD_GAP if title else 1, body)
     entries: list[str] = []
     for term in titled.keys() | body.keys():
         # A position appears once per lexeme (the title's, where both have it: none do).
         marks = [f"{p}A" for p in dict.fromkeys(titled.get(term, ()))]
         marks += [str(p) for p in dict.fromkeys(body.get(term, ()))]
         entries.append(f"{quote_lexeme(term)}:{','.join(marks[:MAX_POSITIONS])}")
-    return " ".join(entries)
+    order = 1.0 + math.log(max(end - 1, 1))
+    return " ".join(entries), order / TITLE_BOOST if title else order
 
 
 def _values(field: str) -> list[str]:
@@ -68,41 +84,55 @@ def _values(field: str) -> list[str]:
     return [v.strip() for v in field.split(",") if v.strip()]
 
 
-def article_row(article: Article) -> dict[str, Any]:
-    """The columns of an article's own row (the fields Whoosh's document has)."""
+def article_rows(article: Article) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The columns of an article's own rows (the fields Whoosh's document has): shown
+    (``search_docs``) and matched (``search_match``), both without ``id``."""
     doc = article_document(article)
-    return {
-        "kind": KIND_ARTICLE,
-        "article_id": article.id,
-        "title": doc["title"],
-        "body": doc["text"],
-        "tsv": tsvector_literal(doc["text"], doc["title"]),
-        "source": doc["source"],
-        "sources": [v.lower() for v in _values(doc["source"])],
-        "published": _values(doc["published"]),
-        "url": doc["url"],
-    }
+    tsv, order = analysed(doc["text"], doc["title"])
+    published = _values(doc["published"])
+    shown = {"kind": KIND_ARTICLE, "article_id": article.id, "title": doc["title"],
+             "body": doc["text"], "source": doc["source"], "published": published,
+             "url": doc["url"]}
+    matched = {"kind": KIND_ARTICLE, "article_id": article.id,
+               "sources": [v.lower() for v in _values(doc["source"])],
+               "published": published, "tsv": tsv, "rank_order": order}
+    return shown, matched
+
+
+@dataclass(frozen=True)
+class SegmentRows:
+    """A segment's rows without their ``id``: shown (:data:`SEGMENT_DOC_COLUMNS`), matched
+    (:data:`MATCH_COLUMNS`), and its phone keys."""
+
+    shown: tuple[Any, ...]
+    matched: tuple[Any, ...]
+    keys: list[str]
 
 
 def segment_rows(transcript: Transcript, video_url: str,
-                 articles: Sequence[ArticleRef]) -> Iterator[tuple[Any, ...]]:
-    """The rows of a transcript's segments, in :data:`SEGMENT_COLUMNS` order."""
+                 articles: Sequence[ArticleRef]) -> Iterator[SegmentRows]:
+    """The rows of a transcript's segments."""
     for seg, doc in zip(transcript.segments,
                         segment_documents(transcript, video_url, articles), strict=True):
         phones = doc.get(PHONES_FIELD)
         keys = doc.get(PHONE_KEYS_FIELD, "")
-        yield (KIND_SEGMENT, transcript.video_id, seg.id, doc["text"],
-               tsvector_literal(doc["text"]),
-               [v.lower() for v in _values(doc["source"])], _values(doc["published"]),
-               doc["language"], doc["url"], doc["start"], doc["end"],
-               json.dumps(doc["words"]), json.dumps(doc["articles"]),
-               phones[0] if phones else None, phones[1] if phones else None,
-               keys.split() if keys else [])
+        key_list = sorted(set(keys.split())) if keys else []
+        tsv, order = analysed(doc["text"])
+        published = _values(doc["published"])
+        yield SegmentRows(
+            (KIND_SEGMENT, transcript.video_id, seg.id, doc["text"], doc["source"], published,
+             doc["url"], doc["start"], doc["end"], json.dumps(doc["words"]),
+             json.dumps(doc["articles"]), phones[0] if phones else None,
+             phones[1] if phones else None),
+            (KIND_SEGMENT, transcript.video_id, None,
+             [v.lower() for v in _values(doc["source"])], published, doc["language"], tsv,
+             order, key_list),
+            key_list)
 
 
-# What stored_fields reads of a row (of ``search_docs d``): all but the tsvector.
+# What stored_fields reads of a row (of ``search_docs d``).
 STORED_COLUMNS = ", ".join(f"d.{c}" for c in (
-    "id", "kind", "article_id", "video_id", "title", "body", "source", "sources", "published",
+    "id", "kind", "article_id", "video_id", "title", "body", "source", "published",
     "url", "start_s", "end_s", "words", "links", "phones", "percents"))
 
 

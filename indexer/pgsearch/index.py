@@ -21,7 +21,12 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from indexer.domain import Article, ArticleRef, SearchPage, SearchResult, Transcript
 from indexer.errors import SearchIndexError
-from indexer.pgsearch.documents import SEGMENT_COLUMNS, article_row, segment_rows
+from indexer.pgsearch.documents import (
+    MATCH_COLUMNS,
+    SEGMENT_DOC_COLUMNS,
+    article_rows,
+    segment_rows,
+)
 from indexer.pgsearch.search import PhoneKeys, search_page
 from indexer.phonesearch import PhoneticTuning
 from indexer.query import parse_query
@@ -108,21 +113,28 @@ class PgSearchIndex:
 
     def add_article(self, article: Article) -> None:
         """Index (or re-index) an article's own text."""
-        row = article_row(article)
-        columns = ", ".join(row)
-        values = ", ".join(f"%({c})s" for c in row)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c != "article_id")
+        shown, matched = article_rows(article)
+        columns = ", ".join(shown)
+        values = ", ".join(f"%({c})s" for c in shown)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in shown if c != "article_id")
         with self._connection("writing the search index") as conn:
-            conn.execute(f"INSERT INTO search_docs ({columns}) VALUES ({values})"
-                         f" ON CONFLICT (article_id) WHERE kind = 'article'"
-                         f" DO UPDATE SET {updates}", row)
+            row = conn.execute(f"INSERT INTO search_docs ({columns}) VALUES ({values})"
+                               f" ON CONFLICT (article_id) WHERE kind = 'article'"
+                               f" DO UPDATE SET {updates} RETURNING id", shown).fetchone()
+            assert row is not None
+            matched = {"id": row[0], **matched}
+            columns = ", ".join(matched)
+            values = ", ".join(f"%({c})s" for c in matched)
+            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in matched if c != "id")
+            conn.execute(f"INSERT INTO search_match ({columns}) VALUES ({values})"
+                         f" ON CONFLICT (id) DO UPDATE SET {updates}", matched)
 
     def add_transcript(self, transcript: Transcript, video_url: str,
                        articles: Sequence[ArticleRef]) -> None:
         """Index every segment of a transcript, replacing what the video had before (one
         transaction: a search sees the old segments or the new ones)."""
         rows = list(segment_rows(transcript, video_url, articles))
-        keys = sorted({k for row in rows for k in row[-1]})
+        keys = sorted({k for row in rows for k in row.keys})
         with self._connection("writing the search index") as conn:
             # A rebuild in progress holds the table (see rebuild): wait for it before taking
             # the video's lock, which the rebuild takes too (never the other way round).
@@ -131,12 +143,27 @@ class PgSearchIndex:
             # what the first wrote instead of adding beside it.
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 12))",
                          (f"search:{transcript.video_id}",))
-            conn.execute("DELETE FROM search_docs WHERE kind = 'segment' AND video_id = %s",
-                         (transcript.video_id,))
-            with conn.cursor() as cur, cur.copy(
-                    f"COPY search_docs ({', '.join(SEGMENT_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _delete_segments(conn, transcript.video_id)
+            if not rows:
+                return
+            # The ids of both rows of each segment, in one round trip.
+            ids = [r[0] for r in conn.execute(
+                "SELECT nextval(pg_get_serial_sequence('search_docs', 'id'))"
+                " FROM generate_series(1, %s)", (len(rows),)).fetchall()]
+            with conn.cursor() as cur:
+                with cur.copy(f"COPY search_docs ({', '.join(SEGMENT_DOC_COLUMNS)})"
+                              " FROM STDIN") as copy:
+                    for doc_id, row in zip(ids, rows, strict=True):
+                        copy.write_row((doc_id, *row.shown))
+                with cur.copy(f"COPY search_match ({', '.join(MATCH_COLUMNS)})"
+                              " FROM STDIN") as copy:
+                    for doc_id, row in zip(ids, rows, strict=True):
+                        copy.write_row((doc_id, *row.matched))
+                if keys:
+                    with cur.copy("COPY search_phones (key, id) FROM STDIN") as copy:
+                        for doc_id, row in zip(ids, rows, strict=True):
+                            for key in row.keys:
+                                copy.write_row((key, doc_id))
             if keys:
                 # Sorted, so two writers adding the same new keys never wait on each other
                 # in opposite orders.
@@ -151,13 +178,14 @@ class PgSearchIndex:
     def remove_video(self, video_id: str) -> None:
         """Drop every segment document of a video."""
         with self._connection("writing the search index") as conn:
-            conn.execute("DELETE FROM search_docs WHERE kind = 'segment' AND video_id = %s",
-                         (video_id,))
+            _delete_segments(conn, video_id)
 
     def remove_article(self, article_id: str) -> None:
         """Drop an article's own document (the clips it links are re-indexed by the caller)."""
         with self._connection("writing the search index") as conn:
-            conn.execute("DELETE FROM search_docs WHERE kind = 'article' AND article_id = %s",
+            conn.execute("WITH gone AS (DELETE FROM search_docs"
+                         "  WHERE kind = 'article' AND article_id = %s RETURNING id)"
+                         " DELETE FROM search_match WHERE id IN (SELECT id FROM gone)",
                          (article_id,))
 
     def compact(self) -> int:
@@ -182,9 +210,10 @@ class PgSearchIndex:
             assert self._batch is not None
             # Writers wait until the new content is in (searches do not): a video written
             # meanwhile is written after it, not lost under it.
-            self._batch.execute("LOCK TABLE search_docs, search_terms IN EXCLUSIVE MODE")
-            self._batch.execute("DELETE FROM search_docs")
-            self._batch.execute("DELETE FROM search_terms")
+            self._batch.execute("LOCK TABLE search_docs, search_match, search_phones,"
+                                " search_terms IN EXCLUSIVE MODE")
+            for table in ("search_docs", "search_match", "search_phones", "search_terms"):
+                self._batch.execute(f"DELETE FROM {table}")
             fill(self)
 
     # -- reading ---------------------------------------------------------------------------
@@ -192,7 +221,7 @@ class PgSearchIndex:
     def doc_count(self) -> int:
         """Number of live documents (articles plus segments)."""
         with self._connection("counting the search index") as conn:
-            row = conn.execute("SELECT count(*) FROM search_docs").fetchone()
+            row = conn.execute("SELECT count(*) FROM search_match").fetchone()
         return int(row[0]) if row else 0
 
     def search(self, text: str, *, limit: int = 10, **filters: Any) -> list[SearchResult]:
@@ -227,3 +256,16 @@ class PgSearchIndex:
                                sound_alike=sound_alike, hidden_videos=hidden_videos,
                                hidden_articles=hidden_articles, hidden_links=hidden_links,
                                tuning=tuning)
+
+
+def _delete_segments(conn: psycopg.Connection[Any], video_id: str) -> None:
+    """Delete a video's segments: their rows and phone postings (by the keys each row
+    lists, so the postings' primary key finds them)."""
+    conn.execute(
+        "WITH gone AS (DELETE FROM search_docs WHERE kind = 'segment' AND video_id = %s"
+        "               RETURNING id),"
+        " matched AS (DELETE FROM search_match WHERE id IN (SELECT id FROM gone)"
+        "             RETURNING id, phone_keys)"
+        " DELETE FROM search_phones p USING (SELECT id, unnest(phone_keys) AS key"
+        "                                    FROM matched) m"
+        " WHERE p.key = m.key AND p.id = m.id", (video_id,))

@@ -38,6 +38,13 @@ from indexer.vocabulary import Vocabulary
 # documents too), and the scale brings scores near Whoosh's, which results keep to three
 # decimals.
 RANK = "ts_rank('{0.6667, 0.0, 0.0, 1.0}', tsv, q, 1) * 10"
+# Matches a query scores at most: beyond, the first this many in ``rank_order`` (the
+# shortest documents, those a word ranks highest in) are scored, not all (a common word is in
+# a quarter of all segments).  Below it, every match is scored, and the ranking is exact.
+CANDIDATES = 400
+# Matches counted at most (then the page's total is "at least", SearchPage.total_exact):
+# counting them all reads every matching row, a quarter of the table for a common word.
+COUNT_UP_TO = 1000
 # How many phone keys' segments each query reads, one query after the other until there
 # are candidates enough (the keys come most alike first).
 KEY_BATCHES = (4, 12, 48, 10_000)
@@ -147,10 +154,14 @@ def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
         if not missing:
             return result
         terms = sorted(missing)
-        rows = cur.execute(
-            "SELECT t FROM unnest(%s::text[], %s::tsquery[]) AS x(t, q)"
-            " WHERE EXISTS (SELECT 1 FROM search_docs WHERE tsv @@ x.q)",
-            (terms, [term_query(t) for t in terms])).fetchall()
+        # One EXISTS per term, each planned for its own term (never prepared): the planner
+        # stops at the first row of a common word instead of building the bitmap of a
+        # quarter of the table, and asks the GIN index about a rare or absent one.
+        asks = " UNION ALL ".join(
+            f"SELECT {n} AS n WHERE EXISTS (SELECT 1 FROM search_match"
+            f" WHERE tsv @@ CAST(%s AS tsquery))" for n in range(len(terms)))
+        rows = [{"t": terms[r["n"]]} for r in cur.execute(
+            asks, [term_query(t) for t in terms], prepare=False).fetchall()]
         present = {r["t"] for r in rows}
         known.update((t, t in present) for t in terms)
 
@@ -185,14 +196,26 @@ def search_page(
     parsed = _expanded(cur, parsed)
     params["q"] = to_tsquery(parsed)
     params["top"] = max(wanted * 3, 30)
+    params["candidates"] = max(CANDIDATES, params["top"] * 4)
+    # The planner reads the candidates in rank_order by its btree, keeping those that match,
+    # when the words are common, or finds the matches by the GIN index and sorts them when
+    # they are few: either way no more than the candidates are scored.  Never prepared: a
+    # generic plan, blind to the words, would pick one way for all.
+    # The page's rows (the wide part) are read for the ranked few only, in the same query.
     rows = cur.execute(
-        f"SELECT {STORED_COLUMNS}, top.score, top.total FROM ("
-        f"  SELECT id, {RANK} AS score, count(*) OVER () AS total"
-        f"  FROM search_docs, CAST(%(q)s AS tsquery) q"
-        f"  WHERE tsv @@ q AND {where}"
-        f"  ORDER BY score DESC, id LIMIT %(top)s) top"
-        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params).fetchall()
-    total = int(rows[0]["total"]) if rows else 0
+        f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
+        f"  SELECT c.id, {RANK} AS score, count(*) OVER () AS found FROM ("
+        f"   SELECT id, tsv FROM search_match WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+        f"   ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
+        f"  ORDER BY score DESC, c.id LIMIT %(top)s) top"
+        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params,
+        prepare=False).fetchall()
+    total = int(rows[0]["found"]) if rows else 0
+    exact = total < params["candidates"]
+    if not exact:
+        most = max(COUNT_UP_TO, params["candidates"] + 1)
+        total = _count(cur, where, params, most)
+        exact = total < most
     hits = [_Hit(r["id"], float(r["score"]), stored_fields(r)) for r in rows]
     clips, articles, _ = _results(hits, parsed)
     if (sound_alike and tuning.phones and kind != "article"
@@ -209,11 +232,19 @@ def search_page(
         clips += [_phonetic_clip(doc, found, floor * found.similarity * backed(doc))
                   for doc, found in sounded]
         total += len(sounded)
-    return _page(clips, articles, total, offset, wanted, hidden_links)
+    return _page(clips, articles, total, offset, wanted, hidden_links, exact)
+
+
+def _count(cur: Cursor[dict[str, Any]], where: str, params: dict[str, Any], most: int) -> int:
+    """How many documents match, up to *most*."""
+    row = cur.execute(f"SELECT count(*) AS n FROM (SELECT 1 FROM search_match"
+                      f" WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where} LIMIT %(most)s) m",
+                      {**params, "most": most}, prepare=False).fetchone()
+    return int(row["n"]) if row else 0
 
 
 def _page(clips: list[Clip], articles: list[Any], total: int, offset: int, wanted: int,
-          hidden_links: frozenset[str]) -> SearchPage:
+          hidden_links: frozenset[str], exact: bool = True) -> SearchPage:
     if hidden_links:
         # A video kept by a takedown is indexed again without the removed article; until
         # then its segments still name it.
@@ -225,7 +256,7 @@ def _page(clips: list[Clip], articles: list[Any], total: int, offset: int, wante
     results.sort(key=lambda r: r.score, reverse=True)
     # Overlapping clips that merged no longer count separately.
     total -= len(clips) - len(merged)
-    return SearchPage(results=results[offset:wanted], total=max(total, 0))
+    return SearchPage(results=results[offset:wanted], total=max(total, 0), total_exact=exact)
 
 
 def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
@@ -236,7 +267,8 @@ def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
 
     A key's segments are read only while the candidates are too few, a few keys per query,
     and at most MAX_CANDIDATES of each: short keys are in a third of all segments.  Of a
-    key with more, those first found are taken (Whoosh takes the oldest).
+    key with more, the oldest are taken, as Whoosh takes them (the postings' primary key
+    reads them in that order, however many there are).
     """
     out: list[int] = []
     seen: set[int] = set()
@@ -248,10 +280,12 @@ def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
             break
         rows = cur.execute(
             f"SELECT k.rank, c.id FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k(key, rank)"
-            f" CROSS JOIN LATERAL (SELECT id FROM search_docs"
-            f"  WHERE kind = '{KIND_SEGMENT}' AND phone_keys @> ARRAY[k.key]"
-            f"   AND NOT tsv @@ CAST(%(q)s AS tsquery) AND {where} LIMIT %(most)s) c",
-            {**params, "keys": batch, "most": MAX_CANDIDATES}).fetchall()
+            f" CROSS JOIN LATERAL (SELECT p.id FROM search_phones p"
+            f"  JOIN search_match m ON m.id = p.id"
+            f"  WHERE p.key = k.key AND m.kind = '{KIND_SEGMENT}'"
+            f"   AND NOT m.tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+            f"  ORDER BY p.id LIMIT %(most)s) c",
+            {**params, "keys": batch, "most": MAX_CANDIDATES}, prepare=False).fetchall()
         for _, doc in sorted((r["rank"], r["id"]) for r in rows):
             if doc not in seen:
                 seen.add(doc)

@@ -225,7 +225,9 @@
     const groups = groupResults(body);
     const first = body.total ? body.offset + 1 : 0;
     const last = body.offset + body.results.length;
-    say(body.total ? `Results ${first}–${last} of ${body.total} for ` : "Nothing found for ",
+    // A total the index stopped counting at reads "1000+".
+    const total = `${body.total}${body.total_exact === false ? "+" : ""}`;
+    say(body.total ? `Results ${first}–${last} of ${total} for ` : "Nothing found for ",
         false, body.query);
     if (body.notice) statusLine.append(el("span", "notice", ` (${body.notice})`));
     results.replaceChildren(...groups.map(renderGroup));
@@ -234,7 +236,7 @@
     $("next").disabled = body.next_offset === null;
     $("prev").dataset.offset = String(Math.max(0, body.offset - body.limit));
     $("next").dataset.offset = String(body.next_offset ?? 0);
-    $("page-info").textContent = body.total ? `${first}–${last} of ${body.total}` : "";
+    $("page-info").textContent = body.total ? `${first}–${last} of ${total}` : "";
     markActiveClip();
   }
 

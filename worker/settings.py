@@ -25,10 +25,10 @@ class Settings(BaseSettings):
                                      "in the data dir (files, SQLite, Whoosh).")
     database_pool_size: int = Field(4, ge=1, le=100, description="Connections each process "
                                     "keeps open to BRIEFING_DATABASE_URL.")
-    scratch_dir: Path | None = Field(None, description="Where this machine keeps downloads "
-                                     "in progress and decoded audio; unset: tmp/ in the data "
-                                     "dir. Set it to a local disk when the data dir is a "
-                                     "shared volume.")
+    scratch_dir: Path | None = Field(None, description="With a database URL: where this "
+                                     "machine keeps downloads in progress and decoded audio "
+                                     "(unset: tmp/ in the data dir); a local disk, since the "
+                                     "data dir is then a shared volume.")
     model: str = Field("tiny.en", description="Whisper model: tiny.en (bundled), a name "
                        "faster-whisper knows, or a CTranslate2 model directory.")
     compute_type: str | None = Field(None, description="CTranslate2 compute type; unset: "

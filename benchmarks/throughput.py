@@ -120,6 +120,7 @@ def fill_database(url: str, media: Path, corpus: Corpus) -> None:
     try:
         for video in corpus.videos:
             index.add_transcript(video, f"https://news.example/{video.video_id}.mp4", REFS)
+        index.after_bulk_load()
     finally:
         index.close()
 

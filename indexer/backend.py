@@ -53,6 +53,10 @@ class SearchBackend(Protocol):
         """Make sure no text of these items survives anywhere in the index (takedowns)."""
         ...
 
+    def after_bulk_load(self) -> None:
+        """Bring what the engine knows of the data up to date after many writes at once."""
+        ...
+
     def segment_count(self) -> int:
         """How many parts a search visits."""
         ...

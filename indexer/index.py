@@ -291,6 +291,9 @@ class SearchIndex:
         terms = [("video_id", v) for v in video_ids] + [("id", f"a:{a}") for a in article_ids]
         return purge(self._ix, self._generation_path(), self._writer, terms)
 
+    def after_bulk_load(self) -> None:
+        """Nothing to do: Whoosh keeps no planner statistics (see the PostgreSQL index)."""
+
     def segment_count(self) -> int:
         """Number of Whoosh segments in the live generation (each search visits them all)."""
         self._fresh()

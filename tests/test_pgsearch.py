@@ -86,3 +86,21 @@ def test_a_common_word_is_ranked_from_candidates_and_counted_up_to_a_thousand(
     few = index.search_page('"water water water water water water report"', limit=3)
     assert (few.total, few.total_exact) == (157, True)
     index.close()
+
+
+def test_a_rebuild_leaves_the_planner_statistics_of_what_it_wrote(pg_url: str) -> None:
+    # Until the tables are analysed the planner thinks them empty and picks plans that cost a
+    # hundred times more (seen: a common word's search at 100k segments, 150 ms against 8).
+    def analysed_rows() -> int:
+        with psycopg.connect(pg_url) as conn:
+            row = conn.execute("SELECT reltuples FROM pg_class WHERE relname = 'search_match'"
+                               ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    index = PgSearchIndex(pg_url)
+    index.rebuild(lambda fresh: [fresh.add_transcript(transcript(f"v{n}"),
+                                                      f"https://example.org/{n}.mp4", [])
+                                 for n in range(5)])
+    assert analysed_rows() == index.doc_count() > 0
+    index.close()

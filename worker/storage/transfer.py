@@ -158,6 +158,7 @@ def transfer(source: DataDir, target: PgRecords, index: SearchBackend, *,
         for stored_watch in watches[0].stored_watches():
             done(Kind.WATCHES, stored_watch.watch.name, watches[1].import_watch(stored_watch))
     _write_index(target, index, done)
+    index.after_bulk_load()
     return TransferReport(tuple(Tally(kind, c.copied, c.unchanged)
                                 for kind, c in counts.items()))
 

@@ -47,6 +47,7 @@ from whoosh import index as windex
 
 from benchmarks.machine import describe
 from benchmarks.pgdb import scratch_database
+from indexer.backend import SearchBackend
 from indexer.domain import ArticleRef, Clip, Segment, Transcript, Word
 from indexer.generations import _new_generation, _write_current
 from indexer.index import SearchIndex, rebuild_index
@@ -280,6 +281,20 @@ def _time_queries(run: Callable[[str], object], queries: list[str],
     return times
 
 
+Timings = dict[str, list[float]]
+
+
+def _time_kinds(index: SearchBackend, corpus: Corpus) -> tuple[Timings, Timings]:
+    """Each query kind's latencies on *index*, with the sound-alike pass and without."""
+    latency = {kind: _time_queries(lambda q: index.search(q, limit=10), qs)
+               for kind, qs in corpus.queries.items()}
+    exact = {kind: _time_queries(lambda q: index.search(q, limit=10, sound_alike=False), qs)
+             for kind, qs in corpus.queries.items()}
+    return latency, exact
+    return latency, exact
+
+
+
 @dataclass
 class EngineResult:
     """What one engine measured on one corpus."""
@@ -362,10 +377,7 @@ def bench_whoosh(corpus: Corpus, root: Path, *, bulk: bool = True,
     index = SearchIndex(root)
     index.search("harbour")
     open_ms = (time.perf_counter() - t0) * 1000
-    latency = {kind: _time_queries(lambda q: index.search(q, limit=10), qs)
-               for kind, qs in corpus.queries.items()}
-    exact = {kind: _time_queries(lambda q: index.search(q, limit=10, sound_alike=False), qs)
-             for kind, qs in corpus.queries.items()}
+    latency, exact = _time_kinds(index, corpus)
     side = compare(index, root, baseline, corpus.queries) if baseline is not None else None
     index.close()
     size = _dir_size(root)
@@ -598,10 +610,7 @@ def bench_postgres(corpus: Corpus, url: str, *, bulk: bool = True,
     index = PgSearchIndex(url)
     index.search("harbour")
     open_ms = (time.perf_counter() - t0) * 1000
-    latency = {kind: _time_queries(lambda q: index.search(q, limit=10), qs)
-               for kind, qs in corpus.queries.items()}
-    exact = {kind: _time_queries(lambda q: index.search(q, limit=10, sound_alike=False), qs)
-             for kind, qs in corpus.queries.items()}
+    latency, exact = _time_kinds(index, corpus)
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT sum(pg_total_relation_size(t))"
                            " FROM unnest(%s::regclass[]) t", (list(SEARCH_TABLES),)).fetchone()

@@ -33,7 +33,7 @@ from indexer.phonetic import DOUBT_BELOW
 from indexer.postings import document_numbers
 from indexer.query import STOPWORDS, ParsedQuery
 from indexer.schema import KIND_SEGMENT, PHONE_KEYS_FIELD, PHONES_FIELD
-from indexer.vocabulary import Vocabulary
+from indexer.vocabulary import TermLists
 
 if TYPE_CHECKING:  # it loads NumPy: only once a search gets as far as aligning
     from indexer.phonematch import Layout, PhoneHit
@@ -168,11 +168,8 @@ def _targets(parsed: ParsedQuery, whole: bool) -> tuple[Target, ...]:
     return tuple(out)
 
 
-def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[Target],
-                        restrict: set[int] | None, excluded: set[int], *,
-                        memo: PhoneticMemo | None = None) -> list[int]:
-    """Segments with a phone key like a target's, most alike first (at most
-    :data:`MAX_CANDIDATES`); a key's segments are read through *memo* when given."""
+def alike_keys(vocabulary: TermLists, targets: Sequence[Target]) -> list[str]:
+    """The phone keys of *vocabulary* like a target's, most alike first."""
     scored: dict[str, float] = {}
     # In a fixed order, and ties broken by the term: the candidates are cut at
     # MAX_CANDIDATES, and a set's order changes from one process to the next.
@@ -184,9 +181,17 @@ def candidate_documents(reader: Any, vocabulary: Vocabulary, targets: Sequence[T
                                               score_cutoff=KEY_SIMILARITY,
                                               limit=MAX_KEY_TERMS):
             scored[term] = max(scored.get(term, 0.0), float(score))
+    return sorted(scored, key=lambda t: (-scored[t], t))
+
+
+def candidate_documents(reader: Any, vocabulary: TermLists, targets: Sequence[Target],
+                        restrict: set[int] | None, excluded: set[int], *,
+                        memo: PhoneticMemo | None = None) -> list[int]:
+    """Segments with a phone key like a target's, most alike first (at most
+    :data:`MAX_CANDIDATES`); a key's segments are read through *memo* when given."""
     out: list[int] = []
     seen: set[int] = set()
-    for term in sorted(scored, key=lambda t: (-scored[t], t)):
+    for term in alike_keys(vocabulary, targets):
         for doc in (memo.documents(term) if memo is not None
                     else document_numbers(reader, PHONE_KEYS_FIELD, term)):
             if doc in seen or doc in excluded or (restrict is not None and doc not in restrict):

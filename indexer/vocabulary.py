@@ -8,7 +8,7 @@ compared with them by rapidfuzz (C++); the Whoosh query gets explicit terms inst
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
@@ -17,6 +17,14 @@ from whoosh import query as wq
 # At most this many spellings stand in for one fuzzy or prefix word, closest first: a
 # misheard name has a handful of neighbours, a common short stem could have hundreds.
 MAX_EXPANSIONS = 64
+
+
+class TermLists(Protocol):
+    """Where the phonetic pass reads a field's terms by their first letters."""
+
+    def starting(self, field: str, prefix: str) -> list[str]:
+        """Every term of *field* starting with *prefix*, sorted."""
+        ...
 
 
 class Vocabulary:

@@ -28,6 +28,7 @@ from indexer.pgsearch.documents import (
     segment_rows,
 )
 from indexer.pgsearch.search import PhoneKeys, search_page
+from indexer.pgsearch.stats import LexemeStats
 from indexer.phonesearch import PhoneticTuning
 from indexer.query import parse_query
 from indexer.schema import PHONE_KEYS_FIELD
@@ -55,6 +56,7 @@ class PgSearchIndex:
         self._own: tuple[int, ConnectionPool] | None = None
         self._batch: psycopg.Connection[Any] | None = None
         self._keys = PhoneKeys()
+        self._stats = LexemeStats()
 
     # -- connections -----------------------------------------------------------------------
 
@@ -264,7 +266,7 @@ class PgSearchIndex:
         :meth:`indexer.index.SearchIndex.search_page`)."""
         parsed = parse_query(text)
         with self._connection("search") as conn, conn.cursor(row_factory=dict_row) as cur:
-            return search_page(cur, self._keys, parsed, limit=limit, offset=offset,
+            return search_page(cur, self._keys, self._stats, parsed, limit=limit, offset=offset,
                                kind=kind, source=source, published_from=published_from,
                                published_to=published_to, language=language,
                                sound_alike=sound_alike, hidden_videos=hidden_videos,

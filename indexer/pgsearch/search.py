@@ -17,20 +17,20 @@ from psycopg import Cursor
 from indexer.clips import merge_overlapping
 from indexer.domain import Clip, SearchPage, SearchResult
 from indexer.pgsearch.documents import STORED_COLUMNS, stored_fields
+from indexer.pgsearch.stats import LexemeStats
 from indexer.pgsearch.tsquery import filter_sql, term_query, to_tsquery
 from indexer.phonesearch import (
     MAX_CANDIDATES,
     Heard,
     PhoneticMatch,
     PhoneticTuning,
-    candidate_documents,
+    alike_keys,
     match_segments,
     query_targets,
 )
 from indexer.query import ParsedQuery, expand
 from indexer.schema import KIND_SEGMENT, PHONE_KEYS_FIELD, PHONES_FIELD
 from indexer.search import _phonetic_clip, _results
-from indexer.vocabulary import Vocabulary
 
 # ts_rank's weights (at most 1) for lexemes of weight D, C, B and A: a segment's or an
 # article's text, and an article's title (boosted as Whoosh boosts its title field).  Its
@@ -45,6 +45,9 @@ CANDIDATES = 400
 # Matches counted at most (then the page's total is "at least", SearchPage.total_exact):
 # counting them all reads every matching row, a quarter of the table for a common word.
 COUNT_UP_TO = 1000
+# A query with a phrase that may match this many rows or more (LexemeStats.common_rows) takes its
+# candidates from the phrase index when there is one (indexer.pgsearch.stats).
+ORDERED_FROM = 2000
 # How many phone keys' segments each query reads, one query after the other until there
 # are candidates enough (the keys come most alike first).
 KEY_BATCHES = (4, 12, 48, 10_000)
@@ -96,47 +99,14 @@ class PhoneKeys:
             for first, terms in added.items():
                 self._blocks[first] = sorted(terms.union(self._blocks.get(first, ())))
 
-    def starting(self, prefix: str) -> list[str]:
-        """Keys starting with the one letter *prefix*, sorted."""
-        return self._blocks.get(prefix, [])
+    def starting(self, field: str, prefix: str) -> list[str]:
+        """Keys (*field* is the phone keys') starting with the one letter *prefix*, sorted:
+        what :func:`indexer.phonesearch.alike_keys` reads of a vocabulary."""
+        return self._blocks.get(prefix, []) if field == PHONE_KEYS_FIELD else []
 
 
-class _Recorder:
-    """What :func:`indexer.phonesearch.candidate_documents` reads of a Whoosh reader, with
-    no segments behind it: the phone keys it would read the segments of, in its order
-    (the most alike first), are *asked*."""
-
-    schema = frozenset({PHONE_KEYS_FIELD})
-
-    def __init__(self, keys: PhoneKeys) -> None:
-        self._keys = keys
-        self.asked: list[str] = []
-
-    def expand_prefix(self, field: str, prefix: str) -> list[str]:
-        return self._keys.starting(prefix) if field == PHONE_KEYS_FIELD else []
-
-    def postings(self, field: str, term: str) -> _NoPostings:
-        self.asked.append(term)
-        return _NoPostings()
-
-    # What indexer.postings.document_numbers asks first: every key is "here" (its
-    # segments are read afterwards, from the database), in one segment with no deletions.
-    def __contains__(self, field_and_term: tuple[str, str]) -> bool:
-        return field_and_term[0] == PHONE_KEYS_FIELD
-
-    def is_atomic(self) -> bool:
-        return True
-
-    def has_deletions(self) -> bool:
-        return False
-
-
-class _NoPostings:
-    def all_ids(self) -> list[int]:
-        return []
-
-
-def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
+def _expanded(cur: Cursor[dict[str, Any]], stats: LexemeStats,
+              parsed: ParsedQuery) -> ParsedQuery:
     """*parsed* with the compound spellings the index holds (:func:`indexer.query.expand`),
     asking the database about all the terms of a round at once."""
     known: dict[str, bool] = {}
@@ -145,6 +115,8 @@ def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
     def has_term(term: str) -> bool:
         if term in known:
             return known[term]
+        if stats.listed(term):
+            return True
         missing.add(term)
         return True  # for now: asks what it would ask next, answered next round
 
@@ -154,14 +126,16 @@ def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
         if not missing:
             return result
         terms = sorted(missing)
-        # One EXISTS per term, each planned for its own term (never prepared): the planner
-        # stops at the first row of a common word instead of building the bitmap of a
-        # quarter of the table, and asks the GIN index about a rare or absent one.
+        # The words the statistics list as common are known to be there; the others are in
+        # few rows at most, which the GIN index finds at once, and none of which a scan of
+        # the table may meet for long (an absent word: all of it, 300 ms at 1M).
         asks = " UNION ALL ".join(
             f"SELECT {n} AS n WHERE EXISTS (SELECT 1 FROM search_match"
-            f" WHERE tsv @@ CAST(%s AS tsquery))" for n in range(len(terms)))
+            f" WHERE tsv @@@ CAST(%s AS tsquery))" for n in range(len(terms)))
+        cur.execute("SET LOCAL enable_seqscan = off")
         rows = [{"t": terms[r["n"]]} for r in cur.execute(
             asks, [term_query(t) for t in terms], prepare=False).fetchall()]
+        cur.execute("SET LOCAL enable_seqscan TO DEFAULT")
         present = {r["t"] for r in rows}
         known.update((t, t in present) for t in terms)
 
@@ -169,6 +143,7 @@ def _expanded(cur: Cursor[dict[str, Any]], parsed: ParsedQuery) -> ParsedQuery:
 def search_page(
     cur: Cursor[dict[str, Any]],
     keys: PhoneKeys,
+    stats: LexemeStats,
     parsed: ParsedQuery,
     *,
     limit: int,
@@ -193,29 +168,23 @@ def search_page(
     wanted = offset + limit
     where, params = filter_sql(kind, source, published_from, published_to, language,
                                hidden_videos, hidden_articles)
-    parsed = _expanded(cur, parsed)
+    stats.refresh(cur)
+    parsed = _expanded(cur, stats, parsed)
     params["q"] = to_tsquery(parsed)
     params["top"] = max(wanted * 3, 30)
     params["candidates"] = max(CANDIDATES, params["top"] * 4)
-    # The planner reads the candidates in rank_order by its btree, keeping those that match,
-    # when the words are common, or finds the matches by the GIN index and sorts them when
-    # they are few: either way no more than the candidates are scored.  Never prepared: a
-    # generic plan, blind to the words, would pick one way for all.
-    # The page's rows (the wide part) are read for the ranked few only, in the same query.
-    rows = cur.execute(
-        f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
-        f"  SELECT c.id, {RANK} AS score, count(*) OVER () AS found FROM ("
-        f"   SELECT id, tsv FROM search_match WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
-        f"   ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
-        f"  ORDER BY score DESC, c.id LIMIT %(top)s) top"
-        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params,
-        prepare=False).fetchall()
-    total = int(rows[0]["found"]) if rows else 0
-    exact = total < params["candidates"]
-    if not exact:
-        most = max(COUNT_UP_TO, params["candidates"] + 1)
-        total = _count(cur, where, params, most)
+    most = max(COUNT_UP_TO, params["candidates"] + 1)
+    if stats.phrase_index and _has_phrase(parsed) and stats.common_rows(parsed) >= ORDERED_FROM:
+        rows = _ordered_rows(cur, where, {**params, "most": most})
+        total = int(rows[0]["found"]) if rows else 0
         exact = total < most
+    else:
+        rows = _rows(cur, where, params)
+        total = int(rows[0]["found"]) if rows else 0
+        exact = total < params["candidates"]
+        if not exact:
+            total = _count(cur, where, params, most)
+            exact = total < most
     hits = [_Hit(r["id"], float(r["score"]), stored_fields(r)) for r in rows]
     clips, articles, _ = _results(hits, parsed)
     if (sound_alike and tuning.phones and kind != "article"
@@ -233,6 +202,61 @@ def search_page(
                   for doc, found in sounded]
         total += len(sounded)
     return _page(clips, articles, total, offset, wanted, hidden_links, exact)
+
+
+def _has_phrase(parsed: ParsedQuery) -> bool:
+    """Whether *parsed* has a phrase in quotes.  The phrases a word's compound spellings
+    add ("paber mardu" for "pabermardu") are left to the GIN index: what they match is
+    rare, however common their words (and the phrase index reads every posting of each).
+    """
+    return any(clause.quoted and len(seq) > 1 for clause in parsed.clauses
+               for option in clause.options for seq in option)
+
+
+# GIN's own operator: ``@@@`` is ``@@`` by another name, which the phrase index does not
+# serve, so the planner never takes the phrase index where the GIN index is meant (it costs
+# it lower, and reads every posting of a common word in a query narrowed by a rare one).
+def _rows(cur: Cursor[dict[str, Any]], where: str,
+          params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The page's candidates ranked, each with the number of candidates (``found``)."""
+    # The planner reads the candidates in rank_order by its btree, keeping those that match,
+    # when the words are common, or finds the matches by the GIN index and sorts them when
+    # they are few: either way no more than the candidates are scored.  Never prepared: a
+    # generic plan, blind to the words, would pick one way for all.
+    # The page's rows (the wide part) are read for the ranked few only, in the same query.
+    return cur.execute(
+        f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
+        f"  SELECT c.id, {RANK} AS score, count(*) OVER () AS found FROM ("
+        f"   SELECT id, tsv FROM search_match WHERE tsv @@@ CAST(%(q)s AS tsquery) AND {where}"
+        f"   ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
+        f"  ORDER BY score DESC, c.id LIMIT %(top)s) top"
+        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params,
+        prepare=False).fetchall()
+
+
+def _ordered_rows(cur: Cursor[dict[str, Any]], where: str,
+                  params: dict[str, Any]) -> list[dict[str, Any]]:
+    """:func:`_rows` by the phrase index, each with the number of matches up to
+    ``params["most"]`` (``found``): the index hands the documents holding the words out in
+    rank_order, and each is checked for the phrase until *most* are found."""
+    # The GIN index answers ``@@`` too, by a bitmap of every match sorted afterwards: what
+    # this is here to avoid, and what the planner picks, misled by its estimate.
+    cur.execute("SET LOCAL enable_bitmapscan = off")
+    rows = cur.execute(
+        f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
+        f"  SELECT c.id, {RANK} AS score, c.found FROM ("
+        f"   SELECT id, tsv, found FROM ("
+        f"    SELECT id, tsv, count(*) OVER () AS found,"
+        f"     row_number() OVER (ORDER BY rank_order, id) AS n FROM ("
+        f"     SELECT id, tsv, rank_order FROM search_match"
+        f"     WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+        f"     ORDER BY rank_order <=> CAST(0 AS real) LIMIT %(most)s) m) o"
+        f"   WHERE n <= %(candidates)s) c, CAST(%(q)s AS tsquery) q"
+        f"  ORDER BY score DESC, c.id LIMIT %(top)s) top"
+        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params,
+        prepare=False).fetchall()
+    cur.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
+    return rows
 
 
 def _count(cur: Cursor[dict[str, Any]], where: str, params: dict[str, Any], most: int) -> int:
@@ -283,7 +307,7 @@ def _candidates(cur: Cursor[dict[str, Any]], keys: list[str], where: str,
             f" CROSS JOIN LATERAL (SELECT p.id FROM search_phones p"
             f"  JOIN search_match m ON m.id = p.id"
             f"  WHERE p.key = k.key AND m.kind = '{KIND_SEGMENT}'"
-            f"   AND NOT m.tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+            f"   AND NOT m.tsv @@@ CAST(%(q)s AS tsquery) AND {where}"
             f"  ORDER BY p.id LIMIT %(most)s) c",
             {**params, "keys": batch, "most": MAX_CANDIDATES}, prepare=False).fetchall()
         for _, doc in sorted((r["rank"], r["id"]) for r in rows):
@@ -304,10 +328,7 @@ def _phonetic_docs(cur: Cursor[dict[str, Any]], keys: PhoneKeys, parsed: ParsedQ
     if not targets:
         return []
     keys.refresh(cur)
-    # The keys candidate_documents reads, most alike first.
-    recorder = _Recorder(keys)
-    candidate_documents(recorder, Vocabulary(recorder), targets, None, set())
-    docnums = _candidates(cur, recorder.asked, where, params)
+    docnums = _candidates(cur, alike_keys(keys, targets), where, params)
     if not docnums:
         return []
     rows = cur.execute(f"SELECT {STORED_COLUMNS} FROM search_docs d WHERE d.id = ANY(%s)",

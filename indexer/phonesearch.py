@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from indexer.clips import _exact_positions, _stream
@@ -169,18 +170,31 @@ def _targets(parsed: ParsedQuery, whole: bool) -> tuple[Target, ...]:
 
 
 def alike_keys(vocabulary: TermLists, targets: Sequence[Target]) -> list[str]:
-    """The phone keys of *vocabulary* like a target's, most alike first."""
+    """The phone keys of *vocabulary* like a target's (the MAX_KEY_TERMS most alike of each
+    target's keys, the first in the vocabulary's order among equals), most alike first."""
     scored: dict[str, float] = {}
-    # In a fixed order, and ties broken by the term: the candidates are cut at
-    # MAX_CANDIDATES, and a set's order changes from one process to the next.
-    for key in sorted({k for t in targets for k in (t.key, *t.keys)}):
-        # Keys are compared among those starting with the same class: a recogniser keeps
-        # a name's first sound far more often than the rest.
-        terms = vocabulary.starting(PHONE_KEYS_FIELD, key[:1])
-        for term, score, _ in process.extract(key, terms, scorer=fuzz.ratio,
-                                              score_cutoff=KEY_SIMILARITY,
-                                              limit=MAX_KEY_TERMS):
-            scored[term] = max(scored.get(term, 0.0), float(score))
+    # Keys are compared among those starting with the same class: a recogniser keeps a
+    # name's first sound far more often than the rest.  The keys sharing one are compared
+    # in one call: reading the vocabulary's strings is much of the cost (half of it, for 6
+    # keys among 44,000 at 1M segments).
+    keys = sorted({k for t in targets for k in (t.key, *t.keys)})
+    for first in sorted({k[:1] for k in keys}):
+        group = [k for k in keys if k[:1] == first]
+        terms = vocabulary.starting(PHONE_KEYS_FIELD, first)
+        if not terms:
+            continue
+        similarity = process.cdist(group, terms, scorer=fuzz.ratio,
+                                   score_cutoff=KEY_SIMILARITY, dtype=np.float64)
+        for row in similarity:
+            found = np.flatnonzero(row)  # below the cutoff, 0
+            if len(found) > MAX_KEY_TERMS:
+                found = found[np.lexsort((found, -row[found]))[:MAX_KEY_TERMS]]
+            for i in found.tolist():
+                score = float(row[i])
+                if score > scored.get(terms[i], 0.0):
+                    scored[terms[i]] = score
+    # Ties broken by the term: the candidates are cut at MAX_CANDIDATES, and a set's order
+    # changes from one process to the next.
     return sorted(scored, key=lambda t: (-scored[t], t))
 
 

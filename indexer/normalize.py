@@ -107,6 +107,13 @@ def _digits(token: str) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=100_000)
+def _folded(token: str) -> str:
+    """A word token folded, lower-case, without its possessive and apostrophes (kept: a
+    transcript says the same words again and again)."""
+    return re.sub(r"'s$", "", fold(token).lower()).replace("'", "")
+
+
 def _raw_words(text: str) -> list[_Raw]:
     out: list[_Raw] = []
     for match in _TOKEN.finditer(text):
@@ -115,8 +122,7 @@ def _raw_words(text: str) -> list[_Raw]:
             out.extend(_Raw(fold(w).lower(), match.start(), match.end(), False,
                             w != "percent") for w in _digits(token))
             continue
-        folded = fold(token).lower()
-        folded = re.sub(r"'s$", "", folded).replace("'", "")
+        folded = _folded(token)
         if folded:
             out.append(_Raw(folded, match.start(), match.end(), token[:1].isupper(), False))
     return out

@@ -26,17 +26,31 @@ def upgrade(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     if settings.database_url is None:
         raise fail("no database to upgrade: set BRIEFING_DATABASE_URL "
                    "(e.g. postgresql://briefing@db/briefing)")
+    from worker.storage.pg.migrate import ensure_phrase_index
     from worker.storage.pg.migrate import upgrade as run_upgrade
     from worker.storage.pg.pool import redact
 
     with clear_errors():
         before, after = run_upgrade(settings.database_url)
+        phrase_index = ensure_phrase_index(settings.database_url)
     if as_json:
         print(json.dumps({"database": redact(settings.database_url), "before": before,
-                          "after": after}))
+                          "after": after, "phrase_index": phrase_index}))
         return
     where = redact(settings.database_url)
     if before == after:
         out.print(shown(f"{where}: schema {after}, already current"), highlight=False)
     else:
         out.print(shown(f"{where}: schema {before or 'none'} → {after}"), highlight=False)
+    out.print(shown(f"phrase index: {phrase_index}{_PHRASE_HINTS.get(phrase_index, '')}"),
+              highlight=False)
+
+
+# What to do when the phrase index could not be built (searches stay right without it;
+# quoted phrases of common words are slower).
+_PHRASE_HINTS = {
+    "unavailable": " (the server has no rum extension: install postgresql-NN-rum on it,"
+                   " then run this again)",
+    "not permitted": " (this role may not create the rum extension: have a superuser run"
+                     " CREATE EXTENSION rum, then run this again)",
+}

@@ -228,6 +228,7 @@ class PgSearchIndex:
             with self._pool().connection() as conn:
                 conn.autocommit = True
                 conn.execute("ANALYZE search_docs, search_match, search_phones, search_terms")
+            self._stats.forget()
         except psycopg.Error as exc:
             raise SearchIndexError(f"updating the search tables' statistics failed: {exc}"
                                    ) from exc

@@ -68,6 +68,11 @@ class LexemeStats:
             self._shares = dict(zip(lexemes, shares, strict=False))
             self._loaded = time.monotonic()
 
+    def forget(self) -> None:
+        """Read the statistics again at the next search (they were just gathered)."""
+        with self._lock:
+            self._loaded = -math.inf
+
     def listed(self, term: str) -> bool:
         """Whether *term* is one of the common lexemes the statistics list (so in the
         index, but for every row of it deleted since they were gathered)."""

@@ -14,7 +14,7 @@ import psycopg
 from worker.errors import SchemaError, StoreUnavailableError
 from worker.storage.pg.pool import redact
 
-__all__ = ["HEAD", "current_revision", "require_current", "upgrade"]
+__all__ = ["HEAD", "current_revision", "ensure_phrase_index", "require_current", "upgrade"]
 
 # The newest revision in migrations/versions; tests/test_migrations.py checks it against
 # Alembic's own reading of the scripts, so the cheap check below never needs Alembic loaded.
@@ -64,4 +64,53 @@ def upgrade(url: str) -> tuple[str | None, str]:
     config.set_main_option("script_location", str(_SCRIPTS))
     config.attributes["conninfo"] = url
     command.upgrade(config, "head")
+    ensure_phrase_index(url)
     return before, HEAD
+
+
+def ensure_phrase_index(url: str) -> str:
+    """Build the phrase index (:mod:`indexer.pgsearch.stats`) when the server has the
+    ``rum`` extension and the index is not there yet; what was found or done: "present",
+    "created", "unavailable" (the server has no rum: install postgresql-NN-rum), "not
+    permitted" (this role may not create the extension: a superuser runs
+    ``CREATE EXTENSION rum``) or "being built" (by another process, now).
+
+    Outside the migrations: the index is optional (searches are right without it, phrases
+    of common words slower), and a server may get the extension after its schema is
+    current; ``briefing db upgrade`` builds it then.  Built without blocking writes.
+    """
+    from indexer.pgsearch.stats import PHRASE_INDEX
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute("SELECT indisvalid FROM pg_index"
+                               " WHERE indexrelid = to_regclass(%s)", (PHRASE_INDEX,)).fetchone()
+            if row is not None and row[0]:
+                return "present"
+            if conn.execute("SELECT 1 FROM pg_available_extensions"
+                            " WHERE name = 'rum'").fetchone() is None:
+                return "unavailable"
+            # Two processes upgrading at once: one builds, the other goes on (waiting for it
+            # inside CREATE INDEX CONCURRENTLY could deadlock on each other's snapshot).
+            locked = conn.execute("SELECT pg_try_advisory_lock(hashtext('briefing-phrase'))"
+                                  ).fetchone()
+            if not locked or not locked[0]:
+                return "being built"
+            try:
+                try:
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS rum")
+                except psycopg.errors.InsufficientPrivilege:
+                    return "not permitted"
+                if row is not None:  # left invalid by a build that was interrupted
+                    conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {PHRASE_INDEX}")
+                conn.execute(
+                    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {PHRASE_INDEX} ON search_match"
+                    " USING rum (tsv rum_tsvector_addon_ops, rank_order)"
+                    " WITH (attach = 'rank_order', to = 'tsv')")
+                return "created"
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('briefing-phrase'))")
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailableError(f"database {redact(url)}: {exc}".strip()) from exc
+    except psycopg.Error as exc:
+        return f"not built ({str(exc).strip()})"

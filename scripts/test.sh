@@ -21,6 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+# The rum extension of the installed PostgreSQL, for the phrase index the tests build (and
+# test the search without).
+version=$(ls /etc/postgresql | sort -V | tail -n1)
+if [ ! -f "/usr/share/postgresql/$version/extension/rum.control" ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$version-rum"
+fi
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   mkdir -p /var/lib/redis /var/log/redis
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \

@@ -6,14 +6,20 @@ against both backends: tests/search_backends.py.)"""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
-from indexer.domain import Clip, Segment, Transcript
+from indexer.domain import Clip, SearchPage, Segment, Transcript
 from indexer.errors import SearchIndexError
 from indexer.pgsearch import PgSearchIndex
+from indexer.pgsearch import search as pgsearch_search
+from indexer.pgsearch.stats import PHRASE_INDEX, LexemeStats
+from indexer.query import parse_query
 from tests.test_index import transcript, words
+from worker.storage.pg.migrate import ensure_phrase_index, upgrade
 
 
 def clip_videos(index: PgSearchIndex, query: str) -> list[str]:
@@ -103,4 +109,98 @@ def test_a_rebuild_leaves_the_planner_statistics_of_what_it_wrote(pg_url: str) -
                                                       f"https://example.org/{n}.mp4", [])
                                  for n in range(5)])
     assert analysed_rows() == index.doc_count() > 0
+    index.close()
+
+
+def flood_index(url: str) -> PgSearchIndex:
+    """1,100 segments saying "flood", most "water" too and "report" ("water report": 942)."""
+    texts = [f"Flood {'water ' * (n % 7)}report." for n in range(1_100)]
+    segments = []
+    for n, text in enumerate(texts):
+        ws = words(text, start=n * 10.0)
+        segments.append(Segment(n, ws[0].start, ws[-1].end, text, ws))
+    index = PgSearchIndex(url)
+    index.add_transcript(Transcript("v1", "en", 11_000.0, "tiny.en", "test", tuple(segments)),
+                         "https://example.org/1.mp4", [])
+    index.after_bulk_load()
+    return index
+
+
+def test_the_statistics_bound_a_querys_rows_by_its_common_words(pg_url: str) -> None:
+    index = flood_index(pg_url)
+    stats = LexemeStats()
+    with psycopg.connect(pg_url, row_factory=dict_row) as conn, conn.cursor() as cur:
+        stats.refresh(cur)
+    assert stats.phrase_index
+    assert stats.listed("water") and stats.listed("flood") and not stats.listed("convoy")
+    # A phrase: no more than its rarer word; an AND: the clauses' shares multiplied; a word
+    # the statistics do not list: none.
+    assert stats.common_rows(parse_query('"water report"')) == pytest.approx(942, rel=0.05)
+    assert stats.common_rows(parse_query("water flood")) == pytest.approx(
+        1_100 * (942 / 1_100) * 1.0, rel=0.05)  # "flood" is in every row
+    assert stats.common_rows(parse_query('"water convoy"')) == 0
+    assert stats.common_rows(parse_query("water convoy")) == 0
+    index.close()
+
+
+def answers(page: SearchPage) -> list[tuple[str, float, float, str]]:
+    return [(type(r).__name__, r.score, getattr(r, "start", 0.0), getattr(r, "text", ""))
+            for r in page.results]
+
+
+def test_a_common_phrase_read_by_the_phrase_index_answers_as_by_the_gin_index(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = flood_index(pg_url)
+    taken: list[str] = []
+    real = pgsearch_search._ordered_rows
+
+    def ordered_rows(*args: Any) -> list[dict[str, Any]]:
+        taken.append(args[2]["q"])
+        return real(*args)
+
+    monkeypatch.setattr(pgsearch_search, "_ordered_rows", ordered_rows)
+    # Counted up to 500: the phrase index hands out fewer rows than match, so the order it
+    # hands them out in counts.
+    monkeypatch.setattr(pgsearch_search, "COUNT_UP_TO", 500)
+    queries = ('"water water water water water water report"', '"water report"',
+               '"flood water" report')
+
+    def pages() -> list[SearchPage]:
+        return [index.search_page(q, limit=5, offset=o) for q in queries for o in (0, 5)]
+
+    monkeypatch.setattr(pgsearch_search, "ORDERED_FROM", 1e12)
+    by_gin = pages()
+    assert not taken
+    monkeypatch.setattr(pgsearch_search, "ORDERED_FROM", 100)
+    # A fresh index reads the statistics afresh (the phrase index is there).
+    index = PgSearchIndex(pg_url)
+    by_phrase_index = pages()
+    assert len(taken) == len(by_gin)
+    for gin, ordered in zip(by_gin, by_phrase_index, strict=True):
+        assert (ordered.total, ordered.total_exact) == (gin.total, gin.total_exact)
+        assert answers(ordered) == answers(gin)
+    assert [(p.total, p.total_exact) for p in by_gin] == [(157, True)] * 2 + [(500, False)] * 4
+    index.close()
+
+
+def test_without_the_phrase_index_phrases_are_answered_and_upgrade_builds_it(
+    pg_empty: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    upgrade(pg_empty)
+    with psycopg.connect(pg_empty, autocommit=True) as conn:
+        conn.execute(f"DROP INDEX {PHRASE_INDEX}")
+    monkeypatch.setattr(pgsearch_search, "ORDERED_FROM", 100)
+    index = flood_index(pg_empty)
+    page = index.search_page('"water report"', limit=3)
+    assert (page.total, page.total_exact) == (942, True)
+    index.close()
+    assert ensure_phrase_index(pg_empty) == "created"
+    assert ensure_phrase_index(pg_empty) == "present"
+    stats = LexemeStats()
+    with psycopg.connect(pg_empty, row_factory=dict_row) as conn, conn.cursor() as cur:
+        stats.refresh(cur)
+    assert stats.phrase_index
+    index = PgSearchIndex(pg_empty)
+    assert index.search_page('"water report"', limit=3).total == 942
     index.close()

@@ -228,3 +228,34 @@ def test_a_segment_stores_its_phones_and_keys_only_with_word_timings() -> None:
     spoken, percents = fields["phones"]
     assert spoken.split(" ")[2] == ".".join(phones_of("Jeddah"))
     assert [ord(c) - 48 for c in percents] == [95, 95, 30, 95]
+
+
+def test_alike_keys_are_each_keys_most_alike_terms_with_ties_taken_in_order() -> None:
+    # What alike_keys computes in one pass per first letter, worked out key by key: each
+    # key's MAX_KEY_TERMS most alike terms of its letter (ties: the first in the list),
+    # then all of them by their best similarity, ties by the term.
+    from rapidfuzz import fuzz, process
+
+    from indexer.phonesearch import KEY_SIMILARITY, MAX_KEY_TERMS, Target, alike_keys
+
+    letters = "nkrstlmp"
+    terms = sorted({a + b + c + d for a in "nk" for b in letters for c in letters
+                    for d in ("", *letters[:3])})
+
+    class Terms:
+        def starting(self, field: str, prefix: str) -> list[str]:
+            assert field == PHONE_KEYS_FIELD
+            return [t for t in terms if t.startswith(prefix)]
+
+    targets = [Target((0,), ("x",), "nkr", ("nkr", "nk")), Target((1,), ("x",), "krst", ("ks",)),
+               Target((0, 1), ("x",), "nkrkrst", ())]
+    scored: dict[str, float] = {}
+    for key in sorted({k for t in targets for k in (t.key, *t.keys)}):
+        for term, score, _ in process.extract(key, Terms().starting(PHONE_KEYS_FIELD, key[0]),
+                                              scorer=fuzz.ratio, score_cutoff=KEY_SIMILARITY,
+                                              limit=MAX_KEY_TERMS):
+            scored[term] = max(scored.get(term, 0.0), float(score))
+    expected = sorted(scored, key=lambda t: (-scored[t], t))
+    # Keys with more alike terms than are kept, so the cut and its ties count.
+    assert len(expected) > 2 * MAX_KEY_TERMS
+    assert alike_keys(Terms(), targets) == expected

@@ -501,7 +501,10 @@ def test_compose_fleet_profile_shares_only_media_and_waits_for_postgres_and_the_
         assert "BRIEFING_DATABASE_URL" not in services[name].get("environment", {}), name
 
     postgres = services["postgres"]
-    assert postgres["image"] == "postgres:15"
+    # PostgreSQL 15 with the rum extension the phrase index needs (`briefing db upgrade`).
+    assert postgres["image"] == "briefing-postgres:15"
+    recipe = postgres["build"]["dockerfile_inline"]
+    assert "FROM postgres:15" in recipe and "postgresql-15-rum" in recipe
     assert "pg_isready" in postgres["healthcheck"]["test"]
     assert postgres["volumes"] == ["postgres:/var/lib/postgresql/data"]
     assert {"postgres", "media"} <= set(compose["volumes"])

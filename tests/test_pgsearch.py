@@ -26,6 +26,18 @@ def clip_videos(index: PgSearchIndex, query: str) -> list[str]:
     return sorted(r.video_id for r in index.search(query) if isinstance(r, Clip))
 
 
+def indexed(url: str, texts: list[str]) -> PgSearchIndex:
+    """An index of one video whose segments say *texts*, ten seconds apart."""
+    segments = []
+    for n, text in enumerate(texts):
+        ws = words(text, start=n * 10.0)
+        segments.append(Segment(n, ws[0].start, ws[-1].end, text, ws))
+    index = PgSearchIndex(url)
+    index.add_transcript(Transcript("v1", "en", 10.0 * len(texts), "tiny.en", "test",
+                                    tuple(segments)), "https://example.org/1.mp4", [])
+    return index
+
+
 def test_a_video_written_during_a_rebuild_waits_and_is_kept(pg_url: str) -> None:
     index = PgSearchIndex(pg_url)
     index.add_transcript(transcript("v1"), "https://example.org/1.mp4", [])
@@ -73,13 +85,7 @@ def test_a_common_word_is_ranked_from_candidates_and_counted_up_to_a_thousand(
     # 1,100 segments say "flood", most of them "water" too; the shortest says "flood" twice.
     texts = [f"Flood {'water ' * (n % 7)}report." for n in range(1_099)]
     texts.insert(700, "Flood flood.")
-    segments = []
-    for n, text in enumerate(texts):
-        ws = words(text, start=n * 10.0)
-        segments.append(Segment(n, ws[0].start, ws[-1].end, text, ws))
-    index = PgSearchIndex(pg_url)
-    index.add_transcript(Transcript("v1", "en", 11_000.0, "tiny.en", "test", tuple(segments)),
-                         "https://example.org/1.mp4", [])
+    index = indexed(pg_url, texts)
     page = index.search_page("flood", limit=3)
     assert (page.total, page.total_exact) == (1_000, False)
     best = page.results[0]
@@ -113,15 +119,9 @@ def test_a_rebuild_leaves_the_planner_statistics_of_what_it_wrote(pg_url: str) -
 
 
 def flood_index(url: str) -> PgSearchIndex:
-    """1,100 segments saying "flood", most "water" too and "report" ("water report": 942)."""
-    texts = [f"Flood {'water ' * (n % 7)}report." for n in range(1_100)]
-    segments = []
-    for n, text in enumerate(texts):
-        ws = words(text, start=n * 10.0)
-        segments.append(Segment(n, ws[0].start, ws[-1].end, text, ws))
-    index = PgSearchIndex(url)
-    index.add_transcript(Transcript("v1", "en", 11_000.0, "tiny.en", "test", tuple(segments)),
-                         "https://example.org/1.mp4", [])
+    """1,100 segments saying "flood", most "water" too and "report" ("water report": 942),
+    and the planner's statistics of them."""
+    index = indexed(url, [f"Flood {'water ' * (n % 7)}report." for n in range(1_100)])
     index.after_bulk_load()
     return index
 

@@ -27,12 +27,9 @@ from indexer.pgsearch import PgSearchIndex
 from worker.pipeline.maintenance import reindex
 from worker.storage.datadir import DataDir
 from worker.storage.jobs import JobStore
-from worker.storage.pg.jobs import PgJobStore
 from worker.storage.pg.records import PgRecords, close_lock_pools
-from worker.storage.pg.runs import PgRuns
-from worker.storage.pg.watches import PgWatchStore
 from worker.storage.states import JobState, VideoState
-from worker.storage.transfer import TransferReport, transfer
+from worker.storage.transfer import TransferReport, paired_stores, transfer
 from worker.storage.watches import WatchStore
 from worker.watching.domain import HitKind, Match
 
@@ -95,9 +92,8 @@ def _copy(source: DataDir, url: str, media: Path) -> TransferReport:
     target = PgRecords(url, media, media / "tmp")
     index = PgSearchIndex(url)
     try:
-        return transfer(source, target, index,
-                        jobs=(JobStore(source.jobs_db), PgJobStore(url, PgRuns(url, target.tmp))),
-                        watches=(WatchStore(source.watches_db), PgWatchStore(url)))
+        jobs, watches = paired_stores(source, target)
+        return transfer(source, target, index, jobs=jobs, watches=watches)
     finally:
         index.close()
 

@@ -31,7 +31,7 @@ from worker.storage.pg.records import PgRecords
 from worker.storage.pg.runs import PgRuns
 from worker.storage.pg.watches import PgWatchStore
 from worker.storage.stores import open_search_index
-from worker.storage.transfer import transfer
+from worker.storage.transfer import paired_stores, transfer
 from worker.storage.watches import WatchStore
 from worker.watching.domain import HitKind, Match
 
@@ -128,9 +128,8 @@ def _run_transfer(archive: Path, url: str) -> Any:
     target = _target(url, archive)
     index = open_search_index(_settings(archive, url))
     try:
-        return transfer(source, target, index,
-                        jobs=(JobStore(source.jobs_db), PgJobStore(url, PgRuns(url, target.tmp))),
-                        watches=(WatchStore(source.watches_db), PgWatchStore(url)))
+        jobs, watches = paired_stores(source, target)
+        return transfer(source, target, index, jobs=jobs, watches=watches)
     finally:
         index.close()
 

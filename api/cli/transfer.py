@@ -53,16 +53,12 @@ def transfer(
 
     from indexer.pgsearch import PgSearchIndex
     from worker.storage.datadir import DataDir
-    from worker.storage.jobs import JobStore
-    from worker.storage.pg.jobs import PgJobStore
     from worker.storage.pg.migrate import require_current
     from worker.storage.pg.migrate import upgrade as run_upgrade
     from worker.storage.pg.pool import redact
     from worker.storage.pg.records import PgRecords
-    from worker.storage.pg.runs import PgRuns
-    from worker.storage.pg.watches import PgWatchStore
+    from worker.storage.transfer import paired_stores
     from worker.storage.transfer import transfer as run_transfer
-    from worker.storage.watches import WatchStore
 
     media = media_dir or root
     with clear_errors():
@@ -74,11 +70,7 @@ def transfer(
             target = PgRecords(to, media, settings.scratch_dir or media / "tmp",
                                pool_size=settings.database_pool_size)
             index = PgSearchIndex(to, pool_size=settings.database_pool_size)
-            # Opened only when there: opening an SQLite store creates its file.
-            jobs = ((JobStore(source.jobs_db), PgJobStore(to, PgRuns(to, target.tmp)))
-                    if source.jobs_db.is_file() else None)
-            watches = ((WatchStore(source.watches_db), PgWatchStore(to))
-                       if source.watches_db.is_file() else None)
+            jobs, watches = paired_stores(source, target)
             started = time.monotonic()
             try:
                 with _Shown(verbose=verbose, live=not as_json and err.is_terminal) as shown_:

@@ -101,6 +101,26 @@ class _Counter:
     unchanged: int = 0
 
 
+def paired_stores(source: DataDir, target: PgRecords,
+                  ) -> tuple[tuple[JobStore, PgJobStore] | None,
+                             tuple[WatchStore, PgWatchStore] | None]:
+    """*source*'s job and watch stores, each beside its twin in *target*'s database (what
+    :func:`transfer` takes as *jobs* and *watches*); None for a store the data dir does not
+    have: opening an SQLite store creates its file."""
+    from worker.storage.jobs import JobStore
+    from worker.storage.pg.jobs import PgJobStore
+    from worker.storage.pg.runs import PgRuns
+    from worker.storage.pg.watches import PgWatchStore
+    from worker.storage.watches import WatchStore
+
+    url = target.url
+    jobs = ((JobStore(source.jobs_db), PgJobStore(url, PgRuns(url, target.tmp)))
+            if source.jobs_db.is_file() else None)
+    watches = ((WatchStore(source.watches_db), PgWatchStore(url))
+               if source.watches_db.is_file() else None)
+    return jobs, watches
+
+
 def transfer(source: DataDir, target: PgRecords, index: SearchBackend, *,
              jobs: tuple[JobStore, PgJobStore] | None = None,
              watches: tuple[WatchStore, PgWatchStore] | None = None,

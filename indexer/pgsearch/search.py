@@ -174,17 +174,16 @@ def search_page(
     params["top"] = max(wanted * 3, 30)
     params["candidates"] = max(CANDIDATES, params["top"] * 4)
     most = max(COUNT_UP_TO, params["candidates"] + 1)
-    if stats.phrase_index and _has_phrase(parsed) and stats.common_rows(parsed) >= ORDERED_FROM:
-        rows = _ordered_rows(cur, where, {**params, "most": most})
-        total = int(rows[0]["found"]) if rows else 0
-        exact = total < most
-    else:
-        rows = _rows(cur, where, params)
-        total = int(rows[0]["found"]) if rows else 0
-        exact = total < params["candidates"]
-        if not exact:
-            total = _count(cur, where, params, most)
-            exact = total < most
+    ordered = (stats.phrase_index and _has_phrase(parsed)
+               and stats.common_rows(parsed) >= ORDERED_FROM)
+    rows = (_ordered_rows(cur, where, {**params, "most": most}) if ordered
+            else _rows(cur, where, params))
+    # The phrase index's query counts the matches up to *most*; the other counts the
+    # candidates, and the matches are counted apart when they fill them.
+    total = int(rows[0]["found"]) if rows else 0
+    if not ordered and total >= params["candidates"]:
+        total = _count(cur, where, params, most)
+    exact = total < most
     hits = [_Hit(r["id"], float(r["score"]), stored_fields(r)) for r in rows]
     clips, articles, _ = _results(hits, parsed)
     if (sound_alike and tuning.phones and kind != "article"
@@ -213,6 +212,20 @@ def _has_phrase(parsed: ParsedQuery) -> bool:
                for option in clause.options for seq in option)
 
 
+def _ranked(cur: Cursor[dict[str, Any]], candidates: str, found: str,
+            params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The page's rows: the ``top`` best of *candidates* (a query of ``id, tsv``) by
+    ts_rank, each with its stored fields and *found* (an expression over them)."""
+    # The page's rows (the wide part) are read for the ranked few only, in the same query.
+    # Never prepared: a generic plan, blind to the words, would pick one way for all.
+    return cur.execute(
+        f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
+        f"  SELECT c.id, {RANK} AS score, {found} AS found FROM ({candidates}) c,"
+        f"   CAST(%(q)s AS tsquery) q ORDER BY score DESC, c.id LIMIT %(top)s) top"
+        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params,
+        prepare=False).fetchall()
+
+
 # GIN's own operator: ``@@@`` is ``@@`` by another name, which the phrase index does not
 # serve, so the planner never takes the phrase index where the GIN index is meant (it costs
 # it lower, and reads every posting of a common word in a query narrowed by a rare one).
@@ -221,17 +234,11 @@ def _rows(cur: Cursor[dict[str, Any]], where: str,
     """The page's candidates ranked, each with the number of candidates (``found``)."""
     # The planner reads the candidates in rank_order by its btree, keeping those that match,
     # when the words are common, or finds the matches by the GIN index and sorts them when
-    # they are few: either way no more than the candidates are scored.  Never prepared: a
-    # generic plan, blind to the words, would pick one way for all.
-    # The page's rows (the wide part) are read for the ranked few only, in the same query.
-    return cur.execute(
-        f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
-        f"  SELECT c.id, {RANK} AS score, count(*) OVER () AS found FROM ("
-        f"   SELECT id, tsv FROM search_match WHERE tsv @@@ CAST(%(q)s AS tsquery) AND {where}"
-        f"   ORDER BY rank_order, id LIMIT %(candidates)s) c, CAST(%(q)s AS tsquery) q"
-        f"  ORDER BY score DESC, c.id LIMIT %(top)s) top"
-        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params,
-        prepare=False).fetchall()
+    # they are few: either way no more than the candidates are scored.
+    return _ranked(cur, f"SELECT id, tsv FROM search_match"
+                        f" WHERE tsv @@@ CAST(%(q)s AS tsquery) AND {where}"
+                        f" ORDER BY rank_order, id LIMIT %(candidates)s",
+                   "count(*) OVER ()", params)
 
 
 def _ordered_rows(cur: Cursor[dict[str, Any]], where: str,
@@ -242,19 +249,14 @@ def _ordered_rows(cur: Cursor[dict[str, Any]], where: str,
     # The GIN index answers ``@@`` too, by a bitmap of every match sorted afterwards: what
     # this is here to avoid, and what the planner picks, misled by its estimate.
     cur.execute("SET LOCAL enable_bitmapscan = off")
-    rows = cur.execute(
-        f"SELECT {STORED_COLUMNS}, top.score, top.found FROM ("
-        f"  SELECT c.id, {RANK} AS score, c.found FROM ("
-        f"   SELECT id, tsv, found FROM ("
-        f"    SELECT id, tsv, count(*) OVER () AS found,"
-        f"     row_number() OVER (ORDER BY rank_order, id) AS n FROM ("
-        f"     SELECT id, tsv, rank_order FROM search_match"
-        f"     WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
-        f"     ORDER BY rank_order <=> CAST(0 AS real) LIMIT %(most)s) m) o"
-        f"   WHERE n <= %(candidates)s) c, CAST(%(q)s AS tsquery) q"
-        f"  ORDER BY score DESC, c.id LIMIT %(top)s) top"
-        f" JOIN search_docs d USING (id) ORDER BY top.score DESC, top.id", params,
-        prepare=False).fetchall()
+    rows = _ranked(cur, f"SELECT id, tsv, found FROM ("
+                        f" SELECT id, tsv, count(*) OVER () AS found,"
+                        f"  row_number() OVER (ORDER BY rank_order, id) AS n FROM ("
+                        f"  SELECT id, tsv, rank_order FROM search_match"
+                        f"  WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+                        f"  ORDER BY rank_order <=> CAST(0 AS real) LIMIT %(most)s) m) o"
+                        f" WHERE n <= %(candidates)s",
+                   "c.found", params)
     cur.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
     return rows
 

@@ -6,6 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis
+
 from tests.conftest import cli_env
 from tests.fleet import (
     BRIEFING,
@@ -37,8 +39,15 @@ def test_redis_down_mid_ingest_gives_a_clear_error_and_the_job_resumes(
         fleet.start(concurrency=1, BRIEFING_CPU_THREADS="1")
         job_id = submit_ingest(settings, store, site.url("outage/page.html"),
                                page("one.mp4", "two.mp4"))
-        wait_for(lambda: state_of(store, job_id, "one.mp4") == "transcribing", 90,
-                 "the first transcription to start")
+        # The crash comes once the transcription holds its lock on the broker: the video's
+        # state says "transcribing" a moment before (a crash in between stops the step before
+        # it starts, to resume when the broker is back, so no transcription would end during
+        # the outage).
+        locks = redis.Redis.from_url(private_redis.url, socket_connect_timeout=2)
+        wait_for(lambda: state_of(store, job_id, "one.mp4") == "transcribing"
+                 and bool(locks.keys("briefing:lock:video:*")), 90,
+                 "the first transcription to take its lock")
+        locks.close()
         private_redis.crash()
 
         refused = subprocess.run([*BRIEFING, "ingest", site.url("article-b.html")],

@@ -155,8 +155,8 @@ def test_a_common_phrase_read_by_the_phrase_index_answers_as_by_the_gin_index(
     taken: list[str] = []
     real = pgsearch_search._ordered_rows
 
-    def ordered_rows(*args: Any) -> list[dict[str, Any]]:
-        taken.append(args[2]["q"])
+    def ordered_rows(*args: Any) -> list[dict[str, Any]] | None:
+        taken.append(args[3]["q"])
         return real(*args)
 
     monkeypatch.setattr(pgsearch_search, "_ordered_rows", ordered_rows)
@@ -204,3 +204,34 @@ def test_without_the_phrase_index_phrases_are_answered_and_upgrade_builds_it(
     index = PgSearchIndex(pg_empty)
     assert index.search_page('"water report"', limit=3).total == 942
     index.close()
+
+
+def test_a_phrase_search_after_the_rum_extension_is_dropped_asks_the_gin_index(
+    pg_empty: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    upgrade(pg_empty)
+    monkeypatch.setattr(pgsearch_search, "ORDERED_FROM", 100)
+    answered: list[bool] = []
+    real = pgsearch_search._ordered_rows
+
+    def ordered_rows(*args: Any) -> list[dict[str, Any]] | None:
+        rows = real(*args)
+        answered.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(pgsearch_search, "_ordered_rows", ordered_rows)
+    index = flood_index(pg_empty)
+    before = index.search_page('"water report"', limit=3)
+    assert answered == [True]
+    # The index believes the phrase index is there until it reads the statistics again.
+    with psycopg.connect(pg_empty, autocommit=True) as conn:
+        conn.execute("DROP EXTENSION rum CASCADE")
+    after = index.search_page('"water report"', limit=3)
+    assert answered == [True, False]
+    assert (after.total, after.total_exact) == (before.total, before.total_exact) == (942, True)
+    assert answers(after) == answers(before)
+    # Read again at once: the next phrase goes to the GIN index without trying.
+    assert index.search_page('"flood water"', limit=3).total == 942
+    assert answered == [True, False]
+    index.close()
+    assert ensure_phrase_index(pg_empty) == "created"

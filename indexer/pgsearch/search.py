@@ -8,10 +8,12 @@ as Whoosh's stored fields: only where documents come from differs.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from typing import Any
 
+import psycopg
 from psycopg import Cursor
 
 from indexer.clips import merge_overlapping
@@ -31,6 +33,8 @@ from indexer.phonesearch import (
 from indexer.query import ParsedQuery, expand
 from indexer.schema import KIND_SEGMENT, PHONE_KEYS_FIELD, PHONES_FIELD
 from indexer.search import _phonetic_clip, _results
+
+log = logging.getLogger(__name__)
 
 # ts_rank's weights (at most 1) for lexemes of weight D, C, B and A: a segment's or an
 # article's text, and an article's title (boosted as Whoosh boosts its title field).  Its
@@ -176,8 +180,10 @@ def search_page(
     most = max(COUNT_UP_TO, params["candidates"] + 1)
     ordered = (stats.phrase_index and _has_phrase(parsed)
                and stats.common_rows(parsed) >= ORDERED_FROM)
-    rows = (_ordered_rows(cur, where, {**params, "most": most}) if ordered
-            else _rows(cur, where, params))
+    rows = _ordered_rows(cur, stats, where, {**params, "most": most}) if ordered else None
+    ordered = rows is not None
+    if rows is None:
+        rows = _rows(cur, where, params)
     # The phrase index's query counts the matches up to *most*; the other counts the
     # candidates, and the matches are counted apart when they fill them.
     total = int(rows[0]["found"]) if rows else 0
@@ -241,23 +247,33 @@ def _rows(cur: Cursor[dict[str, Any]], where: str,
                    "count(*) OVER ()", params)
 
 
-def _ordered_rows(cur: Cursor[dict[str, Any]], where: str,
-                  params: dict[str, Any]) -> list[dict[str, Any]]:
+def _ordered_rows(cur: Cursor[dict[str, Any]], stats: LexemeStats, where: str,
+                  params: dict[str, Any]) -> list[dict[str, Any]] | None:
     """:func:`_rows` by the phrase index, each with the number of matches up to
     ``params["most"]`` (``found``): the index hands the documents holding the words out in
-    rank_order, and each is checked for the phrase until *most* are found."""
+    rank_order, and each is checked for the phrase until *most* are found.  None when the
+    ``rum`` extension is gone since *stats* were read (the caller asks the GIN index)."""
     # The GIN index answers ``@@`` too, by a bitmap of every match sorted afterwards: what
     # this is here to avoid, and what the planner picks, misled by its estimate.
-    cur.execute("SET LOCAL enable_bitmapscan = off")
-    rows = _ranked(cur, f"SELECT id, tsv, found FROM ("
-                        f" SELECT id, tsv, count(*) OVER () AS found,"
-                        f"  row_number() OVER (ORDER BY rank_order, id) AS n FROM ("
-                        f"  SELECT id, tsv, rank_order FROM search_match"
-                        f"  WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
-                        f"  ORDER BY rank_order <=> CAST(0 AS real) LIMIT %(most)s) m) o"
-                        f" WHERE n <= %(candidates)s",
-                   "c.found", params)
-    cur.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
+    try:
+        # A savepoint: the search's transaction goes on if the operator is missing.
+        with cur.connection.transaction():
+            cur.execute("SET LOCAL enable_bitmapscan = off")
+            rows = _ranked(cur, f"SELECT id, tsv, found FROM ("
+                                f" SELECT id, tsv, count(*) OVER () AS found,"
+                                f"  row_number() OVER (ORDER BY rank_order, id) AS n FROM ("
+                                f"  SELECT id, tsv, rank_order FROM search_match"
+                                f"  WHERE tsv @@ CAST(%(q)s AS tsquery) AND {where}"
+                                f"  ORDER BY rank_order <=> CAST(0 AS real) LIMIT %(most)s) m) o"
+                                f" WHERE n <= %(candidates)s",
+                           "c.found", params)
+            cur.execute("SET LOCAL enable_bitmapscan TO DEFAULT")
+    except psycopg.errors.UndefinedFunction as exc:
+        # ``DROP EXTENSION rum CASCADE`` took the ``<=>`` of reals and the index with it.
+        log.warning("the phrase index is gone (%s); searching without it",
+                    str(exc).splitlines()[0])
+        stats.forget()
+        return None
     return rows
 
 

@@ -390,7 +390,7 @@ def test_db_upgrade_brings_an_empty_database_to_the_current_schema(
                           timeout=120, env=cli_env(tmp_path, BRIEFING_DATABASE_URL=pg_empty))
     assert proc.returncode == 0, proc.stderr
     assert f"schema none → {HEAD}" in proc.stdout
-    assert "phrase index: present" in proc.stdout  # built by the upgrade (rum is there)
+    assert "phrase index: created" in proc.stdout  # built by the upgrade (rum is there)
     assert current_revision(pg_empty) == HEAD
     again = subprocess.run([*BRIEFING, "db", "upgrade", "--json"], capture_output=True,
                            text=True, timeout=120,

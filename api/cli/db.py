@@ -26,12 +26,11 @@ def upgrade(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     if settings.database_url is None:
         raise fail("no database to upgrade: set BRIEFING_DATABASE_URL "
                    "(e.g. postgresql://briefing@db/briefing)")
-    from worker.storage.pg.migrate import ensure_phrase_index
-    from worker.storage.pg.migrate import upgrade as run_upgrade
+    from worker.storage.pg.migrate import ensure_phrase_index, upgrade_schema
     from worker.storage.pg.pool import redact
 
     with clear_errors():
-        before, after = run_upgrade(settings.database_url)
+        before, after = upgrade_schema(settings.database_url)
         phrase_index = ensure_phrase_index(settings.database_url)
     if as_json:
         print(json.dumps({"database": redact(settings.database_url), "before": before,

@@ -14,7 +14,8 @@ import psycopg
 from worker.errors import SchemaError, StoreUnavailableError
 from worker.storage.pg.pool import redact
 
-__all__ = ["HEAD", "current_revision", "ensure_phrase_index", "require_current", "upgrade"]
+__all__ = ["HEAD", "current_revision", "ensure_phrase_index", "require_current", "upgrade",
+           "upgrade_schema"]
 
 # The newest revision in migrations/versions; tests/test_migrations.py checks it against
 # Alembic's own reading of the scripts, so the cheap check below never needs Alembic loaded.
@@ -52,7 +53,15 @@ def require_current(url: str) -> None:
 
 
 def upgrade(url: str) -> tuple[str | None, str]:
-    """Bring the database's schema to this version's; returns (before, after)."""
+    """Bring the database's schema to this version's and build the phrase index
+    (:func:`ensure_phrase_index`) if it can; returns (before, after) of the schema."""
+    before, after = upgrade_schema(url)
+    ensure_phrase_index(url)
+    return before, after
+
+
+def upgrade_schema(url: str) -> tuple[str | None, str]:
+    """Run the migrations the database's schema lacks; returns (before, after)."""
     from alembic import command  # loaded only by `briefing db upgrade` and tests
     from alembic.config import Config
 
@@ -64,7 +73,6 @@ def upgrade(url: str) -> tuple[str | None, str]:
     config.set_main_option("script_location", str(_SCRIPTS))
     config.attributes["conninfo"] = url
     command.upgrade(config, "head")
-    ensure_phrase_index(url)
     return before, HEAD
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -45,7 +46,11 @@ class PgSearchIndex:
     pool holds up to *pool_size* connections; a caller waits *wait* seconds for one.
 
     Database errors become :class:`SearchIndexError` (transient: a runner retries the step).
+    Searches in several threads at once each take a connection of the pool.
     """
+
+    # See SearchBackend.concurrent_searches.
+    concurrent_searches = True
 
     def __init__(self, database: str | ConnectionPool, *, pool_size: int = 4,
                  wait: float = WAIT_SECONDS) -> None:
@@ -54,7 +59,10 @@ class PgSearchIndex:
         self._pool_size = pool_size
         self._wait = wait
         self._own: tuple[int, ConnectionPool] | None = None
-        self._batch: psycopg.Connection[Any] | None = None
+        self._opening = threading.Lock()
+        # The connection of the batch running in this thread (searches in other threads
+        # take their own).
+        self._local = threading.local()
         self._keys = PhoneKeys()
         self._stats = LexemeStats()
 
@@ -65,16 +73,22 @@ class PgSearchIndex:
             return self._given
         # A pool made before a fork holds the parent's sockets: the child makes its own.
         pid = os.getpid()
-        if self._own is None or self._own[0] != pid:
-            assert self._url is not None
-            pool = ConnectionPool(self._url, min_size=1, max_size=max(1, self._pool_size),
-                                  open=False, timeout=self._wait,
-                                  check=ConnectionPool.check_connection,
-                                  kwargs={"autocommit": False, "connect_timeout": 10},
-                                  name=f"briefing-search-{pid}")
-            pool.open(wait=False)
-            self._own = (pid, pool)
-        return self._own[1]
+        with self._opening:  # two threads' first searches make one pool
+            if self._own is None or self._own[0] != pid:
+                assert self._url is not None
+                pool = ConnectionPool(self._url, min_size=1, max_size=max(1, self._pool_size),
+                                      open=False, timeout=self._wait,
+                                      check=ConnectionPool.check_connection,
+                                      kwargs={"autocommit": False, "connect_timeout": 10},
+                                      name=f"briefing-search-{pid}")
+                pool.open(wait=False)
+                self._own = (pid, pool)
+            return self._own[1]
+
+    @property
+    def _batch(self) -> psycopg.Connection[Any] | None:
+        batch: psycopg.Connection[Any] | None = getattr(self._local, "batch", None)
+        return batch
 
     @contextlib.contextmanager
     def _connection(self, what: str) -> Iterator[psycopg.Connection[Any]]:
@@ -107,11 +121,11 @@ class PgSearchIndex:
             yield
             return
         with self._connection("writing the search index") as conn:
-            self._batch = conn
+            self._local.batch = conn
             try:
                 yield
             finally:
-                self._batch = None
+                self._local.batch = None
 
     def add_article(self, article: Article) -> None:
         """Index (or re-index) an article's own text."""

@@ -2,7 +2,7 @@
 
 Run:  python -m benchmarks.throughput (--data-dir DIR | --build-segments 20000)
                                       [--database-url postgresql://…] [--apis 2] [--clients 16]
-                                      [--seconds 20] [--rounds 2]
+                                      [--seconds 20] [--rounds 2] [--baseline REV]
 
 Starts ``--apis`` real ``briefing serve`` processes per store (each with its own port and
 scratch dir, no broker) and ``--clients`` concurrent HTTP clients (asyncio, keep-alive, spread
@@ -15,7 +15,10 @@ measured side by side in the same run, alternating in ``--rounds``:
   saved too, so ``briefing transfer --to URL`` can copy it into PostgreSQL);
 * postgres (with ``--database-url``): a database at the current schema, already filled, or
   filled by ``--build-segments N`` with the same corpus through the store factory's search
-  index (skipped when it already holds as many documents).
+  index (skipped when it already holds as many documents);
+* with ``--baseline REV`` as well: the same database served by the code of git revision REV
+  (checked out in a scratch worktree), the baseline a change to the API or the PostgreSQL
+  search is measured against in the same run.
 
 The queries are drawn from the same vocabulary as ``benchmarks.index_search`` (rare and common
 terms, AND of 2-3 terms, 2-word phrases, misheard names that run the sound-alike pass), so they
@@ -146,6 +149,25 @@ class Store:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     samples: list[tuple[str, float, int]] = field(default_factory=list)
     seconds: float = 0.0
+    code: Path | None = None  # serve this checkout's code instead of the installed one
+
+
+@contextlib.contextmanager
+def checkout(revision: str, where: Path) -> Iterator[Path]:
+    """The code of git *revision* of this repository, in a worktree at *where*."""
+    repo = Path(__file__).resolve().parents[1]
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), revision], cwd=repo,
+                   check=True, capture_output=True)
+    try:
+        found = subprocess.run([sys.executable, "-c", "import api; print(api.__file__)"],
+                               cwd=where, env={**os.environ, "PYTHONPATH": str(where)},
+                               check=True, capture_output=True, text=True).stdout.strip()
+        if not Path(found).is_relative_to(where):
+            raise SystemExit(f"the baseline's code is not imported from {where}: {found}")
+        yield where
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(where)], cwd=repo,
+                       check=False, capture_output=True)
 
 
 @contextlib.contextmanager
@@ -158,10 +180,14 @@ def serving(store: Store, count: int, work: Path) -> Iterator[None]:
             (own / "scratch").mkdir(parents=True)
             port = _free_port()
             env = {**base, **store.env, "BRIEFING_SCRATCH_DIR": str(own / "scratch")}
+            command = _briefing()
+            if store.code is not None:  # ahead of the installed code on the import path
+                env["PYTHONPATH"] = str(store.code)
+                command = [sys.executable, "-m", "api"]
             with open(own / "serve.log", "wb") as log:
                 store.procs.append(subprocess.Popen(
-                    [*_briefing(), "serve", "--port", str(port)], env=env, stdout=log,
-                    stderr=subprocess.STDOUT, start_new_session=True))
+                    [*command, "serve", "--port", str(port)], env=env, stdout=log,
+                    stderr=subprocess.STDOUT, start_new_session=True, cwd=store.code))
             store.urls.append(f"http://127.0.0.1:{port}")
         for url, proc, n in zip(store.urls, store.procs, range(count), strict=True):
             status = _wait_healthz(url, proc)
@@ -267,7 +293,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2,
                         help="alternate the stores this many times (evens out machine load)")
+    parser.add_argument("--no-embedded", action="store_true",
+                        help="measure the database alone (--build-segments then fills it only)")
+    parser.add_argument("--baseline", default=None, metavar="REV",
+                        help="also serve the database with the code of git revision REV")
     args = parser.parse_args()
+    if (args.baseline or args.no_embedded) and not args.database_url:
+        parser.error("--baseline and --no-embedded measure the PostgreSQL store: give "
+                     "--database-url")
     if args.data_dir is None and not args.build_segments and not args.database_url:
         parser.error("give --data-dir, --build-segments or --database-url")
 
@@ -275,15 +308,16 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     try:
-        data_dir = args.data_dir
+        data_dir = None if args.no_embedded else args.data_dir
         (work / "media").mkdir()
         if args.build_segments:
-            data_dir = data_dir or work / "data"
-            build_dir = not (DataDir(data_dir).index_root / "CURRENT").is_file()
+            data_dir = None if args.no_embedded else data_dir or work / "data"
+            build_dir = data_dir is not None and not (
+                DataDir(data_dir).index_root / "CURRENT").is_file()
             fill = bool(args.database_url) and database_documents(
                 args.database_url, work / "media") < args.build_segments
             corpus = build_corpus(args.build_segments, 120) if build_dir or fill else None
-            if corpus is not None and build_dir:
+            if corpus is not None and data_dir is not None and build_dir:
                 started = time.perf_counter()
                 build_data_dir(data_dir, corpus)
                 print(f"built {args.build_segments:,} segments into {data_dir} in "
@@ -293,7 +327,7 @@ def main() -> None:
                 fill_database(args.database_url, work / "media", corpus)
                 print(f"wrote {args.build_segments:,} segments into the database in "
                       f"{time.perf_counter() - started:.0f} s", flush=True)
-            if not build_dir:
+            if data_dir is not None and not build_dir:
                 print(f"{data_dir} already has an index: not rebuilt", flush=True)
             if args.database_url and not fill:
                 print("the database already holds as many documents: not written", flush=True)
@@ -307,6 +341,10 @@ def main() -> None:
                                                "BRIEFING_DATABASE_URL": args.database_url}))
         queries = search_queries()
         with contextlib.ExitStack() as stack:
+            if args.baseline:
+                code = stack.enter_context(checkout(args.baseline, work / "baseline"))
+                stores.append(Store(f"PostgreSQL at {args.baseline}",
+                                    dict(stores[-1].env), code=code))
             for store in stores:
                 stack.enter_context(serving(store, args.apis, work))
                 # Every tenth synthetic segment is a real sentence: an index filled by either

@@ -7,8 +7,9 @@ Run:  python -m benchmarks.throughput (--data-dir DIR | --build-segments 20000)
 Starts ``--apis`` real ``briefing serve`` processes per store (each with its own port and
 scratch dir, no broker) and ``--clients`` concurrent HTTP clients (asyncio, keep-alive, spread
 over the processes) sending ``GET /search`` for a fixed time after a warm-up, then reports
-requests per second and latency p50/p95/p99, overall and per query kind.  The stores are
-measured side by side in the same run, alternating in ``--rounds``:
+requests per second and latency p50/p95/p99, overall and per query kind, and for a
+database the most sessions the store's processes held at once (by their PGAPPNAME).  The
+stores are measured side by side in the same run, alternating in ``--rounds``:
 
 * embedded: Whoosh in ``--data-dir`` (an already-filled data dir), or in a temporary one that
   ``--build-segments N`` fills with the index benchmark's synthetic corpus (its transcripts are
@@ -150,6 +151,20 @@ class Store:
     samples: list[tuple[str, float, int]] = field(default_factory=list)
     seconds: float = 0.0
     code: Path | None = None  # serve this checkout's code instead of the installed one
+    connections: int = 0  # the most database sessions its processes held at once
+
+
+def _sessions(url: str, store: Store, until: float) -> None:
+    """Record the most database sessions *store*'s processes hold (by their application
+    name, PGAPPNAME) until *until*, sampling every 0.2 s."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.perf_counter() < until:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name"
+                               " = %s", (store.env["PGAPPNAME"],)).fetchone()
+            store.connections = max(store.connections, int(row[0]) if row else 0)
+            time.sleep(0.2)
 
 
 @contextlib.contextmanager
@@ -240,10 +255,13 @@ async def _load(store: Store, queries: list[tuple[str, str]], clients: int, seco
     for measured, span in ((False, warmup), (True, seconds)):
         until = time.perf_counter() + span
         started = time.perf_counter()
+        sampled = ([asyncio.to_thread(_sessions, store.env["BRIEFING_DATABASE_URL"], store,
+                                      until)]
+                   if measured and "PGAPPNAME" in store.env else [])
         await asyncio.gather(*(
             _client(store.urls[n % len(store.urls)], queries, until,
                     random.Random(rng.random()), store.samples if measured else None)
-            for n in range(clients)))
+            for n in range(clients)), *sampled)
         if measured:
             store.seconds += time.perf_counter() - started
 
@@ -256,14 +274,15 @@ def _percentile(values: list[float], q: float) -> float:
 def report(stores: list[Store], args: argparse.Namespace) -> None:
     print(f"\n{args.apis} API processes per store, {args.clients} clients, "
           f"{args.rounds} x {args.seconds:g} s measured per store\n")
-    print("| store | req/s | p50 ms | p95 ms | p99 ms | errors |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| store | req/s | p50 ms | p95 ms | p99 ms | errors | database sessions (most) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for store in stores:
         times = [ms for _, ms, status in store.samples if status == 200]
         errors = sum(1 for _, _, status in store.samples if status != 200)
+        sessions = store.connections if "PGAPPNAME" in store.env else "-"
         print(f"| {store.name} | {len(times) / store.seconds:,.1f} | "
               f"{_percentile(times, 0.5):.0f} | {_percentile(times, 0.95):.0f} | "
-              f"{_percentile(times, 0.99):.0f} | {errors} |")
+              f"{_percentile(times, 0.99):.0f} | {errors} | {sessions} |")
     print("\np95 ms by query kind (p50 in brackets):\n")
     print("| kind | " + " | ".join(s.name for s in stores) + " |")
     print("| --- |" + " --- |" * len(stores))
@@ -338,13 +357,15 @@ def main() -> None:
         if args.database_url:
             # With a database only media lives in the data dir: an empty one will do.
             stores.append(Store("PostgreSQL", {"BRIEFING_DATA_DIR": str(work / "media"),
-                                               "BRIEFING_DATABASE_URL": args.database_url}))
+                                               "BRIEFING_DATABASE_URL": args.database_url,
+                                               "PGAPPNAME": "bench-throughput"}))
         queries = search_queries()
         with contextlib.ExitStack() as stack:
             if args.baseline:
                 code = stack.enter_context(checkout(args.baseline, work / "baseline"))
                 stores.append(Store(f"PostgreSQL at {args.baseline}",
-                                    dict(stores[-1].env), code=code))
+                                    {**stores[-1].env, "PGAPPNAME": "bench-throughput-base"},
+                                    code=code))
             for store in stores:
                 stack.enter_context(serving(store, args.apis, work))
                 # Every tenth synthetic segment is a real sentence: an index filled by either

@@ -555,6 +555,17 @@ def test_compose_fleet_profile_shares_only_media_and_waits_for_postgres_and_the_
     assert replicas >= 2 and last - first + 1 == replicas  # a host port for each replica
     assert first > 8000  # beside the default api's 8000
 
+    # Every session the fleet may open fits: each API replica and each worker pool process
+    # keeps up to twice the pool size (records and jobs, and searches).
+    pool = Settings.model_fields["database_pool_size"].default
+    processes = replicas + sum(
+        int(s["command"][s["command"].index("--concurrency") + 1])
+        for s in (services[n] for n in fleet) if s.get("command", [None, None])[1] == "worker")
+    command = postgres["command"]
+    assert command[:2] == ["postgres", "-c"]
+    max_connections = int(command[command.index("-c") + 1].split("=")[1])
+    assert processes == 13 and processes * 2 * pool <= max_connections - 3  # superusers' 3
+
 
 def test_dockerfile_has_one_ffmpeg_a_healthcheck_pinned_dependencies_and_a_base_build() -> None:
     import tomllib

@@ -24,7 +24,8 @@ class Settings(BaseSettings):
                                      "in BRIEFING_DATA_DIR; unset keeps everything embedded "
                                      "in the data dir (files, SQLite, Whoosh).")
     database_pool_size: int = Field(4, ge=1, le=100, description="Connections each process "
-                                    "keeps open to BRIEFING_DATABASE_URL.")
+                                    "may open to BRIEFING_DATABASE_URL for records and jobs, "
+                                    "and as many again for searches.")
     scratch_dir: Path | None = Field(None, description="With a database URL: where this "
                                      "machine keeps downloads in progress and decoded audio "
                                      "(unset: tmp/ in the data dir); a local disk, since the "

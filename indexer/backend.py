@@ -20,10 +20,6 @@ __all__ = ["SearchBackend"]
 class SearchBackend(Protocol):
     """Writing documents, searching them, and keeping the index small."""
 
-    # Whether searches may run in several threads at once (each on a connection of a pool),
-    # or must take turns (a Whoosh searcher: refreshing one closes the readers another uses).
-    concurrent_searches: bool
-
     def close(self) -> None:
         """Let go of files or connections (idempotent)."""
         ...

@@ -143,9 +143,6 @@ def segment_documents(transcript: Transcript, video_url: str,
 class SearchIndex:
     """Writes and searches the index under *root* (created on first use)."""
 
-    # See SearchBackend.concurrent_searches: one search at a time.
-    concurrent_searches = False
-
     def __init__(self, root: Path, *, _generation: Path | None = None) -> None:
         self.root = root
         self._pinned = _generation

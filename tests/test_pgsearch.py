@@ -12,14 +12,12 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from api.http.services import SharedIndex
 from indexer.domain import Clip, SearchPage, Segment, Transcript
 from indexer.errors import SearchIndexError
 from indexer.pgsearch import PgSearchIndex
 from indexer.pgsearch import search as pgsearch_search
 from indexer.pgsearch.stats import PHRASE_INDEX, LexemeStats
 from indexer.query import parse_query
-from tests.fleet import wait_for
 from tests.test_index import transcript, words
 from worker.storage.pg.migrate import ensure_phrase_index, upgrade
 
@@ -237,35 +235,6 @@ def test_a_phrase_search_after_the_rum_extension_is_dropped_asks_the_gin_index(
     assert answered == [True, False]
     index.close()
     assert ensure_phrase_index(pg_empty) == "created"
-
-
-def test_searches_through_the_shared_index_run_side_by_side(pg_url: str) -> None:
-    index = flood_index(pg_url)
-    expected = answers(index.search_page("water", limit=3))
-    index.close()
-    shared = SharedIndex(lambda: PgSearchIndex(pg_url, pool_size=3))
-    pages: dict[int, SearchPage] = {}
-
-    def search(n: int) -> None:
-        pages[n] = shared.search_page("water", limit=3)
-
-    def waiting() -> int:
-        with psycopg.connect(pg_url) as conn:
-            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                               " current_database() AND wait_event_type = 'Lock'").fetchone()
-        return int(row[0]) if row else 0
-
-    threads = [threading.Thread(target=search, args=(n,)) for n in range(3)]
-    with psycopg.connect(pg_url) as blocker:
-        blocker.execute("LOCK TABLE search_match IN ACCESS EXCLUSIVE MODE")
-        for thread in threads:
-            thread.start()
-        # All three wait for the table in the database at once (taking turns, one would).
-        wait_for(lambda: waiting() == 3, 30, "three searches waiting for the table")
-    for thread in threads:
-        thread.join(timeout=30)
-    assert [answers(pages[n]) for n in range(3)] == [expected] * 3
-    shared.close()
 
 
 def test_a_search_in_another_thread_during_a_batch_sees_only_what_was_committed(

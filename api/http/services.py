@@ -6,7 +6,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request
 
@@ -40,16 +40,14 @@ __all__ = [
 ]
 
 EXCERPT_CHARS = 280
-T = TypeVar("T")
 
 
 class SharedIndex:
     """One SearchIndex for every request, opened on first use and refreshed as it goes.
 
     A Whoosh searcher is not safe to use from two threads at once (refreshing one closes
-    the readers the other may be using), so its searches take turns; they are pure Python
-    and would hold the GIL anyway.  PostgreSQL's run side by side, each on a connection of
-    the index's pool: while one waits for the database, another's Python runs.
+    the readers the other may be using), so searches take turns; they are pure Python
+    and would hold the GIL anyway.
     """
 
     def __init__(self, opener: Callable[[], SearchBackend],
@@ -81,28 +79,22 @@ class SharedIndex:
         self._rebuilding.start()
 
     def search_page(self, text: str, **filters: Any) -> SearchPage:
-        """``SearchIndex.search_page``: one caller at a time, or side by side on an index
-        that allows it (``concurrent_searches``)."""
+        """``SearchIndex.search_page``, one caller at a time."""
         with self._lock:
-            index = self._guarded(self._open)
-            if not index.concurrent_searches:
-                return self._guarded(lambda: index.search_page(text, **filters))
-        # Not dropped when it fails: the database's pool checks each connection it lends,
-        # so it recovers by itself, and closing it would fail the other searches running.
-        return index.search_page(text, **filters)
+            try:
+                return self._open().search_page(text, **filters)
+            except SearchIndexError:
+                self._drop()  # a damaged or swapped index is opened afresh next time
+                raise
 
     def doc_count(self) -> int:
         """Live documents in the index."""
         with self._lock:
-            return self._guarded(lambda: self._open().doc_count())
-
-    def _guarded(self, call: Callable[[], T]) -> T:
-        """*call*'s answer; a damaged or swapped index is opened afresh next time."""
-        try:
-            return call()
-        except SearchIndexError:
-            self._drop()
-            raise
+            try:
+                return self._open().doc_count()
+            except SearchIndexError:
+                self._drop()
+                raise
 
     def _drop(self) -> None:
         if self._index is not None:

@@ -46,11 +46,9 @@ class PgSearchIndex:
     pool holds up to *pool_size* connections; a caller waits *wait* seconds for one.
 
     Database errors become :class:`SearchIndexError` (transient: a runner retries the step).
-    Searches in several threads at once each take a connection of the pool.
+    Searches in several threads at once each take a connection of the pool, and a batch's
+    connection serves only the thread that opened it.
     """
-
-    # See SearchBackend.concurrent_searches.
-    concurrent_searches = True
 
     def __init__(self, database: str | ConnectionPool, *, pool_size: int = 4,
                  wait: float = WAIT_SECONDS) -> None:

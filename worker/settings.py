@@ -100,7 +100,7 @@ class Settings(BaseSettings):
                                         "(a compose or Kubernetes secret), read once at "
                                         "start; instead of BRIEFING_API_TOKEN.")
     max_body_bytes: int = Field(16 * 1024**2, gt=0, description="Largest HTTP request body "
-                                "accepted; larger ones get 413 before being read.")
+                                "accepted; larger ones get 413 before being parsed.")
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from rapidfuzz import fuzz, process
 
 from indexer.clips import _exact_positions, _stream
@@ -172,6 +171,8 @@ def _targets(parsed: ParsedQuery, whole: bool) -> tuple[Target, ...]:
 def alike_keys(vocabulary: TermLists, targets: Sequence[Target]) -> list[str]:
     """The phone keys of *vocabulary* like a target's (the MAX_KEY_TERMS most alike of each
     target's keys, the first in the vocabulary's order among equals), most alike first."""
+    import numpy as np  # here, not at import: `briefing search` starts without NumPy
+
     scored: dict[str, float] = {}
     # Keys are compared among those starting with the same class: a recogniser keeps a
     # name's first sound far more often than the rest.  The keys sharing one are compared

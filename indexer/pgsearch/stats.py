@@ -28,6 +28,10 @@ from indexer.query import ParsedQuery
 
 # The RUM index of migrate.ensure_phrase_index.
 PHRASE_INDEX = "search_match_ordered"
+# One row, whether the phrase index is usable (a build that was interrupted leaves it
+# invalid), or none when there is no such index.
+PHRASE_INDEX_VALID = (f"SELECT indisvalid FROM pg_index"
+                      f" WHERE indexrelid = to_regclass('{PHRASE_INDEX}')")
 # Seconds between two readings: an index added, or statistics refreshed by ANALYZE
 # (autovacuum), are seen at most this late.
 RELOAD_SECONDS = 300.0
@@ -51,16 +55,13 @@ class LexemeStats:
             if time.monotonic() - self._loaded < RELOAD_SECONDS:
                 return
             row = cur.execute(
-                "SELECT (SELECT indisvalid FROM pg_index"
-                "        WHERE indexrelid = to_regclass(%s)) AS phrase_index,"
+                f"SELECT ({PHRASE_INDEX_VALID}) AS phrase_index,"
                 " (SELECT reltuples FROM pg_class"
                 "  WHERE oid = to_regclass('search_match')) AS rows,"
-                " (SELECT most_common_elems::text::text[] FROM pg_stats"
-                "  WHERE schemaname = current_schema() AND tablename = 'search_match'"
-                "   AND attname = 'tsv') AS lexemes,"
-                " (SELECT most_common_elem_freqs FROM pg_stats"
-                "  WHERE schemaname = current_schema() AND tablename = 'search_match'"
-                "   AND attname = 'tsv') AS shares", (PHRASE_INDEX,)).fetchone()
+                " s.most_common_elems::text::text[] AS lexemes,"
+                " s.most_common_elem_freqs AS shares"
+                " FROM (SELECT) one LEFT JOIN pg_stats s ON s.schemaname = current_schema()"
+                "  AND s.tablename = 'search_match' AND s.attname = 'tsv'").fetchone()
             assert row is not None
             self.phrase_index = bool(row["phrase_index"])
             self._rows = max(float(row["rows"] or 0.0), 0.0)  # -1: never analysed

@@ -87,12 +87,11 @@ def ensure_phrase_index(url: str) -> str:
     of common words slower), and a server may get the extension after its schema is
     current; ``briefing db upgrade`` builds it then.  Built without blocking writes.
     """
-    from indexer.pgsearch.stats import PHRASE_INDEX
+    from indexer.pgsearch.stats import PHRASE_INDEX, PHRASE_INDEX_VALID
 
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-            row = conn.execute("SELECT indisvalid FROM pg_index"
-                               " WHERE indexrelid = to_regclass(%s)", (PHRASE_INDEX,)).fetchone()
+            row = conn.execute(PHRASE_INDEX_VALID).fetchone()
             if row is not None and row[0]:
                 return "present"
             if conn.execute("SELECT 1 FROM pg_available_extensions"
